@@ -1,0 +1,216 @@
+/* autodiff.c — reverse-mode differentiation on the IR.
+ *
+ * Starting from d(loss)/d(loss) = 1, walks the forward nodes in reverse
+ * topological order and asks each op's gradient rule (the op table's grad
+ * column) to add the IR nodes that compute the gradients of its inputs.
+ * A value used twice (a shared layer, a value feeding two branches) gets
+ * one contribution per use; they are summed with ADD nodes here, in the IR.
+ * Only values that depend on a trainable param get a gradient: inputs,
+ * targets and masks never do.
+ */
+#include "ir.h"
+
+typedef struct Grad {
+    Graph *g;
+    int nforward;           /* nodes before autodiff; backward nodes come after */
+    int *grad;              /* per forward node: its gradient value, -1 none yet */
+    char *needs;            /* per forward node: depends on a trainable param */
+} Grad;
+
+typedef void GradRule(Grad *G, int v, int dy);
+
+static Node *node(Grad *G, int v) { return &G->g->nodes[v]; }
+static int input(Grad *G, int v, int i) { return G->g->nodes[v].in[i]; }
+
+/* A new backward node, located at the forward node it differentiates. */
+static int bw(Grad *G, Op op, int a, int b, int c, int from) {
+    int in[3] = {a, b, c}, n = op_info[op].arity;
+    int v = ir_add(G->g, op, in, n, node(G, from)->loc);
+    node(G, v)->backward = 1;
+    if (node(G, from)->name) node(G, v)->name = xsprintf("d_%s", node(G, from)->name);
+    return v;
+}
+
+static void accumulate(Grad *G, int v, int dv, int from) {
+    if (!G->needs[v]) return;
+    if (G->grad[v] < 0) G->grad[v] = dv;
+    else G->grad[v] = bw(G, OP_ADD, G->grad[v], dv, 0, from);
+}
+
+/* dy summed down to the shape of v (undoing a broadcast); dy itself if the
+ * shapes already agree. */
+static int sum_to(Grad *G, int dy, int v, int from) {
+    if (shape_equal(&node(G, dy)->shape, &node(G, v)->shape)) return dy;
+    int s = ir_begin(G->g, OP_SUM_TO, &dy, 1, node(G, from)->loc);
+    node(G, s)->to = node(G, v)->shape;
+    node(G, s)->backward = 1;
+    ir_finish(G->g, s);
+    return s;
+}
+
+static void grad_none(Grad *G, int v, int dy) {
+    (void)G, (void)v, (void)dy;
+}
+
+static void grad_matmul(Grad *G, int v, int dy) {
+    int x = input(G, v, 0), w = input(G, v, 1);
+    if (G->needs[x]) accumulate(G, x, bw(G, OP_MATMUL_DX, dy, w, 0, v), v);
+    if (G->needs[w]) accumulate(G, w, bw(G, OP_MATMUL_DW, x, dy, 0, v), v);
+}
+
+/* linear is made by fuse_linear, after autodiff: it is never differentiated. */
+static void grad_linear(Grad *G, int v, int dy) {
+    (void)G, (void)v, (void)dy;
+    unreachable();
+}
+
+static void grad_relu(Grad *G, int v, int dy) { accumulate(G, input(G, v, 0), bw(G, OP_RELU_GRAD, v, dy, 0, v), v); }
+static void grad_sigmoid(Grad *G, int v, int dy) { accumulate(G, input(G, v, 0), bw(G, OP_SIGMOID_GRAD, v, dy, 0, v), v); }
+static void grad_tanh(Grad *G, int v, int dy) { accumulate(G, input(G, v, 0), bw(G, OP_TANH_GRAD, v, dy, 0, v), v); }
+static void grad_softmax(Grad *G, int v, int dy) { accumulate(G, input(G, v, 0), bw(G, OP_SOFTMAX_GRAD, v, dy, 0, v), v); }
+
+static void grad_add(Grad *G, int v, int dy) {
+    int a = input(G, v, 0), b = input(G, v, 1);
+    if (G->needs[a]) accumulate(G, a, sum_to(G, dy, a, v), v);
+    if (G->needs[b]) accumulate(G, b, sum_to(G, dy, b, v), v);
+}
+
+static void grad_sub(Grad *G, int v, int dy) {
+    int a = input(G, v, 0), b = input(G, v, 1);
+    if (G->needs[a]) accumulate(G, a, sum_to(G, dy, a, v), v);
+    if (G->needs[b]) accumulate(G, b, bw(G, OP_NEG, sum_to(G, dy, b, v), 0, 0, v), v);
+}
+
+static void grad_mul(Grad *G, int v, int dy) {
+    int a = input(G, v, 0), b = input(G, v, 1);
+    if (G->needs[a]) accumulate(G, a, sum_to(G, bw(G, OP_MUL, dy, b, 0, v), a, v), v);
+    if (G->needs[b]) accumulate(G, b, sum_to(G, bw(G, OP_MUL, dy, a, 0, v), b, v), v);
+}
+
+/* y = a / b: da = dy / b, db = -dy y / b */
+static void grad_div(Grad *G, int v, int dy) {
+    int a = input(G, v, 0), b = input(G, v, 1);
+    if (G->needs[a]) accumulate(G, a, sum_to(G, bw(G, OP_DIV, dy, b, 0, v), a, v), v);
+    if (G->needs[b]) {
+        int t = bw(G, OP_DIV, bw(G, OP_MUL, dy, v, 0, v), b, 0, v);
+        accumulate(G, b, bw(G, OP_NEG, sum_to(G, t, b, v), 0, 0, v), v);
+    }
+}
+
+/* Both branches of a select: where(m, dy, 0) to the first, where(m, 0, dy)
+ * to the second. */
+static void select_grads(Grad *G, int v, int dy, int mask, int a, int b) {
+    int zero = ir_const(G->g, 0.0, node(G, v)->loc);
+    if (G->needs[a]) accumulate(G, a, sum_to(G, bw(G, OP_WHERE, mask, dy, zero, v), a, v), v);
+    if (G->needs[b]) accumulate(G, b, sum_to(G, bw(G, OP_WHERE, mask, zero, dy, v), b, v), v);
+}
+
+/* max(a, b): the gradient goes to a where a >= b (TensorFlow's tie rule). */
+static void grad_max(Grad *G, int v, int dy) {
+    int a = input(G, v, 0), b = input(G, v, 1);
+    select_grads(G, v, dy, bw(G, OP_GE, a, b, 0, v), a, b);
+}
+
+static void grad_where(Grad *G, int v, int dy) {
+    select_grads(G, v, dy, input(G, v, 0), input(G, v, 1), input(G, v, 2));
+}
+
+static void grad_neg(Grad *G, int v, int dy) { accumulate(G, input(G, v, 0), bw(G, OP_NEG, dy, 0, 0, v), v); }
+static void grad_copy(Grad *G, int v, int dy) { accumulate(G, input(G, v, 0), dy, v); }
+
+static void grad_reshape(Grad *G, int v, int dy) {
+    int x = input(G, v, 0);
+    int r = ir_begin(G->g, OP_RESHAPE, &dy, 1, node(G, v)->loc);
+    node(G, r)->to = node(G, x)->shape;
+    node(G, r)->backward = 1;
+    ir_finish(G->g, r);
+    accumulate(G, x, r, v);
+}
+
+static void grad_concat(Grad *G, int v, int dy) {
+    int start = 0, axis = node(G, v)->axis;
+    for (int i = 0; i < node(G, v)->nin; i++) {
+        int x = input(G, v, i), len = node(G, x)->shape.dims[axis];
+        if (G->needs[x]) {
+            int s = ir_begin(G->g, OP_SLICE, &dy, 1, node(G, v)->loc);
+            node(G, s)->axis = axis;
+            node(G, s)->start = start;
+            node(G, s)->len = len;
+            node(G, s)->backward = 1;
+            ir_finish(G->g, s);
+            accumulate(G, x, s, v);
+        }
+        start += len;
+    }
+}
+
+static void grad_embedding(Grad *G, int v, int dy) {
+    int ids = input(G, v, 0), table = input(G, v, 1);
+    if (!G->needs[table]) return;
+    int in[2] = {ids, dy};
+    int d = ir_begin(G->g, OP_EMBEDDING_DW, in, 2, node(G, v)->loc);
+    node(G, d)->to = node(G, table)->shape;
+    node(G, d)->backward = 1;
+    ir_finish(G->g, d);
+    accumulate(G, table, d, v);
+}
+
+static void grad_loss(Grad *G, int v, int dl) {
+    int y = input(G, v, 0);
+    if (!G->needs[y]) return;
+    int d = bw(G, OP_LOSS_GRAD, y, input(G, v, 1), dl, v);
+    node(G, d)->loss = node(G, v)->op;
+    accumulate(G, y, d, v);
+}
+
+static void grad_penalty(Grad *G, int v, int dl) {
+    int w = input(G, v, 0);
+    if (!G->needs[w]) return;
+    int d = bw(G, OP_PENALTY_GRAD, w, dl, 0, v);
+    node(G, d)->loss = node(G, v)->op;
+    accumulate(G, w, d, v);
+}
+
+static GradRule *const grad_rules[OP_COUNT] = {
+#define OP(id, name, arity, flags, shape, grad, emit) [OP_##id] = grad_##grad,
+#include "ops.def"
+#undef OP
+};
+
+void autodiff(Graph *g) {
+    if (g->loss < 0) unreachable();
+    Grad G = {.g = g, .nforward = g->nnodes};
+    G.grad = xalloc(sizeof(int) * (size_t)g->nnodes);
+    G.needs = xalloc((size_t)g->nnodes);
+    for (int v = 0; v < g->nnodes; v++) {
+        Node *n = &g->nodes[v];
+        G.grad[v] = -1;
+        if (n->op == OP_PARAM) G.needs[v] = (char)n->trainable;
+        else if (!(op_info[n->op].flags & OPF_NOGRAD))
+            for (int i = 0; i < n->nin; i++) G.needs[v] |= G.needs[n->in[i]];
+    }
+    if (G.needs[g->loss]) G.grad[g->loss] = ir_const(g, 1.0, g->nodes[g->loss].loc);
+    for (int v = G.nforward - 1; v >= 0; v--)
+        if (G.grad[v] >= 0 && G.needs[v]) grad_rules[g->nodes[v].op](&G, v, G.grad[v]);
+
+    /* Each param's gradient must be a value of its own: it is written into
+     * the flat gradient buffer. A shared value (a forward value, a constant,
+     * a view, another param's gradient, a value read by other nodes) is
+     * copied first. */
+    g->param_grad = xalloc(sizeof(int) * (size_t)(g->nparams ? g->nparams : 1));
+    int *uses = ir_use_counts(g);
+    char *owned = xalloc((size_t)(g->nnodes + g->nparams) + 1); /* copies add nodes */
+    for (int i = 0; i < g->nparams; i++) {
+        int p = g->params[i], dv = G.grad[p];
+        if (dv >= 0) {
+            Node *n = &g->nodes[dv];
+            if (dv < G.nforward || uses[dv] || owned[dv] || (op_info[n->op].flags & (OPF_SOURCE | OPF_VIEW))) {
+                dv = ir_add1(g, OP_COPY, dv, g->nodes[p].loc);
+                g->nodes[dv].backward = 1;
+            }
+            owned[dv] = 1;
+        }
+        g->param_grad[i] = dv;
+    }
+    ir_verify(g);
+}

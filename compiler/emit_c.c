@@ -1,0 +1,990 @@
+/* emit_c.c — the C emitter: the planned graph as C99 source and header.
+ *
+ * The emitter decides nothing about shapes or gradients: it prints what the
+ * IR and the plan say, one block per node, each under a comment naming the
+ * .mn line it came from. All writes go through out() (chibicc's println).
+ * Output depends only on the graph: no time, no absolute paths, no pointer
+ * order, so the same .mn gives byte-identical files.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+
+#include "ir.h"
+
+typedef struct Emit {
+    Graph *g;
+    Buf *b;
+    SchedKind sched;
+    const char *prefix;     /* C symbols: two_concat_init */
+    const char *PREFIX;     /* macros: TWO_CONCAT_BATCH */
+    const char *T;          /* "float" or "double" */
+    const char *fs;         /* libm suffix: "f" or "" */
+    int last_line;          /* provenance comment already printed for this line */
+    int last_backward;
+} Emit;
+
+typedef void EmitRule(Emit *E, Node *n);
+
+__attribute__((format(printf, 2, 3))) static void out(Emit *E, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(E->b, fmt, ap);
+    va_end(ap);
+    buf_putc(E->b, '\n');
+}
+
+static void blank(Emit *E) { buf_putc(E->b, '\n'); }
+
+static Node *node(Emit *E, int v) { return &E->g->nodes[v]; }
+static Node *in(Emit *E, Node *n, int i) { return &E->g->nodes[n->in[i]]; }
+
+/* A literal of the model's float type, e.g. 0.5f or 1e-07f. */
+static const char *lit(Emit *E, double x) {
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, E->g->f64 ? "%.17g" : "%.9g", x);
+    if (!strpbrk(tmp, ".eEn")) strcat(tmp, ".0");
+    return xsprintf("%s%s", tmp, E->g->f64 ? "" : "f");
+}
+
+static const char *fn(Emit *E, const char *name) { return xsprintf("%s%s", name, E->fs); }
+
+static int root_of(Emit *E, int v) {
+    while (op_info[node(E, v)->op].flags & OPF_VIEW) v = node(E, v)->in[0];
+    return v;
+}
+
+static int param_grad_index(Emit *E, int v) {
+    if (E->sched != SCHED_TRAIN) return -1;
+    for (int i = 0; i < E->g->nparams; i++)
+        if (E->g->param_grad[i] == v) return i;
+    return -1;
+}
+
+/* Where value v lives, as a C pointer expression. */
+static const char *ptr(Emit *E, int v) {
+    int r = root_of(E, v);
+    Node *n = node(E, r);
+    switch (n->op) {
+    case OP_INPUT: return xsprintf("in->%s", n->name);
+    case OP_TARGET: return xsprintf("tg->%s", n->name);
+    case OP_PARAM: return xsprintf("(P + %d)", n->param_offset);
+    case OP_CONST: unreachable(); /* constants are inlined by elem() */
+    default: break;
+    }
+    int gi = param_grad_index(E, r);
+    if (gi >= 0) return xsprintf("(G + %d)", node(E, E->g->params[gi])->param_offset);
+    long off = E->g->sched[E->sched].offset[r];
+    if (off < 0) unreachable();
+    return xsprintf("(A + %ld)", off);
+}
+
+/* Element idx of value v: X[idx], or the literal of a constant. */
+static const char *elem(Emit *E, int v, const char *idx) {
+    if (node(E, v)->op == OP_CONST) return lit(E, node(E, v)->value);
+    return xsprintf("%s[%s]", ptr(E, v), idx);
+}
+
+/* Number of elements at run time: "n * 64", "n", or "640". */
+static const char *count(const Shape *s) {
+    long size = shape_size(s);
+    if (!s->batched) return xsprintf("%ld", size);
+    return size == 1 ? "n" : xsprintf("n * %ld", size);
+}
+
+/* Rows of a value seen as [rows, last axis]. */
+static const char *rows(const Shape *s) {
+    long r = s->rank ? shape_size(s) / s->dims[s->rank - 1] : 1;
+    if (!s->batched) return xsprintf("%ld", r);
+    return r == 1 ? "n" : xsprintf("n * %ld", r);
+}
+
+static int last_dim(const Shape *s) { return s->rank ? s->dims[s->rank - 1] : 1; }
+
+/* The index into operand `x` of element i of a value of shape `o` that x
+ * broadcasts to (NumPy rules, the batch axis in front). */
+static const char *bcast_index(const Shape *o, const Shape *x) {
+    if (shape_equal(o, x)) return "i";
+    long sx = shape_size(x), so = shape_size(o);
+    if (!x->batched && sx == 1) return "0";
+    /* x's per-sample dims right-aligned against o's */
+    int off = o->rank - x->rank;
+    int suffix_equal = 1;
+    for (int d = 0; d < x->rank; d++)
+        if (x->dims[d] != o->dims[off + d]) suffix_equal = 0;
+    if (!x->batched && suffix_equal) return xsprintf("i %% %ld", sx);
+    if (x->batched && sx == 1) return so == 1 ? "i" : xsprintf("i / %ld", so);
+    if (x->batched && suffix_equal && x->rank == o->rank) return "i";
+    /* General case: one term per axis that x does not broadcast. */
+    Buf b = {0};
+    long ostride = 1, xstride = 1;
+    int terms = 0;
+    for (int d = o->rank - 1; d >= 0; d--) {
+        int xd = d - off;
+        int xdim = xd >= 0 ? x->dims[xd] : 1;
+        if (xdim != 1) {
+            buf_printf(&b, "%s(i / %ld %% %d) * %ld", terms++ ? " + " : "", ostride, o->dims[d], xstride);
+            xstride *= xdim;
+        }
+        ostride *= o->dims[d];
+    }
+    if (x->batched) buf_printf(&b, "%s(i / %ld) * %ld", terms++ ? " + " : "", so, sx);
+    return terms ? b.data : "0";
+}
+
+static const char *describe(Emit *E, int v) {
+    Node *n = node(E, v);
+    if (n->op == OP_CONST) return lit(E, n->value);
+    const char *name = n->name ? n->name : xsprintf("%%%d", v);
+    return xsprintf("%s %s", name, shape_str(&n->shape));
+}
+
+/* "y [n, 64] = relu(x [n, 10])" — the comment that heads each block. */
+static void head(Emit *E, Node *n, const char *what) {
+    int v = (int)(n - E->g->nodes);
+    Buf b = {0};
+    buf_printf(&b, "    /* %s = %s(", describe(E, v), what);
+    for (int i = 0; i < n->nin; i++) buf_printf(&b, "%s%s", i ? ", " : "", describe(E, n->in[i]));
+    buf_puts(&b, ") */");
+    out(E, "%s", b.data);
+}
+
+/* ---- emitters (the op table's emit column) ---------------------------------------- */
+
+static void emit_none(Emit *E, Node *n) {
+    if (op_info[n->op].flags & OPF_VIEW) head(E, n, xsprintf("%s, a view", op_info[n->op].name));
+}
+
+static const char *act_expr(Emit *E, Act act, const char *x) {
+    switch (act) {
+    case ACT_LINEAR: return x;
+    case ACT_RELU: return xsprintf("%s > 0 ? %s : %s", x, x, lit(E, 0));
+    case ACT_SIGMOID: return xsprintf("%s / (%s + %s(-%s))", lit(E, 1), lit(E, 1), fn(E, "exp"), x);
+    case ACT_TANH: return xsprintf("%s(%s)", fn(E, "tanh"), x);
+    case ACT_SOFTMAX: break;
+    }
+    unreachable();
+}
+
+static void gemm(Emit *E, const char *ta, const char *tb, const char *m, long nn, const char *k, const char *a,
+                 const char *lda, const char *b, long ldb, const char *c, long ldc) {
+    out(E, "    cblas_%sgemm(CblasRowMajor, %s, %s, %s, %ld, %s, %s, %s, %s, %s, %ld, %s, %s, %ld);",
+        E->g->f64 ? "d" : "s", ta, tb, m, nn, k, lit(E, 1), a, lda, b, ldb, lit(E, 0), c, ldc);
+}
+
+static void emit_matmul(Emit *E, Node *n) {
+    Node *x = in(E, n, 0), *w = in(E, n, 1);
+    int K = w->shape.dims[0], N = w->shape.dims[1];
+    head(E, n, n->op == OP_LINEAR ? xsprintf("%s(x W%s)", (const char *[]){"linear", "relu", "sigmoid", "tanh", "softmax"}[n->act], n->nin == 3 ? " + b" : "") : "matmul");
+    int v = (int)(n - E->g->nodes);
+    gemm(E, "CblasNoTrans", "CblasNoTrans", rows(&x->shape), N, xsprintf("%d", K), ptr(E, n->in[0]),
+         xsprintf("%d", K), ptr(E, n->in[1]), N, ptr(E, v), N);
+    if (n->op != OP_LINEAR || (n->nin == 2 && n->act == ACT_LINEAR)) return;
+    out(E, "    for (int r = 0; r < %s; r++) {", rows(&n->shape));
+    out(E, "        %s *y = %s + (size_t)r * %d;", E->T, ptr(E, v), N);
+    if (n->nin == 3) out(E, "        const %s *b = %s;", E->T, ptr(E, n->in[2]));
+    out(E, "        for (int j = 0; j < %d; j++) {", N);
+    out(E, "            const %s z = y[j]%s;", E->T, n->nin == 3 ? " + b[j]" : "");
+    out(E, "            y[j] = %s;", act_expr(E, n->act, "z"));
+    out(E, "        }");
+    out(E, "    }");
+}
+
+static void emit_linear(Emit *E, Node *n) { emit_matmul(E, n); }
+
+/* dx[.., K] = dy[.., N] W[K, N]^T */
+static void emit_matmul_dx(Emit *E, Node *n) {
+    Node *w = in(E, n, 1);
+    int K = w->shape.dims[0], N = w->shape.dims[1];
+    head(E, n, "dy W^T");
+    gemm(E, "CblasNoTrans", "CblasTrans", rows(&n->shape), K, xsprintf("%d", N), ptr(E, n->in[0]),
+         xsprintf("%d", N), ptr(E, n->in[1]), N, ptr(E, (int)(n - E->g->nodes)), K);
+}
+
+/* dW[K, N] = x[rows, K]^T dy[rows, N] */
+static void emit_matmul_dw(Emit *E, Node *n) {
+    Node *x = in(E, n, 0);
+    int K = n->shape.dims[0], N = n->shape.dims[1];
+    head(E, n, "x^T dy");
+    gemm(E, "CblasTrans", "CblasNoTrans", xsprintf("%d", K), N, rows(&x->shape), ptr(E, n->in[0]),
+         xsprintf("%d", K), ptr(E, n->in[1]), N, ptr(E, (int)(n - E->g->nodes)), N);
+}
+
+static void emit_unary(Emit *E, Node *n) {
+    int v = (int)(n - E->g->nodes);
+    const char *x = elem(E, n->in[0], "i"), *y;
+    switch (n->op) {
+    case OP_RELU: y = act_expr(E, ACT_RELU, "x"); break;
+    case OP_SIGMOID: y = act_expr(E, ACT_SIGMOID, "x"); break;
+    case OP_TANH: y = act_expr(E, ACT_TANH, "x"); break;
+    case OP_NEG: y = "-x"; break;
+    case OP_COPY: y = "x"; break;
+    default: unreachable();
+    }
+    head(E, n, op_info[n->op].name);
+    out(E, "    for (int i = 0; i < %s; i++) {", count(&n->shape));
+    out(E, "        const %s x = %s;", E->T, x);
+    out(E, "        %s = %s;", elem(E, v, "i"), y);
+    out(E, "    }");
+}
+
+/* (y, dy) -> dx for the elementwise activations. */
+static void emit_act_grad(Emit *E, Node *n) {
+    int v = (int)(n - E->g->nodes);
+    const char *d;
+    switch (n->op) {
+    case OP_RELU_GRAD: d = xsprintf("y > 0 ? dy : %s", lit(E, 0)); break;
+    case OP_SIGMOID_GRAD: d = xsprintf("dy * y * (%s - y)", lit(E, 1)); break;
+    case OP_TANH_GRAD: d = xsprintf("dy * (%s - y * y)", lit(E, 1)); break;
+    default: unreachable();
+    }
+    head(E, n, op_info[n->op].name);
+    out(E, "    for (int i = 0; i < %s; i++) {", count(&n->shape));
+    out(E, "        const %s y = %s, dy = %s;", E->T, elem(E, n->in[0], "i"), elem(E, n->in[1], "i"));
+    out(E, "        %s = %s;", elem(E, v, "i"), d);
+    out(E, "    }");
+}
+
+static void emit_softmax(Emit *E, Node *n) {
+    int C = last_dim(&n->shape);
+    head(E, n, "softmax");
+    out(E, "    for (int r = 0; r < %s; r++) {", rows(&n->shape));
+    out(E, "        const %s *x = %s + (size_t)r * %d;", E->T, ptr(E, n->in[0]), C);
+    out(E, "        %s *y = %s + (size_t)r * %d;", E->T, ptr(E, (int)(n - E->g->nodes)), C);
+    out(E, "        %s max = x[0], sum = %s;", E->T, lit(E, 0));
+    out(E, "        for (int j = 1; j < %d; j++) max = x[j] > max ? x[j] : max;", C);
+    out(E, "        for (int j = 0; j < %d; j++) {", C);
+    out(E, "            y[j] = %s(x[j] - max);", fn(E, "exp"));
+    out(E, "            sum += y[j];");
+    out(E, "        }");
+    out(E, "        for (int j = 0; j < %d; j++) y[j] /= sum;", C);
+    out(E, "    }");
+}
+
+/* dx = y (dy - <dy, y>) row by row */
+static void emit_softmax_grad(Emit *E, Node *n) {
+    int C = last_dim(&n->shape);
+    head(E, n, "softmax_grad");
+    out(E, "    for (int r = 0; r < %s; r++) {", rows(&n->shape));
+    out(E, "        const %s *y = %s + (size_t)r * %d, *dy = %s + (size_t)r * %d;", E->T, ptr(E, n->in[0]), C,
+        ptr(E, n->in[1]), C);
+    out(E, "        %s *dx = %s + (size_t)r * %d;", E->T, ptr(E, (int)(n - E->g->nodes)), C);
+    out(E, "        %s dot = %s;", E->T, lit(E, 0));
+    out(E, "        for (int j = 0; j < %d; j++) dot += dy[j] * y[j];", C);
+    out(E, "        for (int j = 0; j < %d; j++) dx[j] = y[j] * (dy[j] - dot);", C);
+    out(E, "    }");
+}
+
+static void emit_binary(Emit *E, Node *n) {
+    int v = (int)(n - E->g->nodes);
+    const char *op = NULL;
+    switch (n->op) {
+    case OP_ADD: op = "a + b"; break;
+    case OP_SUB: op = "a - b"; break;
+    case OP_MUL: op = "a * b"; break;
+    case OP_DIV: op = "a / b"; break;
+    case OP_MAX: op = "a >= b ? a : b"; break;
+    case OP_LT: op = "<"; break;
+    case OP_LE: op = "<="; break;
+    case OP_GT: op = ">"; break;
+    case OP_GE: op = ">="; break;
+    case OP_EQ: op = "=="; break;
+    case OP_NE: op = "!="; break;
+    default: unreachable();
+    }
+    if (n->op >= OP_LT && n->op <= OP_NE) op = xsprintf("a %s b ? %s : %s", op, lit(E, 1), lit(E, 0));
+    head(E, n, op_info[n->op].name);
+    Shape *o = &n->shape;
+    out(E, "    for (int i = 0; i < %s; i++) {", count(o));
+    out(E, "        const %s a = %s, b = %s;", E->T, elem(E, n->in[0], bcast_index(o, &in(E, n, 0)->shape)),
+        elem(E, n->in[1], bcast_index(o, &in(E, n, 1)->shape)));
+    out(E, "        %s = %s;", elem(E, v, "i"), op);
+    out(E, "    }");
+}
+
+static void emit_where(Emit *E, Node *n) {
+    int v = (int)(n - E->g->nodes);
+    Shape *o = &n->shape;
+    head(E, n, "where");
+    out(E, "    for (int i = 0; i < %s; i++)", count(o));
+    out(E, "        %s = %s != 0 ? %s : %s;", elem(E, v, "i"), elem(E, n->in[0], bcast_index(o, &in(E, n, 0)->shape)),
+        elem(E, n->in[1], bcast_index(o, &in(E, n, 1)->shape)), elem(E, n->in[2], bcast_index(o, &in(E, n, 2)->shape)));
+}
+
+static void emit_cast(Emit *E, Node *n) {
+    head(E, n, "cast");
+    out(E, "    for (int i = 0; i < %s; i++) %s = (%s)%s;", count(&n->shape), elem(E, (int)(n - E->g->nodes), "i"), E->T,
+        elem(E, n->in[0], "i"));
+}
+
+/* Undoes a broadcast: every element of dy adds into the element of the
+ * smaller shape it was broadcast from. */
+static void emit_sum_to(Emit *E, Node *n) {
+    int v = (int)(n - E->g->nodes);
+    Shape *from = &in(E, n, 0)->shape;
+    head(E, n, "sum_to");
+    out(E, "    memset(%s, 0, sizeof(%s) * (size_t)(%s));", ptr(E, v), E->T, count(&n->shape));
+    out(E, "    for (int i = 0; i < %s; i++) %s += %s;", count(from), elem(E, v, bcast_index(from, &n->shape)),
+        elem(E, n->in[0], "i"));
+}
+
+/* Blocks of a value seen as [outer, axis * inner]. */
+static long inner_size(const Shape *s, int axis) {
+    long inner = 1;
+    for (int d = axis; d < s->rank; d++) inner *= s->dims[d];
+    return inner;
+}
+
+static const char *outer_count(const Shape *s, int axis) {
+    long outer = 1;
+    for (int d = 0; d < axis; d++) outer *= s->dims[d];
+    if (!s->batched) return xsprintf("%ld", outer);
+    return outer == 1 ? "n" : xsprintf("n * %ld", outer);
+}
+
+static void emit_concat(Emit *E, Node *n) {
+    int v = (int)(n - E->g->nodes);
+    long total = inner_size(&n->shape, n->axis), at = 0;
+    head(E, n, "concat");
+    out(E, "    for (int o = 0; o < %s; o++) {", outer_count(&n->shape, n->axis));
+    for (int i = 0; i < n->nin; i++) {
+        long part = inner_size(&in(E, n, i)->shape, n->axis);
+        out(E, "        memcpy(%s + (size_t)o * %ld + %ld, %s + (size_t)o * %ld, sizeof(%s) * %ld);", ptr(E, v), total, at,
+            ptr(E, n->in[i]), part, E->T, part);
+        at += part;
+    }
+    out(E, "    }");
+}
+
+static void emit_slice(Emit *E, Node *n) {
+    Shape *from = &in(E, n, 0)->shape;
+    long total = inner_size(from, n->axis), part = inner_size(&n->shape, n->axis);
+    long at = part / n->len * n->start;
+    head(E, n, xsprintf("slice %d:%d of axis %d", n->start, n->start + n->len, n->axis));
+    out(E, "    for (int o = 0; o < %s; o++)", outer_count(from, n->axis));
+    out(E, "        memcpy(%s + (size_t)o * %ld, %s + (size_t)o * %ld + %ld, sizeof(%s) * %ld);", ptr(E, (int)(n - E->g->nodes)),
+        part, ptr(E, n->in[0]), total, at, E->T, part);
+}
+
+static void emit_embedding(Emit *E, Node *n) {
+    Node *table = in(E, n, 1);
+    int V = table->shape.dims[0], D = table->shape.dims[1];
+    head(E, n, "embedding");
+    out(E, "    for (int i = 0; i < %s; i++) {", count(&in(E, n, 0)->shape));
+    out(E, "        const int32_t id = %s;", elem(E, n->in[0], "i"));
+    out(E, "        %s *y = %s + (size_t)i * %d;", E->T, ptr(E, (int)(n - E->g->nodes)), D);
+    out(E, "        if (id >= 0 && id < %d) memcpy(y, %s + (size_t)id * %d, sizeof(%s) * %d);", V, ptr(E, n->in[1]), D, E->T, D);
+    out(E, "        else memset(y, 0, sizeof(%s) * %d); /* out of range: a zero vector */", E->T, D);
+    out(E, "    }");
+}
+
+static void emit_embedding_dw(Emit *E, Node *n) {
+    int V = n->shape.dims[0], D = n->shape.dims[1];
+    int v = (int)(n - E->g->nodes);
+    head(E, n, "embedding_dw");
+    out(E, "    memset(%s, 0, sizeof(%s) * %ld);", ptr(E, v), E->T, (long)V * D);
+    out(E, "    for (int i = 0; i < %s; i++) {", count(&in(E, n, 0)->shape));
+    out(E, "        const int32_t id = %s;", elem(E, n->in[0], "i"));
+    out(E, "        if (id < 0 || id >= %d) continue;", V);
+    out(E, "        %s *dw = %s + (size_t)id * %d;", E->T, ptr(E, v), D);
+    out(E, "        const %s *dy = %s + (size_t)i * %d;", E->T, ptr(E, n->in[1]), D);
+    out(E, "        for (int j = 0; j < %d; j++) dw[j] += dy[j];", D);
+    out(E, "    }");
+}
+
+#define EPS "1e-7" /* Keras's epsilon, for clipping probabilities */
+
+/* The loss value, accumulated in double for every model type. */
+static void emit_loss(Emit *E, Node *n) {
+    int v = (int)(n - E->g->nodes);
+    Shape *ys = &in(E, n, 0)->shape;
+    int C = last_dim(ys);
+    const char *y = ptr(E, n->in[0]), *t = ptr(E, n->in[1]);
+    head(E, n, op_info[n->op].name);
+    out(E, "    {");
+    out(E, "        double acc = 0.0;");
+    switch (n->op) {
+    case OP_BCE:
+    case OP_BCE_LOGITS:
+    case OP_MSE:
+    case OP_MAE:
+        out(E, "        for (int i = 0; i < %s; i++) {", count(ys));
+        out(E, "            const double y = %s[i], t = %s[i];", y, t);
+        if (n->op == OP_BCE) {
+            out(E, "            const double p = y < %s ? %s : y > 1 - %s ? 1 - %s : y;", EPS, EPS, EPS, EPS);
+            out(E, "            acc -= t * log(p) + (1 - t) * log(1 - p);");
+        } else if (n->op == OP_BCE_LOGITS) {
+            out(E, "            acc += (y > 0 ? y : 0) - y * t + log1p(exp(-fabs(y)));");
+        } else if (n->op == OP_MSE) {
+            out(E, "            acc += (y - t) * (y - t);");
+        } else {
+            out(E, "            acc += fabs(y - t);");
+        }
+        out(E, "        }");
+        out(E, "        %s[0] = (%s)(acc / (%s));", ptr(E, v), E->T, count(ys));
+        break;
+    case OP_CCE:
+    case OP_CCE_LOGITS:
+    case OP_SPARSE_CCE:
+    case OP_SPARSE_CCE_LOGITS: {
+        int sparse = n->op == OP_SPARSE_CCE || n->op == OP_SPARSE_CCE_LOGITS;
+        int logits = n->op == OP_CCE_LOGITS || n->op == OP_SPARSE_CCE_LOGITS;
+        out(E, "        for (int r = 0; r < %s; r++) {", rows(ys));
+        out(E, "            const %s *y = %s + (size_t)r * %d;", E->T, y, C);
+        if (sparse) {
+            out(E, "            const int32_t id = %s[r];", t);
+            out(E, "            if (id < 0 || id >= %d) continue; /* out of range: no loss */", C);
+        } else {
+            out(E, "            const %s *t = %s + (size_t)r * %d;", E->T, t, C);
+        }
+        if (logits) {
+            out(E, "            double max = y[0], sum = 0.0;");
+            out(E, "            for (int j = 1; j < %d; j++) max = y[j] > max ? y[j] : max;", C);
+            out(E, "            for (int j = 0; j < %d; j++) sum += exp(y[j] - max);", C);
+            out(E, "            const double lse = max + log(sum);");
+            if (sparse) out(E, "            acc += lse - y[id];");
+            else out(E, "            for (int j = 0; j < %d; j++) acc += t[j] * (lse - y[j]);", C);
+        } else {
+            out(E, "            double sum = 0.0;");
+            out(E, "            for (int j = 0; j < %d; j++) sum += y[j];", C);
+            if (sparse) {
+                out(E, "            double p = y[id] / sum;");
+                out(E, "            p = p < %s ? %s : p > 1 - %s ? 1 - %s : p;", EPS, EPS, EPS, EPS);
+                out(E, "            acc -= log(p);");
+            } else {
+                out(E, "            for (int j = 0; j < %d; j++) {", C);
+                out(E, "                double p = y[j] / sum;");
+                out(E, "                p = p < %s ? %s : p > 1 - %s ? 1 - %s : p;", EPS, EPS, EPS, EPS);
+                out(E, "                acc -= t[j] * log(p);");
+                out(E, "            }");
+            }
+        }
+        out(E, "        }");
+        out(E, "        %s[0] = (%s)(acc / (%s));", ptr(E, v), E->T, rows(ys));
+        break;
+    }
+    default: unreachable();
+    }
+    out(E, "    }");
+}
+
+/* (y, t, dL) -> dL/dy for each loss. */
+static void emit_loss_grad(Emit *E, Node *n) {
+    int v = (int)(n - E->g->nodes);
+    Shape *ys = &in(E, n, 0)->shape;
+    int C = last_dim(ys);
+    const char *y = ptr(E, n->in[0]), *t = ptr(E, n->in[1]), *dy = ptr(E, v);
+    head(E, n, xsprintf("d %s / dy", op_info[n->loss].name));
+    out(E, "    {");
+    switch (n->loss) {
+    case OP_BCE:
+    case OP_BCE_LOGITS:
+    case OP_MSE:
+    case OP_MAE:
+        out(E, "        const double g = (double)%s / (%s);", elem(E, n->in[2], "0"), count(ys));
+        out(E, "        for (int i = 0; i < %s; i++) {", count(ys));
+        out(E, "            const double y = %s[i], t = %s[i];", y, t);
+        if (n->loss == OP_BCE)
+            out(E, "            %s[i] = (%s)(y > %s && y < 1 - %s ? g * ((1 - t) / (1 - y) - t / y) : 0.0);", dy, E->T, EPS, EPS);
+        else if (n->loss == OP_BCE_LOGITS)
+            out(E, "            %s[i] = (%s)(g * (1 / (1 + exp(-y)) - t));", dy, E->T);
+        else if (n->loss == OP_MSE)
+            out(E, "            %s[i] = (%s)(g * 2 * (y - t));", dy, E->T);
+        else
+            out(E, "            %s[i] = (%s)(g * ((y > t) - (y < t)));", dy, E->T);
+        out(E, "        }");
+        break;
+    case OP_CCE:
+    case OP_CCE_LOGITS:
+    case OP_SPARSE_CCE:
+    case OP_SPARSE_CCE_LOGITS: {
+        int sparse = n->loss == OP_SPARSE_CCE || n->loss == OP_SPARSE_CCE_LOGITS;
+        int logits = n->loss == OP_CCE_LOGITS || n->loss == OP_SPARSE_CCE_LOGITS;
+        out(E, "        const double g = (double)%s / (%s);", elem(E, n->in[2], "0"), rows(ys));
+        out(E, "        for (int r = 0; r < %s; r++) {", rows(ys));
+        out(E, "            const %s *y = %s + (size_t)r * %d;", E->T, y, C);
+        out(E, "            %s *dy = %s + (size_t)r * %d;", E->T, dy, C);
+        if (sparse) {
+            out(E, "            const int32_t id = %s[r];", t);
+            out(E, "            if (id < 0 || id >= %d) {", C);
+            out(E, "                memset(dy, 0, sizeof(%s) * %d);", E->T, C);
+            out(E, "                continue;");
+            out(E, "            }");
+        } else {
+            out(E, "            const %s *t = %s + (size_t)r * %d;", E->T, t, C);
+        }
+        const char *tj = sparse ? "(j == id)" : "t[j]";
+        if (logits) {
+            /* d/dz of sum_j t_j (lse - z_j) = p * sum(t) - t */
+            out(E, "            double max = y[0], sum = 0.0, tsum = %s;", sparse ? "1.0" : "0.0");
+            out(E, "            for (int j = 1; j < %d; j++) max = y[j] > max ? y[j] : max;", C);
+            out(E, "            for (int j = 0; j < %d; j++) sum += exp(y[j] - max);", C);
+            if (!sparse) out(E, "            for (int j = 0; j < %d; j++) tsum += t[j];", C);
+            out(E, "            for (int j = 0; j < %d; j++)", C);
+            out(E, "                dy[j] = (%s)(g * (exp(y[j] - max) / sum * tsum - %s));", E->T, tj);
+        } else {
+            /* p = y / sum(y), clipped; L = -sum t log p;
+             * dL/dy_i = (q_i - sum_j q_j p_j) / sum(y), q_j = -t_j / p_j where not clipped */
+            out(E, "            double sum = 0.0, qp = 0.0;");
+            out(E, "            for (int j = 0; j < %d; j++) sum += y[j];", C);
+            out(E, "            for (int j = 0; j < %d; j++) {", C);
+            out(E, "                const double p = y[j] / sum;");
+            out(E, "                const double q = p > %s && p < 1 - %s ? -%s / p : 0.0;", EPS, EPS, tj);
+            out(E, "                dy[j] = (%s)q;", E->T);
+            out(E, "                qp += q * p;");
+            out(E, "            }");
+            out(E, "            for (int j = 0; j < %d; j++) dy[j] = (%s)(g * (dy[j] - qp) / sum);", C, E->T);
+        }
+        out(E, "        }");
+        break;
+    }
+    default: unreachable();
+    }
+    out(E, "    }");
+}
+
+static void emit_penalty(Emit *E, Node *n) {
+    int v = (int)(n - E->g->nodes);
+    Shape *ws = &in(E, n, 0)->shape;
+    head(E, n, op_info[n->op].name);
+    out(E, "    {");
+    out(E, "        double acc = 0.0;");
+    out(E, "        for (int i = 0; i < %s; i++) {", count(ws));
+    out(E, "            const double w = %s;", elem(E, n->in[0], "i"));
+    out(E, "            acc += %s;", n->op == OP_L2 ? "w * w" : "fabs(w)");
+    out(E, "        }");
+    out(E, "        %s = (%s)acc;", elem(E, v, "0"), E->T);
+    out(E, "    }");
+}
+
+static void emit_penalty_grad(Emit *E, Node *n) {
+    int v = (int)(n - E->g->nodes);
+    head(E, n, xsprintf("d %s / dw", op_info[n->loss].name));
+    out(E, "    for (int i = 0; i < %s; i++) {", count(&n->shape));
+    out(E, "        const %s w = %s, dl = %s;", E->T, elem(E, n->in[0], "i"), elem(E, n->in[1], "0"));
+    if (n->loss == OP_L2) out(E, "        %s = 2 * w * dl;", elem(E, v, "i"));
+    else out(E, "        %s = ((w > 0) - (w < 0)) * dl;", elem(E, v, "i"));
+    out(E, "    }");
+}
+
+static void emit_accuracy(Emit *E, Node *n) {
+    int v = (int)(n - E->g->nodes);
+    Shape *ys = &in(E, n, 0)->shape;
+    int C = last_dim(ys), sparse = in(E, n, 1)->dtype == DT_INT;
+    const char *y = ptr(E, n->in[0]), *t = ptr(E, n->in[1]);
+    head(E, n, C == 1 && !sparse ? "accuracy, threshold 0.5" : "accuracy, argmax");
+    out(E, "    {");
+    out(E, "        long correct = 0;");
+    if (C == 1 && !sparse) {
+        out(E, "        for (int i = 0; i < %s; i++) correct += (%s[i] > 0.5) == (%s[i] > 0.5);", count(ys), y, t);
+        out(E, "        %s = (%s)((double)correct / (%s));", elem(E, v, "0"), E->T, count(ys));
+    } else {
+        out(E, "        for (int r = 0; r < %s; r++) {", rows(ys));
+        out(E, "            const %s *y = %s + (size_t)r * %d;", E->T, y, C);
+        out(E, "            int best = 0;");
+        out(E, "            for (int j = 1; j < %d; j++) best = y[j] > y[best] ? j : best;", C);
+        if (sparse) {
+            out(E, "            correct += best == %s[r];", t);
+        } else {
+            out(E, "            const %s *t = %s + (size_t)r * %d;", E->T, t, C);
+            out(E, "            int want = 0;");
+            out(E, "            for (int j = 1; j < %d; j++) want = t[j] > t[want] ? j : want;", C);
+            out(E, "            correct += best == want;");
+        }
+        out(E, "        }");
+        out(E, "        %s = (%s)((double)correct / (%s));", elem(E, v, "0"), E->T, rows(ys));
+    }
+    out(E, "    }");
+}
+
+static EmitRule *const emit_rules[OP_COUNT] = {
+#define OP(id, name, arity, flags, shape, grad, emit) [OP_##id] = emit_##emit,
+#include "ops.def"
+#undef OP
+};
+
+/* ---- functions ---------------------------------------------------------------------- */
+
+static const char *basename_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* The .mn line a block came from, once per run of nodes from that line. */
+static void provenance(Emit *E, Node *n) {
+    if (n->loc.line == E->last_line && n->backward == E->last_backward) return;
+    E->last_line = n->loc.line;
+    E->last_backward = n->backward;
+    int len = 0;
+    const char *text = diag_line_text(n->loc.line, &len);
+    Buf b = {0};
+    for (int i = 0; text && i < len; i++) {
+        char c = text[i];
+        if (c == '*' && i + 1 < len && text[i + 1] == '/') c = '+'; /* never close the comment */
+        if (c == '\t') c = ' ';
+        buf_putc(&b, c);
+    }
+    while (b.len && b.data[b.len - 1] == ' ') b.data[--b.len] = 0;
+    const char *src = b.data ? b.data : "";
+    while (*src == ' ') src++;
+    blank(E);
+    out(E, "    /* %s%s:%d: %s */", n->backward ? "backward of " : "", basename_of(E->g->path), n->loc.line, src);
+}
+
+static void emit_schedule(Emit *E, SchedKind kind) {
+    E->sched = kind;
+    E->last_line = -1;
+    Schedule *s = &E->g->sched[kind];
+    for (int i = 0; i < s->n; i++) {
+        Node *n = node(E, s->order[i]);
+        provenance(E, n);
+        emit_rules[n->op](E, n);
+    }
+}
+
+static const char *upper(const char *s) {
+    char *u = xstrdup(s);
+    for (char *p = u; *p; p++) *p = (char)toupper((unsigned char)*p);
+    return u;
+}
+
+static const char *io_type(Emit *E, const Node *n) { return n->dtype == DT_INT ? "int32_t" : E->T; }
+
+static void emit_info_table(Emit *E, const char *what, const char *strct, const int *ids, int n, const char **names) {
+    out(E, "const mn_io_info %s_%s_info[%d] = {", E->prefix, what, n ? n : 1);
+    for (int i = 0; i < n; i++) {
+        Node *v = node(E, ids[i]);
+        Buf dims = {0};
+        for (int d = 0; d < v->shape.rank; d++) buf_printf(&dims, "%s%d", d ? ", " : "", v->shape.dims[d]);
+        const char *name = names ? names[i] : v->name;
+        static const char *const kinds[] = {"MN_DATA_PLAIN", "MN_DATA_BINARY", "MN_DATA_ONEHOT", "MN_DATA_CLASS"};
+        out(E, "    {\"%s\", %s, %d, {%s}, %ld, %lld, %s, offsetof(%s_%s, %s)},", name,
+            v->dtype == DT_INT ? "MN_I32" : E->g->f64 ? "MN_F64" : "MN_F32", v->shape.rank, dims.data ? dims.data : "0",
+            shape_size(&v->shape), (long long)v->int_bound, kinds[v->target_kind], E->prefix, strct, name);
+    }
+    if (!n) out(E, "    {0}");
+    out(E, "};");
+}
+
+static const char *init_call(Emit *E, Node *p) {
+    const char *sfx = E->g->f64 ? "f64" : "f32";
+    long size = shape_size(&p->shape);
+    const char *dst = xsprintf("m->params + %d", p->param_offset);
+    const Init *in = &p->init;
+    switch (in->kind) {
+    case INIT_ZEROS: return xsprintf("mn_init_fill_%s(%s, %ld, 0.0);", sfx, dst, size);
+    case INIT_ONES: return xsprintf("mn_init_fill_%s(%s, %ld, 1.0);", sfx, dst, size);
+    case INIT_CONST: return xsprintf("mn_init_fill_%s(%s, %ld, %.17g);", sfx, dst, size, in->a);
+    case INIT_UNIFORM: return xsprintf("mn_init_uniform_%s(%s, %ld, %.17g, %.17g, &m->rng);", sfx, dst, size, in->a, in->b);
+    case INIT_NORMAL: return xsprintf("mn_init_normal_%s(%s, %ld, %.17g, %.17g, &m->rng);", sfx, dst, size, in->a, in->b);
+    case INIT_GLOROT_UNIFORM:
+        return xsprintf("mn_init_glorot_uniform_%s(%s, %ld, %d, %d, &m->rng);", sfx, dst, size, in->fan_in, in->fan_out);
+    }
+    unreachable();
+}
+
+static void emit_header(Emit *E, const EmitOptions *opt) {
+    Graph *g = E->g;
+    const char *P = E->PREFIX, *p = E->prefix, *T = E->T;
+    long arena = 0;
+    for (int k = 0; k < SCHED_COUNT; k++)
+        if (g->sched[k].arena_size > arena) arena = g->sched[k].arena_size;
+    (void)opt;
+    out(E, "/* %s.h — generated by mnc %s from %s. Do not edit: edit the .mn file and rerun mnc. */", p, MNC_VERSION,
+        basename_of(g->path));
+    out(E, "#ifndef %s_H", P);
+    out(E, "#define %s_H", P);
+    blank(E);
+    out(E, "#include <stdint.h>");
+    blank(E);
+    out(E, "#include \"mn_runtime.h\"");
+    blank(E);
+    out(E, "#ifdef __cplusplus");
+    out(E, "extern \"C\" {");
+    out(E, "#endif");
+    blank(E);
+    out(E, "#define %s_BATCH %d        /* the largest n that evaluate and the training calls take */", P, g->train.batch);
+    out(E, "#define %s_SEED %lluu      /* the seed of the train block */", P, (unsigned long long)g->train.seed);
+    out(E, "#define %s_EPOCHS %d", P, g->train.epochs);
+    out(E, "#define %s_NUM_PARAMS %ld  /* elements of the flat weight buffer */", P, g->nparam_elems);
+    out(E, "#define %s_NUM_TRAINABLE %ld /* its trainable prefix: the gradient buffer's length */", P, g->ntrainable_elems);
+    out(E, "#define %s_NUM_TENSORS %d", P, g->nparams);
+    out(E, "#define %s_ARENA_SIZE %ld  /* elements of activations, gradients and temporaries */", P, arena);
+    out(E, "#define %s_NUM_INPUTS %d", P, g->ninputs);
+    out(E, "#define %s_NUM_TARGETS %d", P, g->ntargets);
+    out(E, "#define %s_NUM_OUTPUTS %d", P, g->noutputs);
+    out(E, "#define %s_NUM_METRICS %d", P, g->nmetrics);
+    blank(E);
+    out(E, "typedef %s %s_real;", T, p);
+    blank(E);
+    out(E, "/* The whole state of one model instance: no pointers, no heap. Place it");
+    out(E, " * in static memory or on a (large) stack; several instances are independent. */");
+    out(E, "typedef struct %s {", p);
+    out(E, "    %s params[%ld];   /* every weight, trainable first */", T, g->nparam_elems ? g->nparam_elems : 1);
+    out(E, "    %s grads[%ld];    /* train_step's gradient buffer */", T, g->ntrainable_elems ? g->ntrainable_elems : 1);
+    out(E, "    %s opt_m[%ld];    /* %s */", T, g->ntrainable_elems ? g->ntrainable_elems : 1,
+        g->train.optimizer == OPT_ADAM ? "Adam's first moments" : "SGD's velocities");
+    if (g->train.optimizer == OPT_ADAM)
+        out(E, "    %s opt_v[%ld];    /* Adam's second moments */", T, g->ntrainable_elems ? g->ntrainable_elems : 1);
+    out(E, "    int64_t step;        /* optimizer steps taken */");
+    out(E, "    mn_rng rng;");
+    out(E, "    %s arena[%ld];", T, arena ? arena : 1);
+    out(E, "} %s;", p);
+    blank(E);
+    const char *structs[3] = {"inputs", "targets", "outputs"};
+    int *lists[3] = {g->inputs, g->targets, g->outputs};
+    int counts[3] = {g->ninputs, g->ntargets, g->noutputs};
+    for (int k = 0; k < 3; k++) {
+        out(E, "typedef struct %s_%s {", p, structs[k]);
+        for (int i = 0; i < counts[k]; i++) {
+            Node *v = node(E, lists[k][i]);
+            const char *name = k == 2 ? g->output_names[i] : v->name;
+            out(E, "    %s%s *%s; /* %s per sample */", k == 2 ? "" : "const ", io_type(E, v), name, dims_str(&v->shape));
+        }
+        if (!counts[k]) out(E, "    char unused; /* this model has no %s */", structs[k]);
+        out(E, "} %s_%s;", p, structs[k]);
+        blank(E);
+    }
+    out(E, "/* Sets every weight from the seed (Keras initialisers) and resets the optimizer. */");
+    out(E, "void %s_init(%s *m, uint64_t seed);", p, p);
+    out(E, "/* Inference for any n >= 0 (taken BATCH rows at a time); never allocates. */");
+    out(E, "void %s_predict(%s *m, const %s_inputs *in, int n, const %s_outputs *out);", p, p, p, p);
+    out(E, "/* The loss on n <= BATCH samples, and the metrics into metrics[NUM_METRICS]");
+    out(E, " * (may be NULL); NaN if n is out of range. */");
+    out(E, "%s %s_evaluate(%s *m, const %s_inputs *in, const %s_targets *tg, int n, %s *metrics);", T, p, p, p, p, T);
+    out(E, "/* Forward, loss and backward on n <= BATCH samples: writes the gradient of");
+    out(E, " * every trainable weight into grads[NUM_TRAINABLE]; returns the loss. */");
+    out(E, "%s %s_compute_gradients(%s *m, const %s_inputs *in, const %s_targets *tg, int n, %s *grads);", T, p, p, p,
+        p, T);
+    out(E, "/* One optimizer step with the given gradients (e.g. averaged over workers). */");
+    out(E, "void %s_apply_gradients(%s *m, const %s *grads);", p, p, T);
+    out(E, "/* compute_gradients then apply_gradients; returns the loss before the step. */");
+    out(E, "%s %s_train_step(%s *m, const %s_inputs *in, const %s_targets *tg, int n);", T, p, p, p, p);
+    out(E, "/* Weights as safetensors (atomic write). load checks names, shapes, dtype and");
+    out(E, " * size and leaves the model untouched on any mismatch. 0 or an MN_ERR_ code. */");
+    out(E, "int %s_save(const %s *m, const char *path);", p, p);
+    out(E, "int %s_load(%s *m, const char *path);", p, p);
+    blank(E);
+    out(E, "/* Descriptors, for generic tools (trainers, test harnesses). */");
+    out(E, "extern const mn_tensor_info %s_tensors[%d];", p, g->nparams ? g->nparams : 1);
+    out(E, "extern const mn_io_info %s_input_info[%d];", p, g->ninputs ? g->ninputs : 1);
+    out(E, "extern const mn_io_info %s_target_info[%d];", p, g->ntargets ? g->ntargets : 1);
+    out(E, "extern const mn_io_info %s_output_info[%d];", p, g->noutputs ? g->noutputs : 1);
+    out(E, "extern const char *const %s_metric_names[%d];", p, g->nmetrics ? g->nmetrics : 1);
+    blank(E);
+    out(E, "#ifdef __cplusplus");
+    out(E, "}");
+    out(E, "#endif");
+    out(E, "#endif");
+}
+
+static void emit_optimizer(Emit *E) {
+    Graph *g = E->g;
+    const char *p = E->prefix, *T = E->T;
+    TrainSpec *t = &g->train;
+    blank(E);
+    out(E, "void %s_apply_gradients(%s *m, const %s *grads)", p, p, T);
+    out(E, "{");
+    out(E, "    const long count = %s_NUM_TRAINABLE;", E->PREFIX);
+    out(E, "    %s scale = %s;", T, lit(E, 1));
+    if (t->clip_norm > 0) {
+        out(E, "    /* clip_norm: scale the gradients so their global norm is at most %g */", t->clip_norm);
+        out(E, "    double norm2 = 0.0;");
+        out(E, "    for (long i = 0; i < count; i++) norm2 += (double)grads[i] * grads[i];");
+        out(E, "    if (sqrt(norm2) > %.17g) scale = (%s)(%.17g / sqrt(norm2));", t->clip_norm, T, t->clip_norm);
+    }
+    out(E, "    m->step++;");
+    if (t->optimizer == OPT_ADAM) {
+        out(E, "    /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */");
+        out(E, "    const %s b1 = %s, b2 = %s, eps = %s;", T, lit(E, t->beta1), lit(E, t->beta2), lit(E, t->epsilon));
+        out(E, "    const double steps = (double)m->step;");
+        out(E, "    const %s lr_t = (%s)(%.17g * sqrt(1.0 - pow(%.17g, steps)) / (1.0 - pow(%.17g, steps)));", T, T, t->lr,
+            t->beta2, t->beta1);
+        out(E, "    for (long i = 0; i < count; i++) {");
+        out(E, "        const %s g = grads[i] * scale;", T);
+        out(E, "        m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;");
+        out(E, "        m->opt_v[i] = b2 * m->opt_v[i] + (1 - b2) * g * g;");
+        out(E, "        m->params[i] -= lr_t * m->opt_m[i] / (%s(m->opt_v[i]) + eps);", fn(E, "sqrt"));
+        out(E, "    }");
+    } else if (t->momentum != 0) {
+        out(E, "    /* SGD with momentum, Keras form: v = momentum v - lr g; w += v */");
+        out(E, "    for (long i = 0; i < count; i++) {");
+        out(E, "        m->opt_m[i] = %s * m->opt_m[i] - %s * grads[i] * scale;", lit(E, t->momentum), lit(E, t->lr));
+        out(E, "        m->params[i] += m->opt_m[i];");
+        out(E, "    }");
+    } else {
+        out(E, "    /* SGD: w -= lr g */");
+        out(E, "    for (long i = 0; i < count; i++) m->params[i] -= %s * grads[i] * scale;", lit(E, t->lr));
+    }
+    out(E, "}");
+}
+
+static void function_prologue(Emit *E, int grads) {
+    out(E, "    %s *const A = m->arena;", E->T);
+    out(E, "    const %s *const P = m->params;", E->T);
+    if (grads) out(E, "    %s *const G = grads;", E->T);
+}
+
+static void emit_source(Emit *E, const EmitOptions *opt) {
+    Graph *g = E->g;
+    const char *p = E->prefix, *P = E->PREFIX, *T = E->T;
+    out(E, "/* %s.c — generated by mnc %s from %s. Do not edit: edit the .mn file and rerun mnc.", p, MNC_VERSION,
+        basename_of(g->path));
+    out(E, " *");
+    out(E, " * Shapes: n is the number of samples of a call; [n, 64] is n rows of 64.");
+    out(E, " * A is the arena (every activation, gradient and temporary, offsets fixed");
+    out(E, " * at compile time), P the weights, G the gradient buffer. */");
+    out(E, "#include <math.h>");
+    out(E, "#include <stddef.h>");
+    out(E, "#include <string.h>");
+    blank(E);
+    out(E, "#include <cblas.h>");
+    blank(E);
+    out(E, "#include \"%s\"", opt->header_name);
+    blank(E);
+
+    /* descriptors */
+    out(E, "const mn_tensor_info %s_tensors[%d] = {", p, g->nparams ? g->nparams : 1);
+    for (int i = 0; i < g->nparams; i++) {
+        Node *w = node(E, g->params[i]);
+        Buf dims = {0};
+        for (int d = 0; d < w->shape.rank; d++) buf_printf(&dims, "%s%d", d ? ", " : "", w->shape.dims[d]);
+        out(E, "    {\"%s\", %d, {%s}, %d, %ld, %d},", w->name, w->shape.rank, dims.data ? dims.data : "0", w->param_offset,
+            shape_size(&w->shape), w->trainable);
+    }
+    if (!g->nparams) out(E, "    {0}");
+    out(E, "};");
+    emit_info_table(E, "input", "inputs", g->inputs, g->ninputs, NULL);
+    emit_info_table(E, "target", "targets", g->targets, g->ntargets, NULL);
+    emit_info_table(E, "output", "outputs", g->outputs, g->noutputs, g->output_names);
+    Buf mnames = {0};
+    for (int i = 0; i < g->nmetrics; i++) buf_printf(&mnames, "%s\"%s\"", i ? ", " : "", g->metrics[i].name);
+    out(E, "const char *const %s_metric_names[%d] = {%s};", p, g->nmetrics ? g->nmetrics : 1,
+        mnames.data ? mnames.data : "0");
+
+    /* init */
+    blank(E);
+    out(E, "void %s_init(%s *m, uint64_t seed)", p, p);
+    out(E, "{");
+    out(E, "    memset(m, 0, sizeof *m);");
+    out(E, "    mn_rng_seed(&m->rng, seed);");
+    for (int i = 0; i < g->nparams; i++) {
+        Node *w = node(E, g->params[i]);
+        out(E, "    %s /* %s %s */", init_call(E, w), w->name, dims_str(&w->shape));
+    }
+    out(E, "}");
+
+    /* predict */
+    blank(E);
+    out(E, "/* Inference on n <= %s_BATCH samples. */", P);
+    out(E, "static void predict_batch(%s *m, const %s_inputs *in, int n, const %s_outputs *out)", p, p, p);
+    out(E, "{");
+    function_prologue(E, 0);
+    emit_schedule(E, SCHED_PREDICT);
+    blank(E);
+    out(E, "    /* the outputs */");
+    for (int i = 0; i < g->noutputs; i++) {
+        Node *o = node(E, g->outputs[i]);
+        out(E, "    memcpy(out->%s, %s, sizeof(%s) * (size_t)(%s));", g->output_names[i], ptr(E, g->outputs[i]), T,
+            count(&o->shape));
+    }
+    out(E, "    (void)A;");
+    out(E, "    (void)P;");
+    out(E, "}");
+    blank(E);
+    out(E, "void %s_predict(%s *m, const %s_inputs *in, int n, const %s_outputs *out)", p, p, p, p);
+    out(E, "{");
+    out(E, "    for (int base = 0; base < n; base += %s_BATCH) {", P);
+    out(E, "        const int k = n - base < %s_BATCH ? n - base : %s_BATCH;", P, P);
+    Buf parts = {0};
+    for (int i = 0; i < g->ninputs; i++) {
+        Node *v = node(E, g->inputs[i]);
+        buf_printf(&parts, "%sin->%s + (size_t)base * %ld", i ? ", " : "", v->name, shape_size(&v->shape));
+    }
+    out(E, "        const %s_inputs part = {%s};", p, parts.data ? parts.data : "0");
+    Buf oparts = {0};
+    for (int i = 0; i < g->noutputs; i++) {
+        Node *v = node(E, g->outputs[i]);
+        if (v->shape.batched)
+            buf_printf(&oparts, "%sout->%s + (size_t)base * %ld", i ? ", " : "", g->output_names[i], shape_size(&v->shape));
+        else
+            buf_printf(&oparts, "%sout->%s", i ? ", " : "", g->output_names[i]);
+    }
+    out(E, "        const %s_outputs outp = {%s};", p, oparts.data ? oparts.data : "0");
+    out(E, "        predict_batch(m, &part, k, &outp);");
+    out(E, "    }");
+    out(E, "}");
+
+    /* evaluate */
+    blank(E);
+    out(E, "%s %s_evaluate(%s *m, const %s_inputs *in, const %s_targets *tg, int n, %s *metrics)", T, p, p, p, p, T);
+    out(E, "{");
+    function_prologue(E, 0);
+    out(E, "    if (n < 1 || n > %s_BATCH) return (%s)NAN;", P, T);
+    emit_schedule(E, SCHED_EVAL);
+    blank(E);
+    out(E, "    if (metrics) {");
+    for (int i = 0; i < g->nmetrics; i++) out(E, "        metrics[%d] = %s;", i, elem(E, g->metrics[i].value, "0"));
+    out(E, "    }");
+    out(E, "    (void)P;");
+    out(E, "    (void)in;");
+    out(E, "    (void)tg;");
+    out(E, "    return %s;", elem(E, g->loss, "0"));
+    out(E, "}");
+
+    /* compute_gradients */
+    blank(E);
+    out(E, "%s %s_compute_gradients(%s *m, const %s_inputs *in, const %s_targets *tg, int n, %s *grads)", T, p, p, p, p,
+        T);
+    out(E, "{");
+    function_prologue(E, 1);
+    out(E, "    if (n < 1 || n > %s_BATCH) return (%s)NAN;", P, T);
+    for (int i = 0; i < g->nparams; i++) {
+        Node *w = node(E, g->params[i]);
+        if (w->trainable && g->param_grad[i] < 0)
+            out(E, "    memset(G + %d, 0, sizeof(%s) * %ld); /* %s: the loss does not depend on it */", w->param_offset, T,
+                shape_size(&w->shape), w->name);
+    }
+    emit_schedule(E, SCHED_TRAIN);
+    blank(E);
+    out(E, "    (void)P;");
+    out(E, "    (void)G;");
+    out(E, "    (void)in;");
+    out(E, "    (void)tg;");
+    out(E, "    return %s;", elem(E, g->loss, "0"));
+    out(E, "}");
+
+    emit_optimizer(E);
+
+    blank(E);
+    out(E, "%s %s_train_step(%s *m, const %s_inputs *in, const %s_targets *tg, int n)", T, p, p, p, p);
+    out(E, "{");
+    out(E, "    const %s loss = %s_compute_gradients(m, in, tg, n, m->grads);", T, p);
+    out(E, "    if (loss == loss) %s_apply_gradients(m, m->grads); /* skipped when n was out of range */", p);
+    out(E, "    return loss;");
+    out(E, "}");
+    blank(E);
+    out(E, "int %s_save(const %s *m, const char *path)", p, p);
+    out(E, "{");
+    out(E, "    return mn_save_safetensors(path, %s_tensors, %s_NUM_TENSORS, m->params, %s, NULL, 0);", p, P,
+        g->f64 ? "MN_F64" : "MN_F32");
+    out(E, "}");
+    blank(E);
+    out(E, "int %s_load(%s *m, const char *path)", p, p);
+    out(E, "{");
+    out(E, "    return mn_load_safetensors(path, %s_tensors, %s_NUM_TENSORS, m->params, %s, NULL, 0);", p, P,
+        g->f64 ? "MN_F64" : "MN_F32");
+    out(E, "}");
+}
+
+void emit_c(Graph *g, const EmitOptions *opt, Buf *c_out, Buf *h_out) {
+    Emit E = {.g = g};
+    E.prefix = opt->prefix ? opt->prefix : g->model_name;
+    E.PREFIX = upper(E.prefix);
+    E.T = g->f64 ? "double" : "float";
+    E.fs = g->f64 ? "" : "f";
+    E.b = h_out;
+    emit_header(&E, opt);
+    E.b = c_out;
+    emit_source(&E, opt);
+}

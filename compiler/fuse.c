@@ -1,0 +1,87 @@
+/* fuse.c — rewrites that merge ops into cheaper equivalents.
+ *
+ * fuse_logits (before autodiff): a cross-entropy read through the sigmoid
+ * or softmax that produced its probabilities is rewritten to the logits
+ * form, as Keras does: stable (no log of a rounded 0), and its gradient
+ * with respect to the logits is simply p - t.
+ *
+ * fuse_linear (after autodiff): matmul, then + bias, then an elementwise
+ * activation becomes one LINEAR node: one GEMM and one pass over its output.
+ * It is safe after autodiff because the backward pass never reads the
+ * matmul's or the bias add's own output (activation gradients read the
+ * activation's output, y); the use counts make sure of it.
+ */
+#include "ir.h"
+
+void fuse_logits(Graph *g) {
+    for (int v = 0; v < g->nnodes; v++) {
+        Node *n = &g->nodes[v];
+        Op from = n->op;
+        if (from != OP_BCE && from != OP_CCE && from != OP_SPARSE_CCE) continue;
+        Node *p = &g->nodes[n->in[0]];
+        Op want = from == OP_BCE ? OP_SIGMOID : OP_SOFTMAX;
+        if (p->op != want) continue;
+        n->in[0] = p->in[0];
+        n->op = from == OP_BCE ? OP_BCE_LOGITS : from == OP_CCE ? OP_CCE_LOGITS : OP_SPARSE_CCE_LOGITS;
+    }
+    ir_verify(g);
+}
+
+/* The one node that reads v, or -1 when v has no user or several. */
+static int sole_user(const Graph *g, const int *uses, int v) {
+    if (uses[v] != 1) return -1;
+    for (int u = v + 1; u < g->nnodes; u++) {
+        const Node *n = &g->nodes[u];
+        if (n->dead) continue;
+        for (int i = 0; i < n->nin; i++)
+            if (n->in[i] == v) return u;
+    }
+    unreachable();
+}
+
+static int is_bias_of(const Graph *g, const Node *add, int m) {
+    if (add->op != OP_ADD || add->in[0] != m) return 0;
+    const Node *b = &g->nodes[add->in[1]];
+    const Shape *ms = &g->nodes[m].shape;
+    return b->op == OP_PARAM && !b->shape.batched && b->shape.rank == 1 &&
+           b->shape.dims[0] == ms->dims[ms->rank - 1];
+}
+
+void fuse_linear(Graph *g) {
+    int *uses = ir_use_counts(g);
+    for (int m = 0; m < g->nnodes; m++) {
+        if (g->nodes[m].op != OP_MATMUL || g->nodes[m].dead) continue;
+        int x = g->nodes[m].in[0], w = g->nodes[m].in[1];
+        int last = m, bias = -1, add = -1;
+        Act act = ACT_LINEAR;
+        int u = sole_user(g, uses, m);
+        if (u >= 0 && is_bias_of(g, &g->nodes[u], m)) {
+            bias = g->nodes[u].in[1];
+            add = u;
+            last = u;
+        }
+        u = sole_user(g, uses, last);
+        if (u >= 0 && g->nodes[u].in[0] == last) {
+            Op op = g->nodes[u].op;
+            if (op == OP_RELU || op == OP_SIGMOID || op == OP_TANH) {
+                act = op == OP_RELU ? ACT_RELU : op == OP_SIGMOID ? ACT_SIGMOID : ACT_TANH;
+                last = u;
+            }
+        }
+        if (last == m) continue; /* a bare product stays a matmul */
+        /* The last node of the chain becomes the linear node, so every
+         * reader of the chain's value keeps its id. */
+        Node *l = &g->nodes[last];
+        l->op = OP_LINEAR;
+        l->act = act;
+        l->nin = bias >= 0 ? 3 : 2;
+        l->in = xalloc(sizeof(int) * 3);
+        l->in[0] = x;
+        l->in[1] = w;
+        if (bias >= 0) l->in[2] = bias;
+        g->nodes[m].dead = 1;
+        if (add >= 0 && add != last) g->nodes[add].dead = 1;
+    }
+    ir_compact(g);
+    ir_verify(g);
+}

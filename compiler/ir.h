@@ -1,0 +1,199 @@
+/* ir.h — the graph IR, and the passes that read and rewrite it.
+ *
+ * A Graph is an array of Nodes in topological order: a node's inputs always
+ * have smaller ids. A node is also the value it produces (SSA: value id ==
+ * node id). Shapes are static and per sample; `batched` says whether the
+ * implicit batch dimension stands in front (inputs, and everything computed
+ * from them) or not (params, constants, losses).
+ *
+ * Pipeline (main.c):  lower -> check -> fuse_logits -> autodiff ->
+ *                     fuse_linear -> plan -> emit_c
+ * Each pass includes this header and the op table, never another pass.
+ */
+#ifndef IR_H
+#define IR_H
+
+#include <stdint.h>
+
+#include "ast.h"
+
+typedef enum Op {
+#define OP(id, name, arity, flags, shape, grad, emit) OP_##id,
+#include "ops.def"
+#undef OP
+    OP_COUNT
+} Op;
+
+enum {
+    OPF_SOURCE = 1 << 0,
+    OPF_VIEW = 1 << 1,
+    OPF_NOGRAD = 1 << 2,
+    OPF_BACKWARD = 1 << 3,
+    OPF_ELEMWISE = 1 << 4,
+};
+
+typedef struct OpInfo {
+    const char *name;
+    int arity;
+    int flags;
+} OpInfo;
+extern const OpInfo op_info[OP_COUNT];
+
+typedef enum Dtype { DT_FLOAT, DT_INT } Dtype;
+
+typedef enum Act { ACT_LINEAR, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_SOFTMAX } Act;
+
+/* rank == -1 marks a poisoned value: an error was reported where it was
+ * made; later rules stay silent about it. */
+typedef struct Shape {
+    int rank;
+    int dims[MN_MAX_RANK];
+    int batched;
+} Shape;
+
+typedef enum InitKind {
+    INIT_ZEROS, INIT_ONES, INIT_CONST, INIT_UNIFORM, INIT_NORMAL, INIT_GLOROT_UNIFORM
+} InitKind;
+
+typedef struct Init {
+    InitKind kind;
+    double a, b;            /* CONST: a; UNIFORM: [a, b); NORMAL: mean a, std b */
+    int fan_in, fan_out;    /* GLOROT_UNIFORM */
+} Init;
+
+typedef struct Node {
+    Op op;
+    int nin;
+    int *in;                /* value ids, all < this node's id */
+    Shape shape;
+    Dtype dtype;
+    Loc loc;                /* the source text this node came from */
+    const char *name;       /* value or tensor name ("a", "dense_1.kernel"), may be NULL */
+    int backward;           /* made by autodiff (for comments) */
+
+    /* attributes; which op uses which field: */
+    Act act;                /* LINEAR */
+    int axis;               /* CONCAT, SLICE: per-sample axis (0-based) */
+    int start, len;         /* SLICE */
+    Op loss;                /* LOSS_GRAD, PENALTY_GRAD: the forward op */
+    double value;           /* CONST */
+    Shape to;               /* RESHAPE: the new shape; SUM_TO: the shape summed down to;
+                               EMBEDDING_DW: the table's shape */
+    int io_index;           /* INPUT, TARGET: position among the declarations */
+    Init init;              /* PARAM */
+    int trainable;          /* PARAM */
+    int64_t int_bound;      /* INPUT/TARGET of int type: ids are in [0, int_bound); 0 unknown */
+    int target_kind;        /* TARGET: mn_target_kind, set from the loss that reads it */
+
+    /* filled by passes */
+    int dead;               /* removed by a rewrite; ir_compact drops it */
+    int param_offset;       /* PARAM: elements into the flat parameter buffer (plan) */
+} Node;
+
+typedef enum Optimizer { OPT_ADAM, OPT_SGD } Optimizer;
+
+typedef struct TrainSpec {
+    Optimizer optimizer;
+    double lr, beta1, beta2, epsilon, momentum;
+    double clip_norm;       /* 0: off */
+    int batch, epochs;
+    uint64_t seed;
+    Loc loc;
+} TrainSpec;
+
+typedef struct Metric {
+    const char *name;       /* "accuracy" */
+    int value;              /* the ACCURACY node */
+    Loc loc;
+} Metric;
+
+/* Schedules: which nodes each generated function runs, in order, and where
+ * each value lives. plan.c fills them. */
+typedef enum SchedKind { SCHED_PREDICT, SCHED_EVAL, SCHED_TRAIN, SCHED_COUNT } SchedKind;
+
+typedef struct Schedule {
+    int *order;             /* node ids in execution order (no sources) */
+    int n;
+    long *offset;           /* per node id: arena offset in elements, -1 if not in the arena */
+    long arena_size;        /* elements */
+} Schedule;
+
+typedef struct Graph {
+    const char *model_name;
+    const char *path;       /* source file, for provenance comments */
+    int f64;                /* --dtype f64 */
+
+    Node *nodes;
+    int nnodes, cap;
+
+    int *inputs, ninputs;   /* INPUT node ids, declaration order */
+    int *targets, ntargets; /* TARGET node ids */
+    int *params, nparams;   /* PARAM node ids, in the flat buffer's order */
+    int *outputs, noutputs; /* values returned by predict */
+    const char **output_names; /* as the `output` statement names them */
+    int loss;               /* scalar loss value, -1 if none */
+    Metric *metrics;
+    int nmetrics;
+    TrainSpec train;
+
+    int *param_grad;        /* per entry of params: its gradient value, -1 = zero (autodiff) */
+    long nparam_elems;      /* plan: size of the flat parameter buffer */
+    long ntrainable_elems;  /* plan: trainable params come first */
+    Schedule sched[SCHED_COUNT];
+} Graph;
+
+/* ---- ir.c: building and inspecting -------------------------------------- */
+Graph *ir_new(const char *model_name, const char *path);
+/* Appends a node and runs its shape rule; returns its id. When the rule
+ * rejects the inputs (after reporting), the value is poisoned. */
+int ir_add(Graph *g, Op op, const int *in, int nin, Loc loc);
+int ir_add1(Graph *g, Op op, int a, Loc loc);
+int ir_add2(Graph *g, Op op, int a, int b, Loc loc);
+int ir_add3(Graph *g, Op op, int a, int b, int c, Loc loc);
+/* A source node (INPUT, TARGET, PARAM, CONST) with a given shape. */
+int ir_source(Graph *g, Op op, Shape shape, Dtype dtype, const char *name, Loc loc);
+int ir_const(Graph *g, double value, Loc loc);
+/* Two-phase form for ops whose shape rule reads attributes: ir_begin
+ * appends the node without a shape, the caller sets the attributes, and
+ * ir_finish runs the shape rule (poisoning the value if it fails). */
+int ir_begin(Graph *g, Op op, const int *in, int nin, Loc loc);
+int ir_finish(Graph *g, int v);
+void ir_push(int **list, int *n, int v);
+
+Shape shape_scalar(void);
+Shape shape_make(int batched, int rank, const int *dims);
+int shape_equal(const Shape *a, const Shape *b);
+int shape_is_poison(const Shape *s);
+long shape_size(const Shape *s);          /* per sample */
+const char *shape_str(const Shape *s);    /* "[n, 64]", "[10, 64]", "scalar" */
+const char *dims_str(const Shape *s);     /* per-sample dims only: "[64]" */
+
+/* Users of each value, computed on demand (counts over live nodes). */
+int *ir_use_counts(const Graph *g);
+/* Drops dead nodes, renumbering every id held by the graph. */
+void ir_compact(Graph *g);
+/* Checks the invariants (topological order, arities, shapes re-derived by
+ * the shape rules); aborts through unreachable() on an internal bug. */
+void ir_verify(Graph *g);
+/* The IR as text (--emit=ir). */
+void ir_print(Buf *out, const Graph *g);
+
+/* ---- shape.c: the shape column of the op table --------------------------- */
+int shape_infer(Graph *g, Node *n);   /* 1 ok, 0 rejected (reported) */
+int broadcast_shapes(const Shape *a, const Shape *b, Shape *out); /* 0 if incompatible */
+
+/* ---- the passes ---------------------------------------------------------- */
+Graph *lower_program(const Program *prog, const char *path); /* lower.c */
+void check_graph(Graph *g);      /* check.c: model-level errors and warnings */
+void fuse_logits(Graph *g);      /* fuse.c: sigmoid+bce, softmax+cce -> logits forms */
+void autodiff(Graph *g);         /* autodiff.c: reverse mode from g->loss */
+void fuse_linear(Graph *g);      /* fuse.c: matmul + bias + activation -> linear */
+void plan_memory(Graph *g);      /* plan.c: schedules, flat params, arena offsets */
+
+typedef struct EmitOptions {
+    const char *prefix;          /* C symbol prefix (model name by default) */
+    const char *header_name;     /* what the .c #includes */
+} EmitOptions;
+void emit_c(Graph *g, const EmitOptions *opt, Buf *c_out, Buf *h_out); /* emit_c.c */
+
+#endif

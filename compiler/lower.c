@@ -1,0 +1,1089 @@
+/* lower.c — from the AST to the graph IR.
+ *
+ * Resolves names, expands layers into IR ops (a dense layer becomes
+ * matmul + add + activation over two PARAM nodes), creates the weights of a
+ * layer at its first application (their shape depends on the input), and
+ * checks what only the language knows: argument lists, layer sharing,
+ * merges of equal shapes, the loss, the train block. Shape rules of the IR
+ * ops run as nodes are added (shape.c). Errors poison the value (-1) so that
+ * one mistake gives one message; lowering goes on to report the rest.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "ir.h"
+#include "mn_runtime.h" /* mn_target_kind, shared with the generated code's descriptors */
+
+/* ---- layers and symbols -------------------------------------------------------- */
+
+typedef enum LayerKind { LK_DENSE, LK_EMBEDDING } LayerKind;
+
+typedef struct Layer {
+    LayerKind kind;
+    const char *name;       /* "shared", or "dense_1" for an anonymous layer */
+    int named;              /* declared with `layer NAME = ...` */
+    Loc loc;                /* the constructor call */
+    int units, vocab, dim;
+    Act act;
+    int use_bias;
+    Expr *l2, *l1;          /* penalty strengths (a number or a param), or NULL */
+    Loc l2_loc, l1_loc;
+    /* set by the first application */
+    int applied;
+    Loc first_apply;
+    int in_width;
+    int kernel, bias;       /* PARAM ids (embedding: kernel = the table) */
+} Layer;
+
+typedef enum SymKind { SYM_INPUT, SYM_TARGET, SYM_PARAM, SYM_LAYER, SYM_VALUE } SymKind;
+
+typedef struct Sym {
+    const char *name;
+    SymKind kind;
+    int value;              /* node id, -1 when its definition failed */
+    Layer *layer;
+    Loc loc;                /* the defined name */
+    struct Sym *next;
+} Sym;
+
+typedef struct Lower {
+    Graph *g;
+    Sym *syms;
+    const Program *prog;
+    const Stmt *cur;        /* the statement being lowered */
+    Layer **layers;
+    int nlayers;
+    int counter[2];         /* anonymous layers per kind, for Keras-style names */
+    Loc loss_loc;
+} Lower;
+
+static const char *layer_kind_name[] = {"dense", "embedding"};
+
+static Sym *find_sym(Lower *L, const char *name) {
+    for (Sym *s = L->syms; s; s = s->next)
+        if (!strcmp(s->name, name)) return s;
+    return NULL;
+}
+
+/* Levenshtein distance, for "did you mean" hints. */
+static int edit_distance(const char *a, const char *b) {
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 32 || lb > 32) return 99;
+    int d[33][33];
+    for (int i = 0; i <= la; i++) d[i][0] = i;
+    for (int j = 0; j <= lb; j++) d[0][j] = j;
+    for (int i = 1; i <= la; i++)
+        for (int j = 1; j <= lb; j++) {
+            int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    return d[la][lb];
+}
+
+/* ", did you mean 'x'?" or "" — the closest of `names` within distance 2. */
+static const char *suggest(const char *word, const char *const *names, int n) {
+    const char *best = NULL;
+    int best_d = 3;
+    for (int i = 0; i < n; i++) {
+        int d = edit_distance(word, names[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = names[i];
+        }
+    }
+    return best ? xsprintf("; did you mean '%s'?", best) : "";
+}
+
+static Sym *define(Lower *L, const char *name, Loc loc, SymKind kind, int value) {
+    Sym *old = find_sym(L, name);
+    if (old) {
+        error_at(loc, "redefinition of '%s'", name);
+        note_at(old->loc, "'%s' first defined here", name);
+        return NULL;
+    }
+    Sym *s = xalloc(sizeof *s);
+    *s = (Sym){.name = name, .kind = kind, .value = value, .loc = loc, .next = L->syms};
+    L->syms = s;
+    return s;
+}
+
+/* The statement that defines `name` anywhere in the file, for the message
+ * about a name used before its definition. */
+static const Stmt *later_definition(Lower *L, const char *name) {
+    for (const Stmt *s = L->prog->stmts; s; s = s->next)
+        if (s->name && (s->kind == ST_INPUT || s->kind == ST_TARGET || s->kind == ST_PARAM ||
+                        s->kind == ST_LAYER || s->kind == ST_ASSIGN) &&
+            !strcmp(s->name, name))
+            return s;
+    return NULL;
+}
+
+static void undefined_name(Lower *L, const char *name, Loc loc) {
+    const Stmt *later = later_definition(L, name);
+    if (later) {
+        error_at(loc, "'%s' is used before its definition", name);
+        note_at(later->name_loc, "'%s' is defined here", name);
+        return;
+    }
+    const char *names[256];
+    int n = 0;
+    for (Sym *s = L->syms; s && n < 256; s = s->next) names[n++] = s->name;
+    error_at(loc, "undefined name '%s'%s", name, suggest(name, names, n));
+}
+
+/* ---- argument binding ------------------------------------------------------------ */
+
+typedef struct ArgSpec {
+    const char *name;
+    int required;
+} ArgSpec;
+
+#define MAX_ARGS 8
+
+/* Binds a call's arguments to the parameter list `spec` (positional in
+ * order, then by name). `pre` is a value already bound to the first
+ * parameter (the left side of `->`). Reports unknown, duplicate, missing
+ * and surplus arguments against `what` (the callee's name). */
+static int bind_args(const char *what, Loc call_loc, const ArgSpec *spec, int nspec, const Arg *args,
+                     Expr **bound, Loc *bound_loc, int have_first) {
+    int ok = 1, pos = have_first ? 1 : 0;
+    for (int i = 0; i < nspec; i++) bound[i] = NULL;
+    for (const Arg *a = args; a; a = a->next) {
+        int slot = -1;
+        if (!a->name) {
+            if (pos >= nspec) {
+                error_at(a->loc, "too many arguments to %s: it takes at most %d", what,
+                         nspec - (have_first ? 1 : 0));
+                ok = 0;
+                continue;
+            }
+            slot = pos++;
+        } else {
+            for (int i = 0; i < nspec; i++)
+                if (!strcmp(spec[i].name, a->name)) slot = i;
+            if (slot < 0) {
+                const char *names[MAX_ARGS];
+                for (int i = 0; i < nspec; i++) names[i] = spec[i].name;
+                error_at(a->name_loc, "%s has no argument '%s'%s", what, a->name,
+                         suggest(a->name, names, nspec));
+                ok = 0;
+                continue;
+            }
+            if (bound[slot] || (slot == 0 && have_first)) {
+                error_at(a->name_loc, "argument '%s' of %s given twice", a->name, what);
+                ok = 0;
+                continue;
+            }
+        }
+        bound[slot] = a->value;
+        bound_loc[slot] = a->loc;
+    }
+    for (int i = have_first ? 1 : 0; ok && i < nspec; i++)
+        if (spec[i].required && !bound[i]) {
+            error_at(call_loc, "%s: missing argument '%s'", what, spec[i].name);
+            ok = 0;
+        }
+    return ok;
+}
+
+/* A positive integer literal, e.g. units. */
+static int int_arg(Expr *e, const char *what, const char *arg, int *out) {
+    if (e->kind == EX_NUMBER && e->is_integer && !e->is_bool && e->number >= 1 && e->number <= 1e9) {
+        *out = (int)e->number;
+        return 1;
+    }
+    error_at(e->loc, "%s: '%s' must be a positive integer", what, arg);
+    return 0;
+}
+
+static int number_arg(Expr *e, const char *what, const char *arg, double *out) {
+    if (e->kind == EX_NUMBER && !e->is_bool) {
+        *out = e->number;
+        return 1;
+    }
+    if (e->kind == EX_NEG && e->lhs->kind == EX_NUMBER && !e->lhs->is_bool) {
+        *out = -e->lhs->number;
+        return 1;
+    }
+    error_at(e->loc, "%s: '%s' must be a number", what, arg);
+    return 0;
+}
+
+static int bool_arg(Expr *e, const char *what, const char *arg, int *out) {
+    if (e->kind == EX_NUMBER && e->is_bool) {
+        *out = e->number != 0;
+        return 1;
+    }
+    error_at(e->loc, "%s: '%s' must be true or false", what, arg);
+    return 0;
+}
+
+static const char *const act_names[] = {"linear", "relu", "sigmoid", "tanh", "softmax"};
+
+static int act_arg(Expr *e, const char *what, Act *out) {
+    if (e->kind == EX_NAME)
+        for (int i = 0; i < 5; i++)
+            if (!strcmp(e->name, act_names[i])) {
+                *out = (Act)i;
+                return 1;
+            }
+    error_at(e->loc, "%s: unknown activation%s%s; expected linear, relu, sigmoid, tanh or softmax", what,
+             e->kind == EX_NAME ? xsprintf(" '%s'", e->name) : "",
+             e->kind == EX_NAME ? suggest(e->name, act_names, 5) : "");
+    return 0;
+}
+
+/* An integer literal, possibly negative (axes). */
+static int axis_arg(Expr *e, const char *what, int *out) {
+    double v;
+    int neg = e->kind == EX_NEG;
+    Expr *num = neg ? e->lhs : e;
+    if (num->kind == EX_NUMBER && num->is_integer && !num->is_bool) {
+        v = neg ? -num->number : num->number;
+        *out = (int)v;
+        return 1;
+    }
+    error_at(e->loc, "%s: 'axis' must be an integer", what);
+    return 0;
+}
+
+/* ---- layers ---------------------------------------------------------------------- */
+
+static Layer *make_layer(Lower *L, const Expr *call, const char *name) {
+    LayerKind kind;
+    if (!strcmp(call->name, "dense")) kind = LK_DENSE;
+    else if (!strcmp(call->name, "embedding")) kind = LK_EMBEDDING;
+    else unreachable();
+    Layer *ly = xalloc(sizeof *ly);
+    ly->kind = kind;
+    ly->loc = call->loc;
+    ly->kernel = ly->bias = -1;
+    ly->use_bias = 1;
+    ly->act = ACT_LINEAR;
+    if (name) {
+        ly->name = name;
+        ly->named = 1;
+    } else {
+        int k = L->counter[kind]++;
+        ly->name = k ? xsprintf("%s_%d", layer_kind_name[kind], k) : layer_kind_name[kind];
+    }
+    const char *what = layer_kind_name[kind];
+    Expr *b[MAX_ARGS];
+    Loc bl[MAX_ARGS];
+    int ok = 1;
+    if (kind == LK_DENSE) {
+        static const ArgSpec spec[] = {{"units", 1}, {"activation", 0}, {"use_bias", 0},
+                                       {"l2", 0},    {"l1", 0}};
+        if (!bind_args(what, call->loc, spec, 5, call->args, b, bl, 0)) return NULL;
+        ok &= int_arg(b[0], what, "units", &ly->units);
+        if (b[1]) ok &= act_arg(b[1], what, &ly->act);
+        if (b[2]) ok &= bool_arg(b[2], what, "use_bias", &ly->use_bias);
+        ly->l2 = b[3];
+        ly->l1 = b[4];
+        if (b[3]) ly->l2_loc = bl[3];
+        if (b[4]) ly->l1_loc = bl[4];
+    } else {
+        static const ArgSpec spec[] = {{"vocab", 1}, {"dim", 1}};
+        if (!bind_args(what, call->loc, spec, 2, call->args, b, bl, 0)) return NULL;
+        ok &= int_arg(b[0], what, "vocab", &ly->vocab);
+        ok &= int_arg(b[1], what, "dim", &ly->dim);
+    }
+    if (!ok) return NULL;
+    return ly;
+}
+
+static void remember_layer(Lower *L, Layer *ly) {
+    Layer **grown = xalloc(sizeof(Layer *) * (size_t)(L->nlayers + 1));
+    if (L->nlayers) memcpy(grown, L->layers, sizeof(Layer *) * (size_t)L->nlayers);
+    grown[L->nlayers++] = ly;
+    L->layers = grown;
+}
+
+static int new_param(Lower *L, const char *name, int rank, const int *dims, Init init, Loc loc) {
+    Graph *g = L->g;
+    int p = ir_source(g, OP_PARAM, shape_make(0, rank, dims), DT_FLOAT, name, loc);
+    g->nodes[p].init = init;
+    ir_push(&g->params, &g->nparams, p);
+    return p;
+}
+
+static const char *value_desc(Graph *g, int v) {
+    Node *n = &g->nodes[v];
+    return n->name ? xsprintf("'%s' %s", n->name, shape_str(&n->shape))
+                   : xsprintf("%s %s", op_info[n->op].name, shape_str(&n->shape));
+}
+
+/* The INPUT behind a value seen through views (flatten of an input). */
+static int source_input(Graph *g, int v) {
+    while (op_info[g->nodes[v].op].flags & OPF_VIEW) v = g->nodes[v].in[0];
+    return g->nodes[v].op == OP_INPUT || g->nodes[v].op == OP_TARGET ? v : -1;
+}
+
+static int activation(Lower *L, Act act, int x, Loc loc) {
+    static const Op ops[] = {OP_COPY, OP_RELU, OP_SIGMOID, OP_TANH, OP_SOFTMAX};
+    if (act == ACT_LINEAR) return x;
+    return ir_add1(L->g, ops[act], x, loc);
+}
+
+static int apply_layer(Lower *L, Layer *ly, int x, Loc loc) {
+    Graph *g = L->g;
+    if (x < 0) return -1;
+    Node *xn = &g->nodes[x];
+    if (shape_is_poison(&xn->shape)) return -1;
+    const char *what = ly->named ? xsprintf("layer '%s' (%s)", ly->name, layer_kind_name[ly->kind])
+                                 : layer_kind_name[ly->kind];
+    if (ly->kind == LK_EMBEDDING) {
+        if (xn->dtype != DT_INT) {
+            error_at(loc, "%s needs int ids, but %s is float", what, value_desc(g, x));
+            return -1;
+        }
+        if (!ly->applied) {
+            int dims[2] = {ly->vocab, ly->dim};
+            Init init = {.kind = INIT_UNIFORM, .a = -0.05, .b = 0.05};
+            ly->kernel = new_param(L, xsprintf("%s.embeddings", ly->name), 2, dims, init, ly->loc);
+        }
+        int src = source_input(g, x);
+        if (src >= 0) {
+            Node *in = &g->nodes[src];
+            if (!in->int_bound || in->int_bound > ly->vocab) in->int_bound = ly->vocab;
+        }
+        ly->applied = 1;
+        return ir_add2(g, OP_EMBEDDING, x, ly->kernel, loc);
+    }
+    /* dense */
+    if (xn->dtype != DT_FLOAT) {
+        error_at(loc, "%s needs float values, but %s is int; convert it with cast(x, float)", what,
+                 value_desc(g, x));
+        return -1;
+    }
+    if (xn->shape.rank < 1) {
+        error_at(loc, "%s needs values with at least one axis, but %s has none", what, value_desc(g, x));
+        return -1;
+    }
+    int width = xn->shape.dims[xn->shape.rank - 1];
+    if (!ly->applied) {
+        int kdims[2] = {width, ly->units};
+        Init glorot = {.kind = INIT_GLOROT_UNIFORM, .fan_in = width, .fan_out = ly->units};
+        ly->kernel = new_param(L, xsprintf("%s.kernel", ly->name), 2, kdims, glorot, ly->loc);
+        if (ly->use_bias) {
+            Init zeros = {.kind = INIT_ZEROS};
+            ly->bias = new_param(L, xsprintf("%s.bias", ly->name), 1, &ly->units, zeros, ly->loc);
+        }
+        ly->applied = 1;
+        ly->in_width = width;
+        ly->first_apply = loc;
+    } else if (width != ly->in_width) {
+        error_at(loc,
+                 "layer '%s' (dense, kernel [%d, %d]) applied to an input of width %d; "
+                 "it was first applied to width %d",
+                 ly->name, ly->in_width, ly->units, width, ly->in_width);
+        note_at(ly->first_apply, "'%s' first applied here, to width %d", ly->name, ly->in_width);
+        return -1;
+    }
+    int y = ir_add2(g, OP_MATMUL, x, ly->kernel, loc);
+    if (ly->bias >= 0) y = ir_add2(g, OP_ADD, y, ly->bias, loc);
+    return activation(L, ly->act, y, loc);
+}
+
+/* ---- functions ------------------------------------------------------------------- */
+
+static int lower_expr(Lower *L, Expr *e);
+
+typedef enum FnKind {
+    FN_FLATTEN, FN_RESHAPE, FN_CONCAT, FN_ADD, FN_SUBTRACT, FN_MULTIPLY, FN_AVERAGE, FN_MAXIMUM,
+    FN_CAST, FN_WHERE, FN_RELU, FN_SIGMOID, FN_TANH, FN_SOFTMAX,
+    FN_BCE, FN_CCE, FN_SPARSE_CCE, FN_MSE, FN_MAE, FN_L2, FN_L1, FN_ACCURACY,
+} FnKind;
+
+typedef struct FnSpec {
+    const char *name;
+    FnKind kind;
+    int variadic;           /* one or more values, then named args */
+    ArgSpec args[4];
+    int nargs;
+} FnSpec;
+
+static const FnSpec functions[] = {
+    {"flatten", FN_FLATTEN, 0, {{"x", 1}}, 1},
+    {"reshape", FN_RESHAPE, 0, {{"x", 1}, {"shape", 1}}, 2},
+    {"concat", FN_CONCAT, 1, {{"axis", 0}}, 1},
+    {"add", FN_ADD, 1, {{0, 0}}, 0},
+    {"subtract", FN_SUBTRACT, 0, {{"a", 1}, {"b", 1}}, 2},
+    {"multiply", FN_MULTIPLY, 1, {{0, 0}}, 0},
+    {"average", FN_AVERAGE, 1, {{0, 0}}, 0},
+    {"maximum", FN_MAXIMUM, 1, {{0, 0}}, 0},
+    {"cast", FN_CAST, 0, {{"x", 1}, {"dtype", 1}}, 2},
+    {"where", FN_WHERE, 0, {{"mask", 1}, {"a", 1}, {"b", 1}}, 3},
+    {"relu", FN_RELU, 0, {{"x", 1}}, 1},
+    {"sigmoid", FN_SIGMOID, 0, {{"x", 1}}, 1},
+    {"tanh", FN_TANH, 0, {{"x", 1}}, 1},
+    {"softmax", FN_SOFTMAX, 0, {{"x", 1}, {"axis", 0}}, 2},
+    {"bce", FN_BCE, 0, {{"y", 1}, {"target", 1}}, 2},
+    {"cce", FN_CCE, 0, {{"y", 1}, {"target", 1}}, 2},
+    {"sparse_cce", FN_SPARSE_CCE, 0, {{"y", 1}, {"target", 1}}, 2},
+    {"mse", FN_MSE, 0, {{"y", 1}, {"target", 1}}, 2},
+    {"mae", FN_MAE, 0, {{"y", 1}, {"target", 1}}, 2},
+    {"l2", FN_L2, 0, {{"w", 1}}, 1},
+    {"l1", FN_L1, 0, {{"w", 1}}, 1},
+    {"accuracy", FN_ACCURACY, 0, {{"y", 1}, {"target", 1}}, 2},
+};
+#define NFUNCTIONS ((int)(sizeof functions / sizeof functions[0]))
+
+static const FnSpec *find_function(const char *name) {
+    for (int i = 0; i < NFUNCTIONS; i++)
+        if (!strcmp(functions[i].name, name)) return &functions[i];
+    return NULL;
+}
+
+static int is_layer_kind(const char *name) { return !strcmp(name, "dense") || !strcmp(name, "embedding"); }
+
+/* Keras merges (add, multiply, ...) take values of one shape, no broadcasting. */
+static int same_shapes(Lower *L, const char *what, const int *v, int n, Loc loc) {
+    Graph *g = L->g;
+    for (int i = 1; i < n; i++) {
+        Node *a = &g->nodes[v[0]], *b = &g->nodes[v[i]];
+        if (!shape_equal(&a->shape, &b->shape)) {
+            error_at(loc, "%s: all inputs must have the same shape, but %s and %s differ", what,
+                     value_desc(g, v[0]), value_desc(g, v[i]));
+            if (a->name && a->loc.line) note_at(a->loc, "'%s' defined here", a->name);
+            if (b->name && b->loc.line) note_at(b->loc, "'%s' defined here", b->name);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void set_target_kind(Graph *g, int t, int kind) {
+    if (t >= 0 && g->nodes[t].op == OP_TARGET) g->nodes[t].target_kind = kind;
+}
+
+static int call_function(Lower *L, const FnSpec *fn, Expr *call, int first, Loc loc) {
+    Graph *g = L->g;
+    const char *what = fn->name;
+    int vals[64], nvals = 0;
+    if (fn->variadic) {
+        /* values first (positional), then named options */
+        Expr *opts[MAX_ARGS] = {0};
+        if (first >= 0) vals[nvals++] = first;
+        for (Arg *a = call ? call->args : NULL; a; a = a->next) {
+            if (!a->name) {
+                if (nvals == 64) {
+                    error_at(a->loc, "%s: too many inputs", what);
+                    return -1;
+                }
+                vals[nvals++] = lower_expr(L, a->value);
+                continue;
+            }
+            int slot = -1;
+            for (int i = 0; i < fn->nargs; i++)
+                if (fn->args[i].name && !strcmp(fn->args[i].name, a->name)) slot = i;
+            if (slot < 0) {
+                error_at(a->name_loc, "%s has no argument '%s'", what, a->name);
+                return -1;
+            }
+            opts[slot] = a->value;
+        }
+        for (int i = 0; i < nvals; i++)
+            if (vals[i] < 0 || shape_is_poison(&g->nodes[vals[i]].shape)) return -1;
+        if (nvals < (fn->kind == FN_CONCAT ? 1 : 2)) {
+            error_at(loc, "%s needs at least %d inputs", what, fn->kind == FN_CONCAT ? 1 : 2);
+            return -1;
+        }
+        if (fn->kind == FN_CONCAT) {
+            int axis = -1;
+            if (opts[0] && !axis_arg(opts[0], what, &axis)) return -1;
+            int rank = g->nodes[vals[0]].shape.rank;
+            /* Keras counts the batch axis: axis=1 is the first axis of a sample. */
+            int per_sample = axis < 0 ? rank + axis : axis - 1;
+            if (per_sample < 0 || per_sample >= rank) {
+                error_at(opts[0] ? opts[0]->loc : loc, "concat: axis %d is out of range for %s", axis,
+                         value_desc(g, vals[0]));
+                return -1;
+            }
+            int v = ir_begin(g, OP_CONCAT, vals, nvals, loc);
+            g->nodes[v].axis = per_sample;
+            ir_finish(g, v);
+            return v;
+        }
+        for (int i = 0; i < nvals; i++)
+            if (g->nodes[vals[i]].dtype != DT_FLOAT) {
+                error_at(loc, "%s needs float values, but %s is int; convert it with cast(x, float)", what,
+                         value_desc(g, vals[i]));
+                return -1;
+            }
+        if (!same_shapes(L, what, vals, nvals, loc)) return -1;
+        Op op = fn->kind == FN_MULTIPLY ? OP_MUL : fn->kind == FN_MAXIMUM ? OP_MAX : OP_ADD;
+        int acc = vals[0];
+        for (int i = 1; i < nvals; i++) acc = ir_add2(g, op, acc, vals[i], loc);
+        if (fn->kind == FN_AVERAGE) acc = ir_add2(g, OP_MUL, acc, ir_const(g, 1.0 / nvals, loc), loc);
+        return acc;
+    }
+
+    Expr *b[MAX_ARGS];
+    Loc bl[MAX_ARGS];
+    if (!bind_args(what, loc, fn->args, fn->nargs, call ? call->args : NULL, b, bl, first >= 0)) return -1;
+    if (first < 0 && fn->nargs > 0 && !b[0]) {
+        error_at(loc, "%s: missing argument '%s'", what, fn->args[0].name);
+        return -1;
+    }
+    /* Lower the value arguments (the first, and the others that are values). */
+    int a0 = first >= 0 ? first : lower_expr(L, b[0]);
+    if (a0 < 0 || shape_is_poison(&g->nodes[a0].shape)) return -1;
+    Node *x = &g->nodes[a0];
+    switch (fn->kind) {
+    case FN_FLATTEN: {
+        int size = (int)shape_size(&x->shape);
+        int v = ir_begin(g, OP_RESHAPE, &a0, 1, loc);
+        g->nodes[v].to = shape_make(0, 1, &size);
+        ir_finish(g, v);
+        return v;
+    }
+    case FN_RESHAPE: {
+        Expr *list = b[1];
+        if (list->kind != EX_LIST) {
+            error_at(list->loc, "reshape: the shape must be a list, e.g. [1, 1, 32]");
+            return -1;
+        }
+        Shape to = {0};
+        int infer = -1;
+        long known = 1;
+        for (Arg *a = list->args; a; a = a->next) {
+            Expr *d = a->value;
+            int neg1 = d->kind == EX_NEG && d->lhs->kind == EX_NUMBER && d->lhs->number == 1;
+            if (to.rank == MN_MAX_RANK) {
+                error_at(list->loc, "reshape: at most %d axes", MN_MAX_RANK);
+                return -1;
+            }
+            if (neg1 && infer < 0) {
+                infer = to.rank;
+                to.dims[to.rank++] = 1;
+                continue;
+            }
+            int dim;
+            if (!int_arg(d, what, "shape", &dim)) return -1;
+            to.dims[to.rank++] = dim;
+            known *= dim;
+        }
+        if (infer >= 0) {
+            long size = shape_size(&x->shape);
+            if (known == 0 || size % known) {
+                error_at(list->loc, "reshape: %s cannot be reshaped to %s", value_desc(g, a0), "this shape");
+                return -1;
+            }
+            to.dims[infer] = (int)(size / known);
+        }
+        int v = ir_begin(g, OP_RESHAPE, &a0, 1, loc);
+        g->nodes[v].to = to;
+        ir_finish(g, v);
+        return v;
+    }
+    case FN_CAST: {
+        Expr *d = b[1];
+        if (d->kind != EX_NAME || (strcmp(d->name, "float") && strcmp(d->name, "int"))) {
+            error_at(d->loc, "cast: the type must be float or int");
+            return -1;
+        }
+        if (!strcmp(d->name, "int")) {
+            if (x->dtype == DT_INT) return a0;
+            error_at(d->loc, "cast to int is not supported: int values only come from inputs");
+            return -1;
+        }
+        if (x->dtype == DT_FLOAT) return a0;
+        return ir_add1(g, OP_CAST, a0, loc);
+    }
+    case FN_SUBTRACT: {
+        int a1 = lower_expr(L, b[1]);
+        if (a1 < 0 || shape_is_poison(&g->nodes[a1].shape)) return -1;
+        int v2[2] = {a0, a1};
+        if (!same_shapes(L, what, v2, 2, loc)) return -1;
+        return ir_add2(g, OP_SUB, a0, a1, loc);
+    }
+    case FN_WHERE: {
+        int a1 = lower_expr(L, b[1]), a2 = lower_expr(L, b[2]);
+        if (a1 < 0 || a2 < 0) return -1;
+        return ir_add3(g, OP_WHERE, a0, a1, a2, loc);
+    }
+    case FN_RELU: return ir_add1(g, OP_RELU, a0, loc);
+    case FN_SIGMOID: return ir_add1(g, OP_SIGMOID, a0, loc);
+    case FN_TANH: return ir_add1(g, OP_TANH, a0, loc);
+    case FN_SOFTMAX: {
+        int axis = -1;
+        if (b[1] && !axis_arg(b[1], what, &axis)) return -1;
+        if (axis != -1 && axis != x->shape.rank) {
+            error_at(b[1]->loc, "softmax: only the last axis (axis=-1) is supported");
+            return -1;
+        }
+        return ir_add1(g, OP_SOFTMAX, a0, loc);
+    }
+    case FN_BCE: case FN_CCE: case FN_SPARSE_CCE: case FN_MSE: case FN_MAE: case FN_ACCURACY: {
+        static const Op ops[] = {[FN_BCE] = OP_BCE, [FN_CCE] = OP_CCE, [FN_SPARSE_CCE] = OP_SPARSE_CCE,
+                                 [FN_MSE] = OP_MSE, [FN_MAE] = OP_MAE, [FN_ACCURACY] = OP_ACCURACY};
+        int t = lower_expr(L, b[1]);
+        if (t < 0) return -1;
+        if (fn->kind == FN_ACCURACY && L->cur->kind != ST_METRIC) {
+            error_at(loc, "accuracy is a metric: write it in a 'metric' statement");
+            return -1;
+        }
+        if (fn->kind != FN_ACCURACY && L->cur->kind != ST_LOSS) {
+            error_at(loc, "%s is a loss: use it in the 'loss' statement", what);
+            return -1;
+        }
+        static const int kinds[] = {[FN_BCE] = MN_DATA_BINARY, [FN_CCE] = MN_DATA_ONEHOT,
+                                    [FN_SPARSE_CCE] = MN_DATA_CLASS, [FN_MSE] = MN_DATA_PLAIN,
+                                    [FN_MAE] = MN_DATA_PLAIN, [FN_ACCURACY] = -1};
+        if (kinds[fn->kind] >= 0) set_target_kind(g, t, kinds[fn->kind]);
+        int v = ir_add2(g, ops[fn->kind], a0, t, loc);
+        if (fn->kind == FN_SPARSE_CCE && !shape_is_poison(&g->nodes[v].shape)) {
+            int src = source_input(g, t);
+            Node *y = &g->nodes[a0];
+            if (src >= 0) g->nodes[src].int_bound = y->shape.dims[y->shape.rank - 1];
+        }
+        return v;
+    }
+    case FN_L2: return ir_add1(g, OP_L2, a0, loc);
+    case FN_L1: return ir_add1(g, OP_L1, a0, loc);
+    default: unreachable();
+    }
+}
+
+/* ---- expressions ------------------------------------------------------------------ */
+
+/* `callee` applied to the value x: a layer (anonymous or named) or a
+ * function with x as its first argument. */
+static int apply_callee(Lower *L, Expr *callee, int x, Loc loc) {
+    const char *name = callee->name;
+    Loc name_loc = callee->kind == EX_CALL ? callee->name_loc : callee->loc;
+    if (callee->kind != EX_CALL && callee->kind != EX_NAME) {
+        error_at(callee->loc, "the right side of '->' must be a layer or a function");
+        return -1;
+    }
+    Sym *s = find_sym(L, name);
+    if (s && s->kind == SYM_LAYER) {
+        if (callee->kind == EX_CALL) {
+            error_at(callee->loc, "'%s' is a layer already built; apply it as %s(x) or x -> %s", name, name, name);
+            return -1;
+        }
+        if (!s->layer) return -1;
+        return apply_layer(L, s->layer, x, loc);
+    }
+    if (s) {
+        error_at(name_loc, "'%s' is a value, not a layer or a function", name);
+        note_at(s->loc, "'%s' defined here", name);
+        return -1;
+    }
+    if (is_layer_kind(name)) {
+        if (callee->kind == EX_NAME) {
+            error_at(name_loc, "%s needs its arguments: %s(...)", name, name);
+            return -1;
+        }
+        Layer *ly = make_layer(L, callee, NULL);
+        if (!ly) return -1;
+        remember_layer(L, ly);
+        return apply_layer(L, ly, x, loc);
+    }
+    const FnSpec *fn = find_function(name);
+    if (fn) return call_function(L, fn, callee->kind == EX_CALL ? callee : NULL, x, loc);
+    const char *names[NFUNCTIONS + 2];
+    for (int i = 0; i < NFUNCTIONS; i++) names[i] = functions[i].name;
+    names[NFUNCTIONS] = "dense";
+    names[NFUNCTIONS + 1] = "embedding";
+    error_at(name_loc, "unknown layer or function '%s'%s", name, suggest(name, names, NFUNCTIONS + 2));
+    return -1;
+}
+
+static int lower_call(Lower *L, Expr *e) {
+    Sym *s = find_sym(L, e->name);
+    if (s && s->kind == SYM_LAYER) {
+        /* enc(x): a named layer applied to one value */
+        int n = 0;
+        for (Arg *a = e->args; a; a = a->next) n++;
+        if (n != 1 || e->args->name) {
+            error_at(e->loc, "layer '%s' takes exactly one value: %s(x)", e->name, e->name);
+            return -1;
+        }
+        int x = lower_expr(L, e->args->value);
+        if (!s->layer) return -1;
+        return apply_layer(L, s->layer, x, e->loc);
+    }
+    if (s) {
+        error_at(e->name_loc, "'%s' is a value, not a layer or a function", e->name);
+        note_at(s->loc, "'%s' defined here", e->name);
+        return -1;
+    }
+    if (is_layer_kind(e->name)) {
+        error_at(e->loc, "%s(...) makes a layer; apply it to a value: %s(...)(x) or x -> %s(...)", e->name,
+                 e->name, e->name);
+        return -1;
+    }
+    const FnSpec *fn = find_function(e->name);
+    if (!fn) return apply_callee(L, e, -1, e->loc); /* reports the unknown name */
+    return call_function(L, fn, e, -1, e->loc);
+}
+
+static int lower_expr(Lower *L, Expr *e) {
+    Graph *g = L->g;
+    switch (e->kind) {
+    case EX_NUMBER: return ir_const(g, e->number, e->loc);
+    case EX_NAME: {
+        Sym *s = find_sym(L, e->name);
+        if (!s) {
+            undefined_name(L, e->name, e->loc);
+            return -1;
+        }
+        if (s->kind == SYM_LAYER) {
+            error_at(e->loc, "'%s' is a layer; apply it to a value: %s(x) or x -> %s", e->name, e->name, e->name);
+            return -1;
+        }
+        if (s->kind == SYM_TARGET && L->cur->kind != ST_LOSS && L->cur->kind != ST_METRIC) {
+            error_at(e->loc, "target '%s' is only available to 'loss' and 'metric'", e->name);
+            note_at(s->loc, "'%s' declared as a target here", e->name);
+            return -1;
+        }
+        return s->value;
+    }
+    case EX_FIELD: {
+        Expr *base = e->lhs;
+        Sym *s = base->kind == EX_NAME ? find_sym(L, base->name) : NULL;
+        if (!s || s->kind != SYM_LAYER) {
+            if (base->kind == EX_NAME && !s) undefined_name(L, base->name, base->loc);
+            else error_at(base->loc, "only a named layer has weights ('layer NAME = ...')");
+            return -1;
+        }
+        Layer *ly = s->layer;
+        if (!ly) return -1;
+        const char *fields = ly->kind == LK_DENSE ? "kernel, bias" : "embeddings";
+        int want_kernel = ly->kind == LK_DENSE ? !strcmp(e->name, "kernel") : !strcmp(e->name, "embeddings");
+        int want_bias = ly->kind == LK_DENSE && !strcmp(e->name, "bias");
+        if (!want_kernel && !want_bias) {
+            error_at(e->name_loc, "layer '%s' (%s) has no weight '%s'; it has %s", ly->name,
+                     layer_kind_name[ly->kind], e->name, fields);
+            return -1;
+        }
+        if (!ly->applied) {
+            error_at(e->loc, "'%s.%s' has no shape yet: layer '%s' must be applied before its weights are used",
+                     ly->name, e->name, ly->name);
+            return -1;
+        }
+        if (want_bias && ly->bias < 0) {
+            error_at(e->loc, "layer '%s' has no bias (use_bias=false)", ly->name);
+            return -1;
+        }
+        return want_bias ? ly->bias : ly->kernel;
+    }
+    case EX_CALL: return lower_call(L, e);
+    case EX_APPLY: {
+        int x = lower_expr(L, e->arg);
+        if (x < 0) return -1;
+        return apply_callee(L, e->callee, x, e->loc);
+    }
+    case EX_BINARY: {
+        static const Op ops[] = {[BIN_ADD] = OP_ADD, [BIN_SUB] = OP_SUB, [BIN_MUL] = OP_MUL,
+                                 [BIN_DIV] = OP_DIV, [BIN_LT] = OP_LT,   [BIN_LE] = OP_LE,
+                                 [BIN_GT] = OP_GT,   [BIN_GE] = OP_GE,   [BIN_EQ] = OP_EQ,
+                                 [BIN_NE] = OP_NE};
+        int a = lower_expr(L, e->lhs), b = lower_expr(L, e->rhs);
+        if (a < 0 || b < 0) return -1;
+        return ir_add2(g, ops[e->op], a, b, e->loc);
+    }
+    case EX_NEG: {
+        if (e->lhs->kind == EX_NUMBER) return ir_const(g, -e->lhs->number, e->loc);
+        int a = lower_expr(L, e->lhs);
+        if (a < 0) return -1;
+        return ir_add1(g, OP_NEG, a, e->loc);
+    }
+    case EX_LIST: error_at(e->loc, "a list is only allowed as the shape of reshape"); return -1;
+    }
+    unreachable();
+}
+
+/* ---- statements -------------------------------------------------------------------- */
+
+static Shape type_shape(const Type *t, int batched) { return shape_make(batched, t->rank, t->dims); }
+
+static int lower_init(Lower *L, const Stmt *s, Init *init) {
+    Expr *e = s->expr;
+    double v;
+    (void)L;
+    if (e->kind == EX_NUMBER || (e->kind == EX_NEG && e->lhs->kind == EX_NUMBER)) {
+        number_arg(e, "param", "init", &v);
+        *init = (Init){.kind = INIT_CONST, .a = v};
+        return 1;
+    }
+    const char *name = e->kind == EX_NAME || e->kind == EX_CALL ? e->name : "";
+    const char *what = xsprintf("initialiser %s", name);
+    int fan_in = 1, fan_out = 1;
+    if (s->type.rank == 1) fan_in = fan_out = s->type.dims[0];
+    if (s->type.rank >= 2) {
+        int receptive = 1;
+        for (int i = 0; i < s->type.rank - 2; i++) receptive *= s->type.dims[i];
+        fan_in = s->type.dims[s->type.rank - 2] * receptive;
+        fan_out = s->type.dims[s->type.rank - 1] * receptive;
+    }
+    if (e->kind == EX_NAME) {
+        if (!strcmp(name, "zeros")) *init = (Init){.kind = INIT_ZEROS};
+        else if (!strcmp(name, "ones")) *init = (Init){.kind = INIT_ONES};
+        else if (!strcmp(name, "glorot_uniform"))
+            *init = (Init){.kind = INIT_GLOROT_UNIFORM, .fan_in = fan_in, .fan_out = fan_out};
+        else goto unknown;
+        return 1;
+    }
+    if (e->kind == EX_CALL && (!strcmp(name, "normal") || !strcmp(name, "uniform"))) {
+        Expr *b[MAX_ARGS];
+        Loc bl[MAX_ARGS];
+        if (!strcmp(name, "normal")) {
+            static const ArgSpec spec[] = {{"std", 0}, {"mean", 0}};
+            double std = 0.05, mean = 0;
+            if (!bind_args(what, e->loc, spec, 2, e->args, b, bl, 0)) return 0;
+            if (b[0] && !number_arg(b[0], what, "std", &std)) return 0;
+            if (b[1] && !number_arg(b[1], what, "mean", &mean)) return 0;
+            *init = (Init){.kind = INIT_NORMAL, .a = mean, .b = std};
+        } else {
+            static const ArgSpec spec[] = {{"lo", 0}, {"hi", 0}};
+            double lo = -0.05, hi = 0.05;
+            if (!bind_args(what, e->loc, spec, 2, e->args, b, bl, 0)) return 0;
+            if (b[0] && !number_arg(b[0], what, "lo", &lo)) return 0;
+            if (b[1] && !number_arg(b[1], what, "hi", &hi)) return 0;
+            *init = (Init){.kind = INIT_UNIFORM, .a = lo, .b = hi};
+        }
+        return 1;
+    }
+unknown:
+    error_at(e->loc, "unknown initialiser; expected a number, zeros, ones, glorot_uniform, normal(std) or uniform(lo, hi)");
+    return 0;
+}
+
+static void lower_train(Lower *L, const Stmt *s) {
+    TrainSpec *t = &L->g->train;
+    t->loc = s->loc;
+    for (Arg *a = s->args; a; a = a->next) {
+        Expr *v = a->value;
+        double num;
+        int k;
+        if (!strcmp(a->name, "batch")) {
+            if (int_arg(v, "train", "batch", &k)) t->batch = k;
+        } else if (!strcmp(a->name, "epochs")) {
+            if (int_arg(v, "train", "epochs", &k)) t->epochs = k;
+        } else if (!strcmp(a->name, "seed")) {
+            if (v->kind == EX_NUMBER && v->is_integer && v->number >= 0 && v->number < 9.007199254740992e15)
+                t->seed = (uint64_t)v->number;
+            else error_at(v->loc, "train: 'seed' must be a non-negative integer");
+        } else if (!strcmp(a->name, "clip_norm")) {
+            if (number_arg(v, "train", "clip_norm", &num)) {
+                if (num <= 0) error_at(v->loc, "train: 'clip_norm' must be positive");
+                else t->clip_norm = num;
+            }
+        } else if (!strcmp(a->name, "optimizer")) {
+            const char *name = v->kind == EX_CALL || v->kind == EX_NAME ? v->name : "";
+            Expr *b[MAX_ARGS];
+            Loc bl[MAX_ARGS];
+            Arg *args = v->kind == EX_CALL ? v->args : NULL;
+            if (!strcmp(name, "adam")) {
+                static const ArgSpec spec[] = {{"lr", 0}, {"beta1", 0}, {"beta2", 0}, {"epsilon", 0}};
+                t->optimizer = OPT_ADAM;
+                if (!bind_args("adam", v->loc, spec, 4, args, b, bl, 0)) continue;
+                double *fields[] = {&t->lr, &t->beta1, &t->beta2, &t->epsilon};
+                for (int i = 0; i < 4; i++)
+                    if (b[i]) number_arg(b[i], "adam", spec[i].name, fields[i]);
+            } else if (!strcmp(name, "sgd")) {
+                static const ArgSpec spec[] = {{"lr", 0}, {"momentum", 0}};
+                t->optimizer = OPT_SGD;
+                t->lr = 0.01;
+                if (!bind_args("sgd", v->loc, spec, 2, args, b, bl, 0)) continue;
+                if (b[0]) number_arg(b[0], "sgd", "lr", &t->lr);
+                if (b[1]) number_arg(b[1], "sgd", "momentum", &t->momentum);
+            } else {
+                error_at(v->loc, "train: unknown optimizer; expected adam(...) or sgd(...)");
+            }
+        } else {
+            static const char *const keys[] = {"optimizer", "batch", "epochs", "seed", "clip_norm"};
+            error_at(a->name_loc, "train has no setting '%s'%s", a->name, suggest(a->name, keys, 5));
+        }
+    }
+}
+
+/* A scalar-valued loss term with located checks. */
+static int scalar_or_error(Lower *L, int v, Loc loc, const char *what) {
+    Node *n = &L->g->nodes[v];
+    if (shape_is_poison(&n->shape)) return 0;
+    if (n->shape.batched || n->shape.rank != 0) {
+        error_at(loc, "%s must be a scalar, but this is %s; losses such as bce(y, t) and penalties l2(w) give one",
+                 what, shape_str(&n->shape));
+        return 0;
+    }
+    return 1;
+}
+
+/* Penalty strengths written on layers: `dense(64, l2=lam)` adds lam * l2(kernel). */
+static int add_layer_penalties(Lower *L, int loss) {
+    Graph *g = L->g;
+    for (int i = 0; i < L->nlayers; i++) {
+        Layer *ly = L->layers[i];
+        for (int which = 0; which < 2; which++) {
+            Expr *coef = which ? ly->l1 : ly->l2;
+            if (!coef || !ly->applied) continue;
+            Loc loc = which ? ly->l1_loc : ly->l2_loc;
+            int c = lower_expr(L, coef);
+            if (c < 0) continue;
+            if (!scalar_or_error(L, c, coef->loc, which ? "an l1 strength" : "an l2 strength")) continue;
+            int pen = ir_add1(g, which ? OP_L1 : OP_L2, ly->kernel, loc);
+            int term = ir_add2(g, OP_MUL, c, pen, loc);
+            loss = ir_add2(g, OP_ADD, loss, term, loc);
+        }
+    }
+    return loss;
+}
+
+static void lower_stmt(Lower *L, const Stmt *s) {
+    Graph *g = L->g;
+    L->cur = s;
+    switch (s->kind) {
+    case ST_INPUT:
+    case ST_TARGET: {
+        Op op = s->kind == ST_INPUT ? OP_INPUT : OP_TARGET;
+        int v = ir_source(g, op, type_shape(&s->type, 1), s->type.is_int ? DT_INT : DT_FLOAT, s->name, s->name_loc);
+        g->nodes[v].loc = s->loc;
+        if (s->kind == ST_INPUT) {
+            g->nodes[v].io_index = g->ninputs;
+            ir_push(&g->inputs, &g->ninputs, v);
+        } else {
+            g->nodes[v].io_index = g->ntargets;
+            ir_push(&g->targets, &g->ntargets, v);
+        }
+        define(L, s->name, s->name_loc, s->kind == ST_INPUT ? SYM_INPUT : SYM_TARGET, v);
+        return;
+    }
+    case ST_PARAM: {
+        if (s->type.is_int) {
+            error_at(s->type.loc, "a param is trainable: its type must be float");
+            define(L, s->name, s->name_loc, SYM_PARAM, -1);
+            return;
+        }
+        Init init;
+        int trainable = 1;
+        int ok = lower_init(L, s, &init);
+        for (Arg *a = s->args; a; a = a->next) {
+            if (!strcmp(a->name, "trainable")) ok &= bool_arg(a->value, "param", "trainable", &trainable);
+            else {
+                error_at(a->name_loc, "param has no option '%s'; it has trainable", a->name);
+                ok = 0;
+            }
+        }
+        int v = -1;
+        if (ok) {
+            v = new_param(L, s->name, s->type.rank, s->type.dims, init, s->loc);
+            g->nodes[v].trainable = trainable;
+        }
+        define(L, s->name, s->name_loc, SYM_PARAM, v);
+        return;
+    }
+    case ST_LAYER: {
+        Layer *ly = NULL;
+        if (s->expr->kind != EX_CALL || !is_layer_kind(s->expr->name)) {
+            const char *name = s->expr->kind == EX_CALL ? s->expr->name : NULL;
+            if (name && find_function(name))
+                error_at(s->expr->loc, "'%s' is a function, not a layer; a named layer is dense(...) or embedding(...)", name);
+            else
+                error_at(s->expr->loc, "unknown layer%s; expected dense(...) or embedding(...)",
+                         name ? xsprintf(" '%s'", name) : "");
+        } else {
+            ly = make_layer(L, s->expr, s->name);
+            if (ly) {
+                ly->loc = s->loc;
+                remember_layer(L, ly);
+            }
+        }
+        Sym *sym = define(L, s->name, s->name_loc, SYM_LAYER, -1);
+        if (sym) sym->layer = ly;
+        return;
+    }
+    case ST_ASSIGN: {
+        int v = lower_expr(L, s->expr);
+        if (v >= 0) {
+            Node *n = &g->nodes[v];
+            /* Name the node after the statement, unless it already is a named
+             * value (an alias like `y = c` keeps c's node and name). */
+            if (!n->name && !(op_info[n->op].flags & OPF_SOURCE)) {
+                n->name = s->name;
+                n->loc = s->loc;
+            }
+        }
+        define(L, s->name, s->name_loc, SYM_VALUE, v);
+        return;
+    }
+    case ST_OUTPUT:
+        for (NameList *nl = s->names; nl; nl = nl->next) {
+            Sym *sym = find_sym(L, nl->name);
+            if (!sym) {
+                undefined_name(L, nl->name, nl->loc);
+                continue;
+            }
+            if (sym->kind != SYM_VALUE && sym->kind != SYM_INPUT && sym->kind != SYM_PARAM) {
+                error_at(nl->loc, "'%s' is not a value: an output is a value computed by the model", nl->name);
+                continue;
+            }
+            for (int i = 0; i < g->noutputs; i++)
+                if (!strcmp(g->output_names[i], nl->name)) {
+                    error_at(nl->loc, "'%s' is already an output", nl->name);
+                    sym = NULL;
+                    break;
+                }
+            if (!sym || sym->value < 0) continue;
+            if (g->nodes[sym->value].dtype != DT_FLOAT) {
+                error_at(nl->loc, "output '%s' is int; outputs are float values", nl->name);
+                continue;
+            }
+            const char **names = xalloc(sizeof(char *) * (size_t)(g->noutputs + 1));
+            if (g->noutputs) memcpy(names, g->output_names, sizeof(char *) * (size_t)g->noutputs);
+            names[g->noutputs] = nl->name;
+            g->output_names = names;
+            ir_push(&g->outputs, &g->noutputs, sym->value);
+        }
+        return;
+    case ST_LOSS: {
+        if (g->loss >= 0 || L->loss_loc.line) {
+            error_at(s->loc, "a second 'loss' statement; write one loss as a sum of terms");
+            note_at(L->loss_loc, "the first 'loss' is here");
+            return;
+        }
+        L->loss_loc = s->loc;
+        int v = lower_expr(L, s->expr);
+        if (v >= 0 && scalar_or_error(L, v, s->expr->loc, "the loss")) g->loss = v;
+        return;
+    }
+    case ST_METRIC: {
+        Expr *e = s->expr;
+        if (e->kind != EX_CALL || strcmp(e->name, "accuracy")) {
+            error_at(e->loc, "unknown metric; expected accuracy(y, target)");
+            return;
+        }
+        int v = lower_expr(L, e);
+        if (v < 0 || shape_is_poison(&g->nodes[v].shape)) return;
+        Metric *m = xalloc(sizeof(Metric) * (size_t)(g->nmetrics + 1));
+        if (g->nmetrics) memcpy(m, g->metrics, sizeof(Metric) * (size_t)g->nmetrics);
+        m[g->nmetrics++] = (Metric){.name = "accuracy", .value = v, .loc = s->loc};
+        g->metrics = m;
+        return;
+    }
+    case ST_TRAIN: lower_train(L, s); return;
+    }
+    unreachable();
+}
+
+Graph *lower_program(const Program *prog, const char *path) {
+    Lower L = {0};
+    L.prog = prog;
+    L.g = ir_new(prog->model_name ? prog->model_name : "model", path);
+    for (const Stmt *s = prog->stmts; s; s = s->next) lower_stmt(&L, s);
+    /* Layer penalties join the loss once per layer, however often it is applied. */
+    if (L.g->loss >= 0) {
+        Stmt penalty_ctx = {.kind = ST_LOSS};
+        L.cur = &penalty_ctx;
+        int loss = add_layer_penalties(&L, L.g->loss);
+        if (!shape_is_poison(&L.g->nodes[loss].shape)) L.g->loss = loss;
+    }
+    for (int i = 0; i < L.nlayers; i++)
+        if (L.layers[i]->named && !L.layers[i]->applied)
+            warning_at(L.layers[i]->loc, "layer '%s' is never applied", L.layers[i]->name);
+    return L.g;
+}

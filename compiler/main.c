@@ -1,0 +1,202 @@
+/* main.c — the mnc command: options, then the passes as a flat list.
+ *
+ * Exit status: 0 success (warnings allowed), 1 the model has errors,
+ * 2 usage or I/O errors. Output files are written to temporaries and
+ * renamed into place only when everything succeeded: never a partial file.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ir.h"
+
+static const char usage_text[] =
+    "usage: mnc FILE.mn [options]\n"
+    "\n"
+    "Compiles a model written in the .mn language to C99 that trains and infers.\n"
+    "\n"
+    "options:\n"
+    "  -o FILE.c         write the model's C source here (default: the model\n"
+    "                    file's name with .c, in the current directory)\n"
+    "  -H FILE.h         write the header here (default: -o's path with .h)\n"
+    "  --check           report errors and warnings only; write nothing\n"
+    "  --emit=c          emit C (the default)\n"
+    "  --emit=ir         print the optimised IR to standard output\n"
+    "  --prefix NAME     prefix of every generated C symbol (default: the model's name)\n"
+    "  --dtype f32|f64   the float type of the generated code (default f32; f64\n"
+    "                    for gradient checking)\n"
+    "  --help            this text\n"
+    "  --version         mnc's version\n"
+    "\n"
+    "exit status: 0 success, 1 the model has errors, 2 usage or I/O error\n";
+
+typedef struct Options {
+    const char *input, *c_path, *h_path, *prefix;
+    int check_only, emit_ir, f64;
+} Options;
+
+static int usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "mnc: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(run 'mnc --help' for the options)\n");
+    return 2;
+}
+
+static int is_identifier(const char *s) {
+    if (!*s || (*s >= '0' && *s <= '9')) return 0;
+    for (; *s; s++)
+        if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
+            return 0;
+    return 1;
+}
+
+/* Returns -1 to go on, or an exit status. */
+static int parse_options(int argc, char **argv, Options *o) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--version")) {
+            printf("mnc %s\n", MNC_VERSION);
+            return 0;
+        }
+        if (!strcmp(a, "--check")) o->check_only = 1;
+        else if (!strcmp(a, "--emit=c")) o->emit_ir = 0;
+        else if (!strcmp(a, "--emit=ir")) o->emit_ir = 1;
+        else if (!strncmp(a, "--emit=", 7)) return usage_error("unknown --emit kind '%s' (c or ir)", a + 7);
+        else if (!strcmp(a, "--dtype") || !strncmp(a, "--dtype=", 8)) {
+            const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!v) return usage_error("%s needs a value: f32 or f64", a);
+            if (!strcmp(v, "f32")) o->f64 = 0;
+            else if (!strcmp(v, "f64")) o->f64 = 1;
+            else return usage_error("unknown --dtype '%s' (f32 or f64)", v);
+        } else if (!strcmp(a, "-o") || !strcmp(a, "-H") || !strcmp(a, "--prefix")) {
+            if (i + 1 >= argc) return usage_error("%s needs a value", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "-o")) o->c_path = v;
+            else if (!strcmp(a, "-H")) o->h_path = v;
+            else {
+                if (!is_identifier(v)) return usage_error("--prefix '%s' is not a C identifier", v);
+                o->prefix = v;
+            }
+        } else if (a[0] == '-' && a[1]) {
+            return usage_error("unknown option '%s'", a);
+        } else if (o->input) {
+            return usage_error("one model file at a time (also given: '%s')", a);
+        } else {
+            o->input = a;
+        }
+    }
+    if (!o->input) return usage_error("%s", "no input file");
+    return -1;
+}
+
+/* "dir/model.mn" -> "model" + ext */
+static char *replace_ext(const char *path, const char *ext) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t len = dot ? (size_t)(dot - base) : strlen(base);
+    return xsprintf("%.*s%s", (int)len, base, ext);
+}
+
+static char *with_ext(const char *path, const char *ext) {
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(path, '.');
+    size_t len = dot && (!slash || dot > slash) ? (size_t)(dot - path) : strlen(path);
+    return xsprintf("%.*s%s", (int)len, path, ext);
+}
+
+/* Writes `b` to a temporary beside `path`; returns its name or NULL. */
+static char *write_temp(const char *path, const Buf *b) {
+    char *tmp = xsprintf("%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        error_plain("cannot create '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "w");
+    int ok = f && fwrite(b->data ? b->data : "", 1, b->len, f) == b->len;
+    if (f) ok &= fclose(f) == 0;
+    else close(fd);
+    if (!ok) {
+        error_plain("cannot write '%s': %s", path, strerror(errno));
+        remove(tmp);
+        return NULL;
+    }
+    return tmp;
+}
+
+static int write_outputs(const char *c_path, const Buf *c, const char *h_path, const Buf *h) {
+    char *ct = write_temp(c_path, c);
+    if (!ct) return 2;
+    char *ht = write_temp(h_path, h);
+    if (!ht) {
+        remove(ct);
+        return 2;
+    }
+    if (rename(ht, h_path) || rename(ct, c_path)) {
+        error_plain("cannot write '%s': %s", c_path, strerror(errno));
+        remove(ct);
+        remove(ht);
+        return 2;
+    }
+    return 0;
+}
+
+static int run(int argc, char **argv) {
+    Options o = {0};
+    int status = parse_options(argc, argv, &o);
+    if (status >= 0) return status;
+
+    size_t len;
+    char *text = read_file(o.input, &len);
+    if (!text) {
+        error_plain("cannot read '%s': %s", o.input, strerror(errno));
+        return 2;
+    }
+    if (strlen(text) != len) {
+        error_plain("'%s' contains a NUL byte: not a .mn text file", o.input);
+        return 2;
+    }
+    diag_set_source(o.input, text);
+
+    Program *prog = parse_program(o.input, text);
+    if (diag_error_count()) return 1;
+    Graph *g = lower_program(prog, o.input);
+    if (diag_error_count()) return 1;
+    check_graph(g);
+    if (diag_error_count()) return 1;
+    if (o.check_only) return 0;
+
+    g->f64 = o.f64;
+    fuse_logits(g);
+    autodiff(g);
+    fuse_linear(g);
+    plan_memory(g);
+
+    if (o.emit_ir) {
+        Buf b = {0};
+        ir_print(&b, g);
+        fwrite(b.data, 1, b.len, stdout);
+        return fflush(stdout) ? 2 : 0;
+    }
+    const char *c_path = o.c_path ? o.c_path : replace_ext(o.input, ".c");
+    const char *h_path = o.h_path ? o.h_path : with_ext(c_path, ".h");
+    const char *slash = strrchr(h_path, '/');
+    EmitOptions eo = {.prefix = o.prefix, .header_name = slash ? slash + 1 : h_path};
+    Buf c = {0}, h = {0};
+    emit_c(g, &eo, &c, &h);
+    return write_outputs(c_path, &c, h_path, &h);
+}
+
+int main(int argc, char **argv) {
+    int status = run(argc, argv);
+    mnc_free_all();
+    return status;
+}

@@ -1,0 +1,337 @@
+/* shape.c — the shape column of the op table.
+ *
+ * Each rule reads the node's inputs (and its attributes), sets n->shape and
+ * n->dtype, and returns 1; or reports a located error naming both sides and
+ * returns 0. A poisoned input (an error already reported) makes every rule
+ * return 0 silently, so one mistake gives one message.
+ */
+#include <string.h>
+
+#include "ir.h"
+
+typedef int ShapeRule(Graph *g, Node *n);
+
+static Node *in_node(Graph *g, Node *n, int i) { return &g->nodes[n->in[i]]; }
+
+/* "'a' [n, 64]" or "a matmul [n, 64]": how messages name a value. */
+static const char *describe(const Node *v) {
+    if (v->name) return xsprintf("'%s' %s", v->name, shape_str(&v->shape));
+    return xsprintf("%s %s", op_info[v->op].name, shape_str(&v->shape));
+}
+
+static void note_defined(const Node *v) {
+    if (v->name && v->loc.line) note_at(v->loc, "'%s' defined here", v->name);
+}
+
+static int any_poison(Graph *g, Node *n) {
+    for (int i = 0; i < n->nin; i++)
+        if (shape_is_poison(&in_node(g, n, i)->shape)) return 1;
+    return 0;
+}
+
+/* Ops on real numbers reject int data (ids, labels) with the op's name. */
+static int need_float(Graph *g, Node *n, int i) {
+    Node *v = in_node(g, n, i);
+    if (v->dtype == DT_FLOAT) return 1;
+    error_at(n->loc, "%s needs float values, but %s is int; convert it with cast(x, float)",
+             op_info[n->op].name, describe(v));
+    note_defined(v);
+    return 0;
+}
+
+static int need_int(Graph *g, Node *n, int i) {
+    Node *v = in_node(g, n, i);
+    if (v->dtype == DT_INT) return 1;
+    error_at(n->loc, "%s needs int ids, but %s is float", op_info[n->op].name, describe(v));
+    note_defined(v);
+    return 0;
+}
+
+int broadcast_shapes(const Shape *a, const Shape *b, Shape *out) {
+    int rank = a->rank > b->rank ? a->rank : b->rank;
+    Shape s = {0};
+    s.rank = rank;
+    s.batched = a->batched || b->batched;
+    for (int i = 0; i < rank; i++) {
+        int ia = i - (rank - a->rank), ib = i - (rank - b->rank);
+        int da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
+        if (da != db && da != 1 && db != 1) return 0;
+        s.dims[i] = da > db ? da : db;
+    }
+    *out = s;
+    return 1;
+}
+
+static int shape_source(Graph *g, Node *n) {
+    (void)g;
+    (void)n;
+    return 1;
+}
+
+static int shape_same(Graph *g, Node *n) {
+    if (any_poison(g, n) || !need_float(g, n, 0)) return 0;
+    n->shape = in_node(g, n, 0)->shape;
+    return 1;
+}
+
+/* (y, dy): an activation's gradient; both have y's shape. */
+static int shape_same2(Graph *g, Node *n) {
+    if (any_poison(g, n)) return 0;
+    if (!shape_equal(&in_node(g, n, 0)->shape, &in_node(g, n, 1)->shape)) unreachable();
+    n->shape = in_node(g, n, 0)->shape;
+    return 1;
+}
+
+/* x[..., K] W[K, N] -> [..., N]; the shared core of matmul and linear. */
+static int matmul_core(Graph *g, Node *n) {
+    if (any_poison(g, n) || !need_float(g, n, 0)) return 0;
+    Node *x = in_node(g, n, 0), *w = in_node(g, n, 1);
+    if (w->shape.rank != 2 || w->shape.batched) unreachable();
+    if (x->shape.rank < 1 || x->shape.dims[x->shape.rank - 1] != w->shape.dims[0]) {
+        error_at(n->loc, "matrix product of %s with %s: the last axis of the first must be %d",
+                 describe(x), describe(w), w->shape.dims[0]);
+        return 0;
+    }
+    n->shape = x->shape;
+    n->shape.dims[n->shape.rank - 1] = w->shape.dims[1];
+    return 1;
+}
+
+static int shape_matmul(Graph *g, Node *n) { return matmul_core(g, n); }
+
+static int shape_linear(Graph *g, Node *n) {
+    if (n->nin != 2 && n->nin != 3) unreachable();
+    if (!matmul_core(g, n)) return 0;
+    if (n->nin == 3) {
+        Shape *b = &in_node(g, n, 2)->shape;
+        if (b->rank != 1 || b->batched || b->dims[0] != n->shape.dims[n->shape.rank - 1]) unreachable();
+    }
+    return 1;
+}
+
+/* dy[..., N] W[K, N] -> dx[..., K] */
+static int shape_matmul_dx(Graph *g, Node *n) {
+    Node *dy = in_node(g, n, 0), *w = in_node(g, n, 1);
+    if (dy->shape.rank < 1 || dy->shape.dims[dy->shape.rank - 1] != w->shape.dims[1]) unreachable();
+    n->shape = dy->shape;
+    n->shape.dims[n->shape.rank - 1] = w->shape.dims[0];
+    return 1;
+}
+
+/* x[..., K] dy[..., N] -> dW[K, N], summed over every leading axis. */
+static int shape_matmul_dw(Graph *g, Node *n) {
+    Shape *x = &in_node(g, n, 0)->shape, *dy = &in_node(g, n, 1)->shape;
+    if (x->rank != dy->rank || x->batched != dy->batched) unreachable();
+    int dims[2] = {x->dims[x->rank - 1], dy->dims[dy->rank - 1]};
+    n->shape = shape_make(0, 2, dims);
+    return 1;
+}
+
+static int shape_broadcast(Graph *g, Node *n) {
+    if (any_poison(g, n) || !need_float(g, n, 0) || !need_float(g, n, 1)) return 0;
+    Node *a = in_node(g, n, 0), *b = in_node(g, n, 1);
+    if (!broadcast_shapes(&a->shape, &b->shape, &n->shape)) {
+        error_at(n->loc, "%s: cannot broadcast %s with %s", op_info[n->op].name, describe(a),
+                 describe(b));
+        note_defined(a);
+        note_defined(b);
+        return 0;
+    }
+    return 1;
+}
+
+static int shape_where(Graph *g, Node *n) {
+    if (any_poison(g, n)) return 0;
+    for (int i = 0; i < 3; i++)
+        if (!need_float(g, n, i)) return 0;
+    Shape ab;
+    Node *m = in_node(g, n, 0), *a = in_node(g, n, 1), *b = in_node(g, n, 2);
+    if (!broadcast_shapes(&a->shape, &b->shape, &ab) || !broadcast_shapes(&m->shape, &ab, &n->shape)) {
+        error_at(n->loc, "where: cannot broadcast the mask %s with %s and %s", describe(m),
+                 describe(a), describe(b));
+        return 0;
+    }
+    return 1;
+}
+
+static int shape_cast(Graph *g, Node *n) {
+    if (any_poison(g, n)) return 0;
+    n->shape = in_node(g, n, 0)->shape;
+    n->dtype = DT_FLOAT;
+    return 1;
+}
+
+/* dy summed down to n->to, which dy must broadcast from. */
+static int shape_sum_to(Graph *g, Node *n) {
+    Shape out;
+    if (!broadcast_shapes(&in_node(g, n, 0)->shape, &n->to, &out) ||
+        !shape_equal(&out, &in_node(g, n, 0)->shape))
+        unreachable();
+    n->shape = n->to;
+    return 1;
+}
+
+static int shape_reshape(Graph *g, Node *n) {
+    if (any_poison(g, n)) return 0;
+    Node *x = in_node(g, n, 0);
+    if (shape_size(&x->shape) != shape_size(&n->to)) {
+        error_at(n->loc, "reshape: %s has %ld values per sample, the new shape %s has %ld",
+                 describe(x), shape_size(&x->shape), dims_str(&n->to), shape_size(&n->to));
+        note_defined(x);
+        return 0;
+    }
+    n->shape = n->to;
+    n->shape.batched = x->shape.batched;
+    n->dtype = x->dtype;
+    return 1;
+}
+
+static int shape_concat(Graph *g, Node *n) {
+    if (any_poison(g, n)) return 0;
+    Node *first = in_node(g, n, 0);
+    int axis = n->axis, total = 0;
+    for (int i = 0; i < n->nin; i++) {
+        Node *x = in_node(g, n, i);
+        if (!need_float(g, n, i)) return 0;
+        int ok = x->shape.rank == first->shape.rank && x->shape.batched == first->shape.batched &&
+                 axis >= 0 && axis < x->shape.rank;
+        for (int d = 0; ok && d < x->shape.rank; d++)
+            if (d != axis && x->shape.dims[d] != first->shape.dims[d]) ok = 0;
+        if (!ok) {
+            error_at(n->loc,
+                     "concat along axis %d: %s and %s differ in a dimension other than the axis",
+                     axis, describe(first), describe(x));
+            note_defined(first);
+            note_defined(x);
+            return 0;
+        }
+        total += x->shape.dims[axis];
+    }
+    n->shape = first->shape;
+    n->shape.dims[axis] = total;
+    return 1;
+}
+
+static int shape_slice(Graph *g, Node *n) {
+    Node *x = in_node(g, n, 0);
+    if (n->axis < 0 || n->axis >= x->shape.rank || n->start < 0 ||
+        n->start + n->len > x->shape.dims[n->axis])
+        unreachable();
+    n->shape = x->shape;
+    n->shape.dims[n->axis] = n->len;
+    return 1;
+}
+
+/* ids[...] table[V, D] -> [..., D] */
+static int shape_embedding(Graph *g, Node *n) {
+    if (any_poison(g, n) || !need_int(g, n, 0)) return 0;
+    Node *ids = in_node(g, n, 0), *table = in_node(g, n, 1);
+    if (ids->shape.rank + 1 > MN_MAX_RANK) {
+        error_at(n->loc, "embedding of %s would have more than %d axes", describe(ids), MN_MAX_RANK);
+        return 0;
+    }
+    n->shape = ids->shape;
+    n->shape.dims[n->shape.rank++] = table->shape.dims[1];
+    return 1;
+}
+
+static int shape_embedding_dw(Graph *g, Node *n) {
+    (void)g;
+    n->shape = n->to;
+    return 1;
+}
+
+/* A loss: y and its target t of the same shape; a scalar. */
+static int shape_loss_same(Graph *g, Node *n) {
+    if (any_poison(g, n) || !need_float(g, n, 0)) return 0;
+    Node *y = in_node(g, n, 0), *t = in_node(g, n, 1);
+    if (t->dtype == DT_INT) {
+        error_at(n->loc, "%s needs float targets, but %s is int%s", op_info[n->op].name, describe(t),
+                 n->op == OP_CCE || n->op == OP_CCE_LOGITS ? "; for class ids use sparse_cce" : "");
+        note_defined(t);
+        return 0;
+    }
+    if (!y->shape.batched || !shape_equal(&y->shape, &t->shape)) {
+        error_at(n->loc, "%s: the prediction %s and the target %s must have the same shape",
+                 op_info[n->op].name, describe(y), describe(t));
+        note_defined(y);
+        note_defined(t);
+        return 0;
+    }
+    n->shape = shape_scalar();
+    return 1;
+}
+
+/* sparse_cce: y[..., C] with int ids[...] or ids[..., 1]. */
+static int shape_loss_sparse(Graph *g, Node *n) {
+    if (any_poison(g, n) || !need_float(g, n, 0) || !need_int(g, n, 1)) return 0;
+    Node *y = in_node(g, n, 0), *t = in_node(g, n, 1);
+    int ok = y->shape.batched && t->shape.batched && y->shape.rank >= 1;
+    if (ok) {
+        Shape lead = y->shape;
+        lead.rank--;
+        Shape with1 = lead;
+        with1.dims[with1.rank++] = 1;
+        ok = shape_equal(&t->shape, &lead) || shape_equal(&t->shape, &with1);
+    }
+    if (!ok) {
+        error_at(n->loc, "%s: class ids %s do not match the prediction %s (expected %s or %s with a trailing 1)",
+                 op_info[n->op].name, describe(t), describe(y), "its shape without the last axis", "that");
+        note_defined(y);
+        note_defined(t);
+        return 0;
+    }
+    n->shape = shape_scalar();
+    return 1;
+}
+
+/* (y, t, dL) -> dy */
+static int shape_loss_grad(Graph *g, Node *n) {
+    n->shape = in_node(g, n, 0)->shape;
+    return 1;
+}
+
+static int shape_penalty(Graph *g, Node *n) {
+    if (any_poison(g, n) || !need_float(g, n, 0)) return 0;
+    n->shape = shape_scalar();
+    return 1;
+}
+
+static int shape_penalty_grad(Graph *g, Node *n) {
+    n->shape = in_node(g, n, 0)->shape;
+    return 1;
+}
+
+static int shape_accuracy(Graph *g, Node *n) {
+    if (any_poison(g, n) || !need_float(g, n, 0)) return 0;
+    Node *y = in_node(g, n, 0), *t = in_node(g, n, 1);
+    if (t->dtype == DT_INT) {
+        Shape lead = y->shape;
+        lead.rank--;
+        Shape with1 = lead;
+        with1.dims[with1.rank++] = 1;
+        if (y->shape.rank >= 1 && (shape_equal(&t->shape, &lead) || shape_equal(&t->shape, &with1))) {
+            n->shape = shape_scalar();
+            return 1;
+        }
+    } else if (shape_equal(&y->shape, &t->shape) && y->shape.batched) {
+        n->shape = shape_scalar();
+        return 1;
+    }
+    error_at(n->loc, "accuracy: the prediction %s and the target %s do not match", describe(y), describe(t));
+    note_defined(y);
+    note_defined(t);
+    return 0;
+}
+
+static ShapeRule *const shape_rules[OP_COUNT] = {
+#define OP(id, name, arity, flags, shape, grad, emit) [OP_##id] = shape_##shape,
+#include "ops.def"
+#undef OP
+};
+
+int shape_infer(Graph *g, Node *n) {
+    if (op_info[n->op].flags & OPF_SOURCE) return 1;
+    n->dtype = DT_FLOAT;
+    return shape_rules[n->op](g, n);
+}

@@ -1,0 +1,161 @@
+/* util.c — the compiler's memory (one arena, freed once at exit), strings,
+ * growable buffers and file reading.
+ *
+ * The arena is a list of blocks, each a header followed by the caller's
+ * bytes. Nothing is ever freed on its own: mnc_free_all() releases every
+ * block at once (chibicc's "allocate, never free", made tidy for ASan).
+ */
+#include "mnc.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One arena block; the union keeps the payload maximally aligned. */
+typedef union Block {
+    union Block *next;
+    max_align_t align;
+} Block;
+
+static Block *blocks;
+
+/* Reports an allocation failure and stops: the compiler cannot go on. */
+static _Noreturn void out_of_memory(size_t size) {
+    fprintf(stderr, "mnc: out of memory (allocating %zu bytes)\n", size);
+    abort();
+}
+
+/* Returns `size` zeroed bytes that live until mnc_free_all(). */
+void *xalloc(size_t size) {
+    if (size > SIZE_MAX - sizeof(Block))
+        out_of_memory(size);
+    Block *b = calloc(1, sizeof(Block) + size);
+    if (!b)
+        out_of_memory(size);
+    b->next = blocks;
+    blocks = b;
+    return b + 1;
+}
+
+/* Frees everything xalloc ever returned; called once, at exit. */
+void mnc_free_all(void) {
+    while (blocks) {
+        Block *next = blocks->next;
+        free(blocks);
+        blocks = next;
+    }
+}
+
+/* Copies at most n bytes of s into the arena, always NUL-terminated. */
+char *xstrndup(const char *s, size_t n) {
+    size_t len = 0;
+    while (len < n && s[len])
+        len++;
+    char *p = xalloc(len + 1);
+    memcpy(p, s, len);
+    return p;
+}
+
+/* Copies s into the arena. */
+char *xstrdup(const char *s) {
+    return xstrndup(s, strlen(s));
+}
+
+/* printf into a fresh arena string. */
+char *xsprintf(const char *fmt, ...) {
+    Buf b = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    return b.data;
+}
+
+/* Makes room for `extra` more bytes plus a terminating NUL. Old storage
+ * stays in the arena; doubling keeps the waste under 2x. */
+static void buf_reserve(Buf *b, size_t extra) {
+    if (b->len + extra + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    char *data = xalloc(cap);
+    if (b->len)
+        memcpy(data, b->data, b->len);
+    b->data = data;
+    b->cap = cap;
+}
+
+/* Appends one character; the text stays NUL-terminated. */
+void buf_putc(Buf *b, char c) {
+    buf_reserve(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+}
+
+/* Appends a string. */
+void buf_puts(Buf *b, const char *s) {
+    size_t n = strlen(s);
+    buf_reserve(b, n);
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+/* Appends printf-formatted text. */
+void buf_vprintf(Buf *b, const char *fmt, va_list ap) {
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    if (n < 0)
+        unreachable();
+    buf_reserve(b, (size_t)n);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+}
+
+/* Appends printf-formatted text. */
+void buf_printf(Buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+/* Reads a whole file into a NUL-terminated arena string; NULL and errno
+ * on failure. `len` (if not NULL) receives the length without the NUL. */
+char *read_file(const char *path, size_t *len) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    Buf b = {0};
+    buf_reserve(&b, 4096);
+    for (;;) {
+        size_t room = b.cap - b.len - 1;
+        size_t n = fread(b.data + b.len, 1, room, fp);
+        b.len += n;
+        if (n < room)
+            break;
+        buf_reserve(&b, b.cap);
+    }
+    int failed = ferror(fp);
+    int saved = errno;
+    fclose(fp);
+    if (failed) {
+        errno = saved ? saved : EIO;
+        return NULL;
+    }
+    b.data[b.len] = '\0';
+    if (len)
+        *len = b.len;
+    return b.data;
+}
+
+/* The target of unreachable(): an internal bug, never a wrong answer. */
+_Noreturn void mnc_unreachable(const char *file, int line) {
+    fflush(stdout);
+    fprintf(stderr, "mnc: internal error at %s:%d\n", file, line);
+    abort();
+}
