@@ -17,7 +17,8 @@ ALL_CFLAGS = -std=c11 $(WARN) $(CFLAGS)
 GEN_CFLAGS = -std=c99 -Wall -Wextra -Werror -pedantic -O2
 BLAS_LIBS  = -lopenblas -lm
 
-BUILD = build
+BUILD ?= build
+MNC   ?= mnc
 COMPILER_SRCS = compiler/util.c compiler/diag.c compiler/ast.c compiler/ir.c compiler/shape.c \
                 compiler/lower.c compiler/check.c compiler/autodiff.c compiler/fuse.c \
                 compiler/plan.c compiler/emit_c.c
@@ -30,7 +31,7 @@ UNIT_TESTS    = $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c)
 .PHONY: all deps test demo golden-check golden-update clean unit-tests
 
 all: deps
-	@$(MAKE) --no-print-directory mnc $(BUILD)/libmnrt.a
+	@$(MAKE) --no-print-directory $(MNC) $(BUILD)/libmnrt.a
 
 # ---- dependencies (Debian packages) ----------------------------------------------------
 DEB_PACKAGES = flex bison libopenblas-dev libcunit1-dev
@@ -64,8 +65,17 @@ $(BUILD)/lex.mn.o: $(BUILD)/lex.mn.c
 
 $(BUILD)/compiler/lower.o $(BUILD)/compiler/main.o: $(BUILD)/mn.tab.h
 
-mnc: $(COMPILER_OBJS) $(BUILD)/compiler/main.o
+$(MNC): $(COMPILER_OBJS) $(BUILD)/compiler/main.o
 	$(CC) $(ALL_CFLAGS) $^ -lm -o $@
+
+# The compiler again, under AddressSanitizer + UBSan, and with clang: make
+# test runs every model and broken model through the first and checks that
+# the second builds warning-free.
+SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+$(BUILD)/asan/mnc: $(COMPILER_SRCS) compiler/main.c grammar/mn.y grammar/mn.l compiler/*.h compiler/ops.def
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan MNC=$@ CFLAGS="$(SAN_FLAGS)" $@
+$(BUILD)/clang/mnc: $(COMPILER_SRCS) compiler/main.c grammar/mn.y grammar/mn.l compiler/*.h compiler/ops.def
+	@$(MAKE) --no-print-directory CC=clang BUILD=$(BUILD)/clang MNC=$@ $@
 
 # ---- the runtime ------------------------------------------------------------------------------
 $(BUILD)/libmnrt.a: $(RUNTIME_OBJS)
@@ -78,8 +88,8 @@ $(BUILD)/test_%: tests/unit/test_%.c $(COMPILER_OBJS) $(BUILD)/libmnrt.a
 unit-tests: $(UNIT_TESTS:%=$(BUILD)/test_%)
 
 test: deps
-	@$(MAKE) --no-print-directory mnc $(BUILD)/libmnrt.a unit-tests
-	@bash tests/run_tests.sh
+	@$(MAKE) --no-print-directory -j2 $(MNC) $(BUILD)/libmnrt.a unit-tests $(BUILD)/asan/mnc
+	@BUILD=$(BUILD) bash tests/run_tests.sh
 
 # ---- snapshots of the generated C -----------------------------------------------------------
 EXAMPLES = $(sort $(wildcard examples/*.mn))

@@ -195,8 +195,8 @@ void autodiff(Graph *g) {
 
     /* Each param's gradient must be a value of its own: it is written into
      * the flat gradient buffer. A shared value (a forward value, a constant,
-     * a view, another param's gradient, a value read by other nodes) is
-     * copied first. */
+     * a view, a value read by other nodes, or one already owned by an earlier
+     * param) is copied first; such a copy reads the earlier param's slot. */
     g->param_grad = xalloc(sizeof(int) * (size_t)(g->nparams ? g->nparams : 1));
     int *uses = ir_use_counts(g);
     char *owned = xalloc((size_t)(g->nnodes + g->nparams) + 1); /* copies add nodes */

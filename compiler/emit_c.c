@@ -8,6 +8,7 @@
  */
 #include <ctype.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ir.h"
@@ -36,15 +37,33 @@ __attribute__((format(printf, 2, 3))) static void out(Emit *E, const char *fmt, 
 
 static void blank(Emit *E) { buf_putc(E->b, '\n'); }
 
+/* `#define PREFIX_NAME value  comment`, names padded so values line up. */
+static void define(Emit *E, const char *name, const char *value, const char *comment) {
+    const char *full = xsprintf("%s_%s", E->PREFIX, name);
+    if (comment) out(E, "#define %-30s %-10s /* %s */", full, value, comment);
+    else out(E, "#define %-30s %s", full, value);
+}
+
 static Node *node(Emit *E, int v) { return &E->g->nodes[v]; }
 static Node *in(Emit *E, Node *n, int i) { return &E->g->nodes[n->in[i]]; }
 
+/* The shortest decimal that reads back as exactly x (as a float when
+ * `as_float`): 0.9, not 0.90000000000000002. */
+static const char *shortest(double x, int as_float) {
+    char tmp[64];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, x);
+        double back = strtod(tmp, NULL);
+        if (as_float ? (float)back == (float)x : back == x) break;
+    }
+    return xstrdup(tmp);
+}
+
 /* A literal of the model's float type, e.g. 0.5f or 1e-07f. */
 static const char *lit(Emit *E, double x) {
-    char tmp[64];
-    snprintf(tmp, sizeof tmp, E->g->f64 ? "%.17g" : "%.9g", x);
-    if (!strpbrk(tmp, ".eEn")) strcat(tmp, ".0");
-    return xsprintf("%s%s", tmp, E->g->f64 ? "" : "f");
+    const char *digits = shortest(x, !E->g->f64);
+    const char *point = strpbrk(digits, ".eEn") ? "" : ".0";
+    return xsprintf("%s%s%s", digits, point, E->g->f64 ? "" : "f");
 }
 
 static const char *fn(Emit *E, const char *name) { return xsprintf("%s%s", name, E->fs); }
@@ -674,9 +693,11 @@ static const char *init_call(Emit *E, Node *p) {
     switch (in->kind) {
     case INIT_ZEROS: return xsprintf("mn_init_fill_%s(%s, %ld, 0.0);", sfx, dst, size);
     case INIT_ONES: return xsprintf("mn_init_fill_%s(%s, %ld, 1.0);", sfx, dst, size);
-    case INIT_CONST: return xsprintf("mn_init_fill_%s(%s, %ld, %.17g);", sfx, dst, size, in->a);
-    case INIT_UNIFORM: return xsprintf("mn_init_uniform_%s(%s, %ld, %.17g, %.17g, &m->rng);", sfx, dst, size, in->a, in->b);
-    case INIT_NORMAL: return xsprintf("mn_init_normal_%s(%s, %ld, %.17g, %.17g, &m->rng);", sfx, dst, size, in->a, in->b);
+    case INIT_CONST: return xsprintf("mn_init_fill_%s(%s, %ld, %s);", sfx, dst, size, shortest(in->a, 0));
+    case INIT_UNIFORM:
+        return xsprintf("mn_init_uniform_%s(%s, %ld, %s, %s, &m->rng);", sfx, dst, size, shortest(in->a, 0), shortest(in->b, 0));
+    case INIT_NORMAL:
+        return xsprintf("mn_init_normal_%s(%s, %ld, %s, %s, &m->rng);", sfx, dst, size, shortest(in->a, 0), shortest(in->b, 0));
     case INIT_GLOROT_UNIFORM:
         return xsprintf("mn_init_glorot_uniform_%s(%s, %ld, %d, %d, &m->rng);", sfx, dst, size, in->fan_in, in->fan_out);
     }
@@ -703,17 +724,28 @@ static void emit_header(Emit *E, const EmitOptions *opt) {
     out(E, "extern \"C\" {");
     out(E, "#endif");
     blank(E);
-    out(E, "#define %s_BATCH %d        /* the largest n that evaluate and the training calls take */", P, g->train.batch);
-    out(E, "#define %s_SEED %lluu      /* the seed of the train block */", P, (unsigned long long)g->train.seed);
-    out(E, "#define %s_EPOCHS %d", P, g->train.epochs);
-    out(E, "#define %s_NUM_PARAMS %ld  /* elements of the flat weight buffer */", P, g->nparam_elems);
-    out(E, "#define %s_NUM_TRAINABLE %ld /* its trainable prefix: the gradient buffer's length */", P, g->ntrainable_elems);
-    out(E, "#define %s_NUM_TENSORS %d", P, g->nparams);
-    out(E, "#define %s_ARENA_SIZE %ld  /* elements of activations, gradients and temporaries */", P, arena);
-    out(E, "#define %s_NUM_INPUTS %d", P, g->ninputs);
-    out(E, "#define %s_NUM_TARGETS %d", P, g->ntargets);
-    out(E, "#define %s_NUM_OUTPUTS %d", P, g->noutputs);
-    out(E, "#define %s_NUM_METRICS %d", P, g->nmetrics);
+    define(E, "BATCH", xsprintf("%d", g->train.batch), "the largest n of evaluate and the training calls");
+    define(E, "SEED", xsprintf("%lluu", (unsigned long long)g->train.seed), "the seed of the train block");
+    define(E, "EPOCHS", xsprintf("%d", g->train.epochs), NULL);
+    static const char *const opt_names[] = {"adam", "sgd"};
+    define(E, "OPTIMIZER", xsprintf("\"%s\"", opt_names[g->train.optimizer]), NULL);
+    define(E, "LR", shortest(g->train.lr, 0), NULL);
+    if (g->train.optimizer == OPT_ADAM) {
+        define(E, "BETA1", shortest(g->train.beta1, 0), NULL);
+        define(E, "BETA2", shortest(g->train.beta2, 0), NULL);
+        define(E, "EPSILON", shortest(g->train.epsilon, 0), NULL);
+    } else {
+        define(E, "MOMENTUM", shortest(g->train.momentum, 0), NULL);
+    }
+    define(E, "CLIP_NORM", shortest(g->train.clip_norm, 0), "0: off");
+    define(E, "NUM_PARAMS", xsprintf("%ld", g->nparam_elems), "elements of the flat weight buffer");
+    define(E, "NUM_TRAINABLE", xsprintf("%ld", g->ntrainable_elems), "its trainable prefix: the gradient's length");
+    define(E, "NUM_TENSORS", xsprintf("%d", g->nparams), NULL);
+    define(E, "ARENA_SIZE", xsprintf("%ld", arena), "elements of activations, gradients, temporaries");
+    define(E, "NUM_INPUTS", xsprintf("%d", g->ninputs), NULL);
+    define(E, "NUM_TARGETS", xsprintf("%d", g->ntargets), NULL);
+    define(E, "NUM_OUTPUTS", xsprintf("%d", g->noutputs), NULL);
+    define(E, "NUM_METRICS", xsprintf("%d", g->nmetrics), NULL);
     blank(E);
     out(E, "typedef %s %s_real;", T, p);
     blank(E);
@@ -791,15 +823,15 @@ static void emit_optimizer(Emit *E) {
         out(E, "    /* clip_norm: scale the gradients so their global norm is at most %g */", t->clip_norm);
         out(E, "    double norm2 = 0.0;");
         out(E, "    for (long i = 0; i < count; i++) norm2 += (double)grads[i] * grads[i];");
-        out(E, "    if (sqrt(norm2) > %.17g) scale = (%s)(%.17g / sqrt(norm2));", t->clip_norm, T, t->clip_norm);
+        out(E, "    if (sqrt(norm2) > %s) scale = (%s)(%s / sqrt(norm2));", shortest(t->clip_norm, 0), T, shortest(t->clip_norm, 0));
     }
     out(E, "    m->step++;");
     if (t->optimizer == OPT_ADAM) {
         out(E, "    /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */");
         out(E, "    const %s b1 = %s, b2 = %s, eps = %s;", T, lit(E, t->beta1), lit(E, t->beta2), lit(E, t->epsilon));
         out(E, "    const double steps = (double)m->step;");
-        out(E, "    const %s lr_t = (%s)(%.17g * sqrt(1.0 - pow(%.17g, steps)) / (1.0 - pow(%.17g, steps)));", T, T, t->lr,
-            t->beta2, t->beta1);
+        out(E, "    const %s lr_t = (%s)(%s * sqrt(1.0 - pow(%s, steps)) / (1.0 - pow(%s, steps)));", T, T,
+            shortest(t->lr, 0), shortest(t->beta2, 0), shortest(t->beta1, 0));
         out(E, "    for (long i = 0; i < count; i++) {");
         out(E, "        const %s g = grads[i] * scale;", T);
         out(E, "        m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;");
@@ -959,8 +991,9 @@ static void emit_source(Emit *E, const EmitOptions *opt) {
     blank(E);
     out(E, "%s %s_train_step(%s *m, const %s_inputs *in, const %s_targets *tg, int n)", T, p, p, p, p);
     out(E, "{");
+    out(E, "    if (n < 1 || n > %s_BATCH) return (%s)NAN; /* nothing done */", P, T);
     out(E, "    const %s loss = %s_compute_gradients(m, in, tg, n, m->grads);", T, p);
-    out(E, "    if (loss == loss) %s_apply_gradients(m, m->grads); /* skipped when n was out of range */", p);
+    out(E, "    %s_apply_gradients(m, m->grads);", p);
     out(E, "    return loss;");
     out(E, "}");
     blank(E);

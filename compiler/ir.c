@@ -235,7 +235,8 @@ void ir_print(Buf *out, const Graph *g) {
     }
     for (int i = 0; i < g->noutputs; i++) buf_printf(out, "output %%%d\n", g->outputs[i]);
     if (g->loss >= 0) buf_printf(out, "loss %%%d\n", g->loss);
-    if (g->param_grad)
-        for (int i = 0; i < g->nparams; i++)
-            buf_printf(out, "grad %%%d = %%%d\n", g->params[i], g->param_grad[i]);
+    for (int i = 0; g->param_grad && i < g->nparams; i++) {
+        if (g->param_grad[i] < 0) buf_printf(out, "grad %%%d = zero\n", g->params[i]);
+        else buf_printf(out, "grad %%%d = %%%d\n", g->params[i], g->param_grad[i]);
+    }
 }

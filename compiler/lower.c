@@ -28,6 +28,7 @@ typedef struct Layer {
     int use_bias;
     Expr *l2, *l1;          /* penalty strengths (a number or a param), or NULL */
     Loc l2_loc, l1_loc;
+    int attempted;          /* some statement applies it (even if that failed) */
     /* set by the first application */
     int applied;
     Loc first_apply;
@@ -93,6 +94,14 @@ static const char *suggest(const char *word, const char *const *names, int n) {
         }
     }
     return best ? xsprintf("; did you mean '%s'?", best) : "";
+}
+
+/* Names that become C identifiers in the generated code (the model, its
+ * inputs, targets and outputs) must not be C keywords. */
+static int check_c_name(const char *name, Loc loc, const char *what) {
+    if (!is_c_keyword(name)) return 1;
+    error_at(loc, "'%s' cannot name %s: it is a C keyword, and the generated code uses the name as is", name, what);
+    return 0;
 }
 
 static Sym *define(Lower *L, const char *name, Loc loc, SymKind kind, int value) {
@@ -228,7 +237,7 @@ static int act_arg(Expr *e, const char *what, Act *out) {
                 *out = (Act)i;
                 return 1;
             }
-    error_at(e->loc, "%s: unknown activation%s%s; expected linear, relu, sigmoid, tanh or softmax", what,
+    error_at(e->loc, "%s: unknown activation%s; expected linear, relu, sigmoid, tanh or softmax%s", what,
              e->kind == EX_NAME ? xsprintf(" '%s'", e->name) : "",
              e->kind == EX_NAME ? suggest(e->name, act_names, 5) : "");
     return 0;
@@ -265,8 +274,12 @@ static Layer *make_layer(Lower *L, const Expr *call, const char *name) {
         ly->name = name;
         ly->named = 1;
     } else {
-        int k = L->counter[kind]++;
-        ly->name = k ? xsprintf("%s_%d", layer_kind_name[kind], k) : layer_kind_name[kind];
+        /* Keras-style names (dense, dense_1, ...), skipping any name the
+         * file gives to something else, so that weight names stay unique. */
+        do {
+            int k = L->counter[kind]++;
+            ly->name = k ? xsprintf("%s_%d", layer_kind_name[kind], k) : layer_kind_name[kind];
+        } while (later_definition(L, ly->name));
     }
     const char *what = layer_kind_name[kind];
     Expr *b[MAX_ARGS];
@@ -328,6 +341,7 @@ static int activation(Lower *L, Act act, int x, Loc loc) {
 
 static int apply_layer(Lower *L, Layer *ly, int x, Loc loc) {
     Graph *g = L->g;
+    ly->attempted = 1;
     if (x < 0) return -1;
     Node *xn = &g->nodes[x];
     if (shape_is_poison(&xn->shape)) return -1;
@@ -568,7 +582,8 @@ static int call_function(Lower *L, const FnSpec *fn, Expr *call, int first, Loc 
         if (infer >= 0) {
             long size = shape_size(&x->shape);
             if (known == 0 || size % known) {
-                error_at(list->loc, "reshape: %s cannot be reshaped to %s", value_desc(g, a0), "this shape");
+                error_at(list->loc, "reshape: %s has %ld values per sample, which no -1 can make into this shape",
+                         value_desc(g, a0), size);
                 return -1;
             }
             to.dims[infer] = (int)(size / known);
@@ -853,11 +868,37 @@ unknown:
     return 0;
 }
 
+/* A setting given twice in a train block (or an optimizer's argument list
+ * twice is caught by bind_args). */
+static int repeated_key(const Arg *first, const Arg *a) {
+    for (const Arg *b = first; b != a; b = b->next)
+        if (!strcmp(b->name, a->name)) {
+            error_at(a->name_loc, "train: '%s' is given twice", a->name);
+            note_at(b->name_loc, "first given here");
+            return 1;
+        }
+    return 0;
+}
+
+/* Optimizer hyperparameters: lr > 0, betas in [0, 1), epsilon > 0, momentum >= 0. */
+static void check_range(Expr *e, const char *what, const char *arg, double v, double lo, int lo_open, double hi) {
+    int ok = (lo_open ? v > lo : v >= lo) && v < hi;
+    if (!ok)
+        error_at(e->loc, "%s: '%s' must be %s %g%s", what, arg, lo_open ? ">" : ">=", lo,
+                 hi < 1e300 ? xsprintf(" and < %g", hi) : "");
+}
+
 static void lower_train(Lower *L, const Stmt *s) {
     TrainSpec *t = &L->g->train;
+    if (t->loc.line) {
+        error_at(s->loc, "a second 'train' block; give every setting in one");
+        note_at(t->loc, "the first 'train' block is here");
+        return;
+    }
     t->loc = s->loc;
     for (Arg *a = s->args; a; a = a->next) {
         Expr *v = a->value;
+        if (repeated_key(s->args, a)) continue;
         double num;
         int k;
         if (!strcmp(a->name, "batch")) {
@@ -884,14 +925,16 @@ static void lower_train(Lower *L, const Stmt *s) {
                 if (!bind_args("adam", v->loc, spec, 4, args, b, bl, 0)) continue;
                 double *fields[] = {&t->lr, &t->beta1, &t->beta2, &t->epsilon};
                 for (int i = 0; i < 4; i++)
-                    if (b[i]) number_arg(b[i], "adam", spec[i].name, fields[i]);
+                    if (b[i] && number_arg(b[i], "adam", spec[i].name, fields[i]))
+                        check_range(b[i], "adam", spec[i].name, *fields[i], 0, i == 0 || i == 3, i == 1 || i == 2 ? 1 : 1e308);
             } else if (!strcmp(name, "sgd")) {
                 static const ArgSpec spec[] = {{"lr", 0}, {"momentum", 0}};
                 t->optimizer = OPT_SGD;
                 t->lr = 0.01;
                 if (!bind_args("sgd", v->loc, spec, 2, args, b, bl, 0)) continue;
-                if (b[0]) number_arg(b[0], "sgd", "lr", &t->lr);
-                if (b[1]) number_arg(b[1], "sgd", "momentum", &t->momentum);
+                if (b[0] && number_arg(b[0], "sgd", "lr", &t->lr)) check_range(b[0], "sgd", "lr", t->lr, 0, 1, 1e308);
+                if (b[1] && number_arg(b[1], "sgd", "momentum", &t->momentum))
+                    check_range(b[1], "sgd", "momentum", t->momentum, 0, 0, 1e308);
             } else {
                 error_at(v->loc, "train: unknown optimizer; expected adam(...) or sgd(...)");
             }
@@ -941,6 +984,7 @@ static void lower_stmt(Lower *L, const Stmt *s) {
     case ST_INPUT:
     case ST_TARGET: {
         Op op = s->kind == ST_INPUT ? OP_INPUT : OP_TARGET;
+        check_c_name(s->name, s->name_loc, s->kind == ST_INPUT ? "an input" : "a target");
         int v = ir_source(g, op, type_shape(&s->type, 1), s->type.is_int ? DT_INT : DT_FLOAT, s->name, s->name_loc);
         g->nodes[v].loc = s->loc;
         if (s->kind == ST_INPUT) {
@@ -983,9 +1027,11 @@ static void lower_stmt(Lower *L, const Stmt *s) {
             const char *name = s->expr->kind == EX_CALL ? s->expr->name : NULL;
             if (name && find_function(name))
                 error_at(s->expr->loc, "'%s' is a function, not a layer; a named layer is dense(...) or embedding(...)", name);
-            else
-                error_at(s->expr->loc, "unknown layer%s; expected dense(...) or embedding(...)",
-                         name ? xsprintf(" '%s'", name) : "");
+            else {
+                static const char *const kinds[] = {"dense", "embedding"};
+                error_at(s->expr->loc, "unknown layer%s; expected dense(...) or embedding(...)%s",
+                         name ? xsprintf(" '%s'", name) : "", name ? suggest(name, kinds, 2) : "");
+            }
         } else {
             ly = make_layer(L, s->expr, s->name);
             if (ly) {
@@ -1029,15 +1075,20 @@ static void lower_stmt(Lower *L, const Stmt *s) {
                     break;
                 }
             if (!sym || sym->value < 0) continue;
+            if (!check_c_name(nl->name, nl->loc, "an output")) continue;
             if (g->nodes[sym->value].dtype != DT_FLOAT) {
                 error_at(nl->loc, "output '%s' is int; outputs are float values", nl->name);
                 continue;
             }
+            int value = sym->value;
+            /* An output that is a constant, a param or an input gets a value of
+             * its own, computed by predict like any other. */
+            if (op_info[g->nodes[value].op].flags & OPF_SOURCE) value = ir_add1(g, OP_COPY, value, nl->loc);
             const char **names = xalloc(sizeof(char *) * (size_t)(g->noutputs + 1));
             if (g->noutputs) memcpy(names, g->output_names, sizeof(char *) * (size_t)g->noutputs);
             names[g->noutputs] = nl->name;
             g->output_names = names;
-            ir_push(&g->outputs, &g->noutputs, sym->value);
+            ir_push(&g->outputs, &g->noutputs, value);
         }
         return;
     case ST_LOSS: {
@@ -1073,6 +1124,7 @@ static void lower_stmt(Lower *L, const Stmt *s) {
 Graph *lower_program(const Program *prog, const char *path) {
     Lower L = {0};
     L.prog = prog;
+    if (prog->model_name) check_c_name(prog->model_name, prog->model_loc, "a model");
     L.g = ir_new(prog->model_name ? prog->model_name : "model", path);
     for (const Stmt *s = prog->stmts; s; s = s->next) lower_stmt(&L, s);
     /* Layer penalties join the loss once per layer, however often it is applied. */
@@ -1083,7 +1135,7 @@ Graph *lower_program(const Program *prog, const char *path) {
         if (!shape_is_poison(&L.g->nodes[loss].shape)) L.g->loss = loss;
     }
     for (int i = 0; i < L.nlayers; i++)
-        if (L.layers[i]->named && !L.layers[i]->applied)
+        if (L.layers[i]->named && !L.layers[i]->attempted)
             warning_at(L.layers[i]->loc, "layer '%s' is never applied", L.layers[i]->name);
     return L.g;
 }

@@ -81,7 +81,8 @@ static int parse_options(int argc, char **argv, Options *o) {
             if (!strcmp(a, "-o")) o->c_path = v;
             else if (!strcmp(a, "-H")) o->h_path = v;
             else {
-                if (!is_identifier(v)) return usage_error("--prefix '%s' is not a C identifier", v);
+                if (!is_identifier(v) || is_c_keyword(v))
+                    return usage_error("--prefix '%s' is not a C identifier (or is a C keyword)", v);
                 o->prefix = v;
             }
         } else if (a[0] == '-' && a[1]) {

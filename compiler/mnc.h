@@ -68,6 +68,9 @@ void buf_puts(Buf *b, const char *s);
 void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(Buf *b, const char *fmt, va_list ap);
 
+/* 1 if `name` is a C keyword (it cannot name anything in generated C). */
+int is_c_keyword(const char *name);
+
 /* Reads a whole file; NULL (and errno) on failure. */
 char *read_file(const char *path, size_t *len);
 

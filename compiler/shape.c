@@ -193,14 +193,21 @@ static int shape_concat(Graph *g, Node *n) {
     for (int i = 0; i < n->nin; i++) {
         Node *x = in_node(g, n, i);
         if (!need_float(g, n, i)) return 0;
-        int ok = x->shape.rank == first->shape.rank && x->shape.batched == first->shape.batched &&
-                 axis >= 0 && axis < x->shape.rank;
+        if (x->shape.batched != first->shape.batched) {
+            error_at(n->loc, "concat: %s and %s must both be per-sample values (or both not): one has a batch axis",
+                     describe(first), describe(x));
+            note_defined(first);
+            note_defined(x);
+            return 0;
+        }
+        int ok = x->shape.rank == first->shape.rank && axis >= 0 && axis < x->shape.rank;
         for (int d = 0; ok && d < x->shape.rank; d++)
             if (d != axis && x->shape.dims[d] != first->shape.dims[d]) ok = 0;
         if (!ok) {
+            /* Axes as Keras counts them: the batch is axis 0. */
             error_at(n->loc,
-                     "concat along axis %d: %s and %s differ in a dimension other than the axis",
-                     axis, describe(first), describe(x));
+                     "concat along axis %d: %s and %s differ in a dimension other than that axis",
+                     axis + 1, describe(first), describe(x));
             note_defined(first);
             note_defined(x);
             return 0;

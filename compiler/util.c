@@ -159,3 +159,17 @@ _Noreturn void mnc_unreachable(const char *file, int line) {
     fprintf(stderr, "mnc: internal error at %s:%d\n", file, line);
     abort();
 }
+
+/* C's keywords (C99 and C11, and the macros of stdbool/stddef the generated
+ * code may see): names that cannot become identifiers in generated C. */
+int is_c_keyword(const char *name) {
+    static const char *const keywords[] = {
+        "auto", "break", "case", "char", "const", "continue", "default", "do", "double", "else", "enum",
+        "extern", "float", "for", "goto", "if", "inline", "int", "long", "register", "restrict", "return",
+        "short", "signed", "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned", "void",
+        "volatile", "while", "_Alignas", "_Alignof", "_Atomic", "_Bool", "_Complex", "_Generic",
+        "_Imaginary", "_Noreturn", "_Static_assert", "_Thread_local", "bool", "true", "false", "NULL"};
+    for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++)
+        if (!strcmp(name, keywords[i])) return 1;
+    return 0;
+}

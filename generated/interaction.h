@@ -10,17 +10,23 @@
 extern "C" {
 #endif
 
-#define INTERACTION_BATCH 32        /* the largest n that evaluate and the training calls take */
-#define INTERACTION_SEED 42u      /* the seed of the train block */
-#define INTERACTION_EPOCHS 10
-#define INTERACTION_NUM_PARAMS 1281  /* elements of the flat weight buffer */
-#define INTERACTION_NUM_TRAINABLE 1281 /* its trainable prefix: the gradient buffer's length */
-#define INTERACTION_NUM_TENSORS 6
-#define INTERACTION_ARENA_SIZE 18432  /* elements of activations, gradients and temporaries */
-#define INTERACTION_NUM_INPUTS 2
-#define INTERACTION_NUM_TARGETS 1
-#define INTERACTION_NUM_OUTPUTS 1
-#define INTERACTION_NUM_METRICS 1
+#define INTERACTION_BATCH              32         /* the largest n of evaluate and the training calls */
+#define INTERACTION_SEED               42u        /* the seed of the train block */
+#define INTERACTION_EPOCHS             10
+#define INTERACTION_OPTIMIZER          "adam"
+#define INTERACTION_LR                 0.001
+#define INTERACTION_BETA1              0.9
+#define INTERACTION_BETA2              0.999
+#define INTERACTION_EPSILON            1e-07
+#define INTERACTION_CLIP_NORM          0          /* 0: off */
+#define INTERACTION_NUM_PARAMS         1281       /* elements of the flat weight buffer */
+#define INTERACTION_NUM_TRAINABLE      1281       /* its trainable prefix: the gradient's length */
+#define INTERACTION_NUM_TENSORS        6
+#define INTERACTION_ARENA_SIZE         18432      /* elements of activations, gradients, temporaries */
+#define INTERACTION_NUM_INPUTS         2
+#define INTERACTION_NUM_TARGETS        1
+#define INTERACTION_NUM_OUTPUTS        1
+#define INTERACTION_NUM_METRICS        1
 
 typedef float interaction_real;
 

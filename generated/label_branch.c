@@ -405,7 +405,7 @@ void label_branch_apply_gradients(label_branch *m, const float *grads)
     /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
     const float b1 = 0.9f, b2 = 0.999f, eps = 1e-07f;
     const double steps = (double)m->step;
-    const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.90000000000000002, steps)));
+    const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.9, steps)));
     for (long i = 0; i < count; i++) {
         const float g = grads[i] * scale;
         m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;
@@ -416,8 +416,9 @@ void label_branch_apply_gradients(label_branch *m, const float *grads)
 
 float label_branch_train_step(label_branch *m, const label_branch_inputs *in, const label_branch_targets *tg, int n)
 {
+    if (n < 1 || n > LABEL_BRANCH_BATCH) return (float)NAN; /* nothing done */
     const float loss = label_branch_compute_gradients(m, in, tg, n, m->grads);
-    if (loss == loss) label_branch_apply_gradients(m, m->grads); /* skipped when n was out of range */
+    label_branch_apply_gradients(m, m->grads);
     return loss;
 }
 

@@ -10,17 +10,23 @@
 extern "C" {
 #endif
 
-#define LABEL_BRANCH_BATCH 32        /* the largest n that evaluate and the training calls take */
-#define LABEL_BRANCH_SEED 42u      /* the seed of the train block */
-#define LABEL_BRANCH_EPOCHS 10
-#define LABEL_BRANCH_NUM_PARAMS 9930  /* elements of the flat weight buffer */
-#define LABEL_BRANCH_NUM_TRAINABLE 9930 /* its trainable prefix: the gradient buffer's length */
-#define LABEL_BRANCH_NUM_TENSORS 8
-#define LABEL_BRANCH_ARENA_SIZE 14000  /* elements of activations, gradients and temporaries */
-#define LABEL_BRANCH_NUM_INPUTS 2
-#define LABEL_BRANCH_NUM_TARGETS 1
-#define LABEL_BRANCH_NUM_OUTPUTS 1
-#define LABEL_BRANCH_NUM_METRICS 1
+#define LABEL_BRANCH_BATCH             32         /* the largest n of evaluate and the training calls */
+#define LABEL_BRANCH_SEED              42u        /* the seed of the train block */
+#define LABEL_BRANCH_EPOCHS            10
+#define LABEL_BRANCH_OPTIMIZER         "adam"
+#define LABEL_BRANCH_LR                0.001
+#define LABEL_BRANCH_BETA1             0.9
+#define LABEL_BRANCH_BETA2             0.999
+#define LABEL_BRANCH_EPSILON           1e-07
+#define LABEL_BRANCH_CLIP_NORM         0          /* 0: off */
+#define LABEL_BRANCH_NUM_PARAMS        9930       /* elements of the flat weight buffer */
+#define LABEL_BRANCH_NUM_TRAINABLE     9930       /* its trainable prefix: the gradient's length */
+#define LABEL_BRANCH_NUM_TENSORS       8
+#define LABEL_BRANCH_ARENA_SIZE        14000      /* elements of activations, gradients, temporaries */
+#define LABEL_BRANCH_NUM_INPUTS        2
+#define LABEL_BRANCH_NUM_TARGETS       1
+#define LABEL_BRANCH_NUM_OUTPUTS       1
+#define LABEL_BRANCH_NUM_METRICS       1
 
 typedef float label_branch_real;
 

@@ -36,7 +36,7 @@ void label_cond_init(label_cond *m, uint64_t seed)
     mn_rng_seed(&m->rng, seed);
     mn_init_glorot_uniform_f32(m->params + 0, 6400, 100, 64, &m->rng); /* dense.kernel [100, 64] */
     mn_init_fill_f32(m->params + 6400, 64, 0.0); /* dense.bias [64] */
-    mn_init_uniform_f32(m->params + 6464, 640, -0.050000000000000003, 0.050000000000000003, &m->rng); /* embedding.embeddings [10, 64] */
+    mn_init_uniform_f32(m->params + 6464, 640, -0.05, 0.05, &m->rng); /* embedding.embeddings [10, 64] */
     mn_init_glorot_uniform_f32(m->params + 7104, 640, 64, 10, &m->rng); /* dense_1.kernel [64, 10] */
     mn_init_fill_f32(m->params + 7744, 10, 0.0); /* dense_1.bias [10] */
 }
@@ -349,7 +349,7 @@ void label_cond_apply_gradients(label_cond *m, const float *grads)
     /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
     const float b1 = 0.9f, b2 = 0.999f, eps = 1e-07f;
     const double steps = (double)m->step;
-    const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.90000000000000002, steps)));
+    const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.9, steps)));
     for (long i = 0; i < count; i++) {
         const float g = grads[i] * scale;
         m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;
@@ -360,8 +360,9 @@ void label_cond_apply_gradients(label_cond *m, const float *grads)
 
 float label_cond_train_step(label_cond *m, const label_cond_inputs *in, const label_cond_targets *tg, int n)
 {
+    if (n < 1 || n > LABEL_COND_BATCH) return (float)NAN; /* nothing done */
     const float loss = label_cond_compute_gradients(m, in, tg, n, m->grads);
-    if (loss == loss) label_cond_apply_gradients(m, m->grads); /* skipped when n was out of range */
+    label_cond_apply_gradients(m, m->grads);
     return loss;
 }
 

@@ -10,17 +10,23 @@
 extern "C" {
 #endif
 
-#define LABEL_COND_BATCH 32        /* the largest n that evaluate and the training calls take */
-#define LABEL_COND_SEED 42u      /* the seed of the train block */
-#define LABEL_COND_EPOCHS 10
-#define LABEL_COND_NUM_PARAMS 7754  /* elements of the flat weight buffer */
-#define LABEL_COND_NUM_TRAINABLE 7754 /* its trainable prefix: the gradient buffer's length */
-#define LABEL_COND_NUM_TENSORS 5
-#define LABEL_COND_ARENA_SIZE 8848  /* elements of activations, gradients and temporaries */
-#define LABEL_COND_NUM_INPUTS 2
-#define LABEL_COND_NUM_TARGETS 1
-#define LABEL_COND_NUM_OUTPUTS 1
-#define LABEL_COND_NUM_METRICS 1
+#define LABEL_COND_BATCH               32         /* the largest n of evaluate and the training calls */
+#define LABEL_COND_SEED                42u        /* the seed of the train block */
+#define LABEL_COND_EPOCHS              10
+#define LABEL_COND_OPTIMIZER           "adam"
+#define LABEL_COND_LR                  0.001
+#define LABEL_COND_BETA1               0.9
+#define LABEL_COND_BETA2               0.999
+#define LABEL_COND_EPSILON             1e-07
+#define LABEL_COND_CLIP_NORM           0          /* 0: off */
+#define LABEL_COND_NUM_PARAMS          7754       /* elements of the flat weight buffer */
+#define LABEL_COND_NUM_TRAINABLE       7754       /* its trainable prefix: the gradient's length */
+#define LABEL_COND_NUM_TENSORS         5
+#define LABEL_COND_ARENA_SIZE          8848       /* elements of activations, gradients, temporaries */
+#define LABEL_COND_NUM_INPUTS          2
+#define LABEL_COND_NUM_TARGETS         1
+#define LABEL_COND_NUM_OUTPUTS         1
+#define LABEL_COND_NUM_METRICS         1
 
 typedef float label_cond_real;
 

@@ -10,17 +10,23 @@
 extern "C" {
 #endif
 
-#define LABEL_EMBED_BATCH 32        /* the largest n that evaluate and the training calls take */
-#define LABEL_EMBED_SEED 42u      /* the seed of the train block */
-#define LABEL_EMBED_EPOCHS 10
-#define LABEL_EMBED_NUM_PARAMS 7214  /* elements of the flat weight buffer */
-#define LABEL_EMBED_NUM_TRAINABLE 7214 /* its trainable prefix: the gradient buffer's length */
-#define LABEL_EMBED_NUM_TENSORS 5
-#define LABEL_EMBED_ARENA_SIZE 7264  /* elements of activations, gradients and temporaries */
-#define LABEL_EMBED_NUM_INPUTS 2
-#define LABEL_EMBED_NUM_TARGETS 1
-#define LABEL_EMBED_NUM_OUTPUTS 1
-#define LABEL_EMBED_NUM_METRICS 1
+#define LABEL_EMBED_BATCH              32         /* the largest n of evaluate and the training calls */
+#define LABEL_EMBED_SEED               42u        /* the seed of the train block */
+#define LABEL_EMBED_EPOCHS             10
+#define LABEL_EMBED_OPTIMIZER          "adam"
+#define LABEL_EMBED_LR                 0.001
+#define LABEL_EMBED_BETA1              0.9
+#define LABEL_EMBED_BETA2              0.999
+#define LABEL_EMBED_EPSILON            1e-07
+#define LABEL_EMBED_CLIP_NORM          0          /* 0: off */
+#define LABEL_EMBED_NUM_PARAMS         7214       /* elements of the flat weight buffer */
+#define LABEL_EMBED_NUM_TRAINABLE      7214       /* its trainable prefix: the gradient's length */
+#define LABEL_EMBED_NUM_TENSORS        5
+#define LABEL_EMBED_ARENA_SIZE         7264       /* elements of activations, gradients, temporaries */
+#define LABEL_EMBED_NUM_INPUTS         2
+#define LABEL_EMBED_NUM_TARGETS        1
+#define LABEL_EMBED_NUM_OUTPUTS        1
+#define LABEL_EMBED_NUM_METRICS        1
 
 typedef float label_embed_real;
 

@@ -10,17 +10,23 @@
 extern "C" {
 #endif
 
-#define MASKED_INPUT_BATCH 32        /* the largest n that evaluate and the training calls take */
-#define MASKED_INPUT_SEED 42u      /* the seed of the train block */
-#define MASKED_INPUT_EPOCHS 10
-#define MASKED_INPUT_NUM_PARAMS 545  /* elements of the flat weight buffer */
-#define MASKED_INPUT_NUM_TRAINABLE 545 /* its trainable prefix: the gradient buffer's length */
-#define MASKED_INPUT_NUM_TENSORS 4
-#define MASKED_INPUT_ARENA_SIZE 3744  /* elements of activations, gradients and temporaries */
-#define MASKED_INPUT_NUM_INPUTS 3
-#define MASKED_INPUT_NUM_TARGETS 1
-#define MASKED_INPUT_NUM_OUTPUTS 1
-#define MASKED_INPUT_NUM_METRICS 0
+#define MASKED_INPUT_BATCH             32         /* the largest n of evaluate and the training calls */
+#define MASKED_INPUT_SEED              42u        /* the seed of the train block */
+#define MASKED_INPUT_EPOCHS            10
+#define MASKED_INPUT_OPTIMIZER         "adam"
+#define MASKED_INPUT_LR                0.001
+#define MASKED_INPUT_BETA1             0.9
+#define MASKED_INPUT_BETA2             0.999
+#define MASKED_INPUT_EPSILON           1e-07
+#define MASKED_INPUT_CLIP_NORM         0          /* 0: off */
+#define MASKED_INPUT_NUM_PARAMS        545        /* elements of the flat weight buffer */
+#define MASKED_INPUT_NUM_TRAINABLE     545        /* its trainable prefix: the gradient's length */
+#define MASKED_INPUT_NUM_TENSORS       4
+#define MASKED_INPUT_ARENA_SIZE        3744       /* elements of activations, gradients, temporaries */
+#define MASKED_INPUT_NUM_INPUTS        3
+#define MASKED_INPUT_NUM_TARGETS       1
+#define MASKED_INPUT_NUM_OUTPUTS       1
+#define MASKED_INPUT_NUM_METRICS       0
 
 typedef float masked_input_real;
 

@@ -40,7 +40,7 @@ void num_cat_init(num_cat *m, uint64_t seed)
     mn_init_fill_f32(m->params + 640, 64, 0.0); /* dense.bias [64] */
     mn_init_glorot_uniform_f32(m->params + 704, 2048, 64, 32, &m->rng); /* dense_1.kernel [64, 32] */
     mn_init_fill_f32(m->params + 2752, 32, 0.0); /* dense_1.bias [32] */
-    mn_init_uniform_f32(m->params + 2784, 1600, -0.050000000000000003, 0.050000000000000003, &m->rng); /* embedding.embeddings [100, 16] */
+    mn_init_uniform_f32(m->params + 2784, 1600, -0.05, 0.05, &m->rng); /* embedding.embeddings [100, 16] */
     mn_init_glorot_uniform_f32(m->params + 4384, 48, 48, 1, &m->rng); /* dense_2.kernel [48, 1] */
     mn_init_fill_f32(m->params + 4432, 1, 0.0); /* dense_2.bias [1] */
 }
@@ -333,7 +333,7 @@ void num_cat_apply_gradients(num_cat *m, const float *grads)
     /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
     const float b1 = 0.9f, b2 = 0.999f, eps = 1e-07f;
     const double steps = (double)m->step;
-    const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.90000000000000002, steps)));
+    const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.9, steps)));
     for (long i = 0; i < count; i++) {
         const float g = grads[i] * scale;
         m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;
@@ -344,8 +344,9 @@ void num_cat_apply_gradients(num_cat *m, const float *grads)
 
 float num_cat_train_step(num_cat *m, const num_cat_inputs *in, const num_cat_targets *tg, int n)
 {
+    if (n < 1 || n > NUM_CAT_BATCH) return (float)NAN; /* nothing done */
     const float loss = num_cat_compute_gradients(m, in, tg, n, m->grads);
-    if (loss == loss) num_cat_apply_gradients(m, m->grads); /* skipped when n was out of range */
+    num_cat_apply_gradients(m, m->grads);
     return loss;
 }
 

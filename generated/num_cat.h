@@ -10,17 +10,23 @@
 extern "C" {
 #endif
 
-#define NUM_CAT_BATCH 32        /* the largest n that evaluate and the training calls take */
-#define NUM_CAT_SEED 42u      /* the seed of the train block */
-#define NUM_CAT_EPOCHS 10
-#define NUM_CAT_NUM_PARAMS 4433  /* elements of the flat weight buffer */
-#define NUM_CAT_NUM_TRAINABLE 4433 /* its trainable prefix: the gradient buffer's length */
-#define NUM_CAT_NUM_TENSORS 7
-#define NUM_CAT_ARENA_SIZE 7216  /* elements of activations, gradients and temporaries */
-#define NUM_CAT_NUM_INPUTS 2
-#define NUM_CAT_NUM_TARGETS 1
-#define NUM_CAT_NUM_OUTPUTS 1
-#define NUM_CAT_NUM_METRICS 0
+#define NUM_CAT_BATCH                  32         /* the largest n of evaluate and the training calls */
+#define NUM_CAT_SEED                   42u        /* the seed of the train block */
+#define NUM_CAT_EPOCHS                 10
+#define NUM_CAT_OPTIMIZER              "adam"
+#define NUM_CAT_LR                     0.001
+#define NUM_CAT_BETA1                  0.9
+#define NUM_CAT_BETA2                  0.999
+#define NUM_CAT_EPSILON                1e-07
+#define NUM_CAT_CLIP_NORM              0          /* 0: off */
+#define NUM_CAT_NUM_PARAMS             4433       /* elements of the flat weight buffer */
+#define NUM_CAT_NUM_TRAINABLE          4433       /* its trainable prefix: the gradient's length */
+#define NUM_CAT_NUM_TENSORS            7
+#define NUM_CAT_ARENA_SIZE             7216       /* elements of activations, gradients, temporaries */
+#define NUM_CAT_NUM_INPUTS             2
+#define NUM_CAT_NUM_TARGETS            1
+#define NUM_CAT_NUM_OUTPUTS            1
+#define NUM_CAT_NUM_METRICS            0
 
 typedef float num_cat_real;
 

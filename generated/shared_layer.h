@@ -10,17 +10,23 @@
 extern "C" {
 #endif
 
-#define SHARED_LAYER_BATCH 32        /* the largest n that evaluate and the training calls take */
-#define SHARED_LAYER_SEED 42u      /* the seed of the train block */
-#define SHARED_LAYER_EPOCHS 10
-#define SHARED_LAYER_NUM_PARAMS 417  /* elements of the flat weight buffer */
-#define SHARED_LAYER_NUM_TRAINABLE 417 /* its trainable prefix: the gradient buffer's length */
-#define SHARED_LAYER_NUM_TENSORS 4
-#define SHARED_LAYER_ARENA_SIZE 6224  /* elements of activations, gradients and temporaries */
-#define SHARED_LAYER_NUM_INPUTS 2
-#define SHARED_LAYER_NUM_TARGETS 1
-#define SHARED_LAYER_NUM_OUTPUTS 1
-#define SHARED_LAYER_NUM_METRICS 1
+#define SHARED_LAYER_BATCH             32         /* the largest n of evaluate and the training calls */
+#define SHARED_LAYER_SEED              42u        /* the seed of the train block */
+#define SHARED_LAYER_EPOCHS            10
+#define SHARED_LAYER_OPTIMIZER         "adam"
+#define SHARED_LAYER_LR                0.001
+#define SHARED_LAYER_BETA1             0.9
+#define SHARED_LAYER_BETA2             0.999
+#define SHARED_LAYER_EPSILON           1e-07
+#define SHARED_LAYER_CLIP_NORM         0          /* 0: off */
+#define SHARED_LAYER_NUM_PARAMS        417        /* elements of the flat weight buffer */
+#define SHARED_LAYER_NUM_TRAINABLE     417        /* its trainable prefix: the gradient's length */
+#define SHARED_LAYER_NUM_TENSORS       4
+#define SHARED_LAYER_ARENA_SIZE        6224       /* elements of activations, gradients, temporaries */
+#define SHARED_LAYER_NUM_INPUTS        2
+#define SHARED_LAYER_NUM_TARGETS       1
+#define SHARED_LAYER_NUM_OUTPUTS       1
+#define SHARED_LAYER_NUM_METRICS       1
 
 typedef float shared_layer_real;
 

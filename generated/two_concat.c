@@ -314,7 +314,7 @@ void two_concat_apply_gradients(two_concat *m, const float *grads)
     /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
     const float b1 = 0.9f, b2 = 0.999f, eps = 1e-07f;
     const double steps = (double)m->step;
-    const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.90000000000000002, steps)));
+    const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.9, steps)));
     for (long i = 0; i < count; i++) {
         const float g = grads[i] * scale;
         m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;
@@ -325,8 +325,9 @@ void two_concat_apply_gradients(two_concat *m, const float *grads)
 
 float two_concat_train_step(two_concat *m, const two_concat_inputs *in, const two_concat_targets *tg, int n)
 {
+    if (n < 1 || n > TWO_CONCAT_BATCH) return (float)NAN; /* nothing done */
     const float loss = two_concat_compute_gradients(m, in, tg, n, m->grads);
-    if (loss == loss) two_concat_apply_gradients(m, m->grads); /* skipped when n was out of range */
+    two_concat_apply_gradients(m, m->grads);
     return loss;
 }
 

@@ -10,17 +10,23 @@
 extern "C" {
 #endif
 
-#define TWO_CONCAT_BATCH 32        /* the largest n that evaluate and the training calls take */
-#define TWO_CONCAT_SEED 42u      /* the seed of the train block */
-#define TWO_CONCAT_EPOCHS 10
-#define TWO_CONCAT_NUM_PARAMS 993  /* elements of the flat weight buffer */
-#define TWO_CONCAT_NUM_TRAINABLE 993 /* its trainable prefix: the gradient buffer's length */
-#define TWO_CONCAT_NUM_TENSORS 6
-#define TWO_CONCAT_ARENA_SIZE 9296  /* elements of activations, gradients and temporaries */
-#define TWO_CONCAT_NUM_INPUTS 2
-#define TWO_CONCAT_NUM_TARGETS 1
-#define TWO_CONCAT_NUM_OUTPUTS 1
-#define TWO_CONCAT_NUM_METRICS 1
+#define TWO_CONCAT_BATCH               32         /* the largest n of evaluate and the training calls */
+#define TWO_CONCAT_SEED                42u        /* the seed of the train block */
+#define TWO_CONCAT_EPOCHS              10
+#define TWO_CONCAT_OPTIMIZER           "adam"
+#define TWO_CONCAT_LR                  0.001
+#define TWO_CONCAT_BETA1               0.9
+#define TWO_CONCAT_BETA2               0.999
+#define TWO_CONCAT_EPSILON             1e-07
+#define TWO_CONCAT_CLIP_NORM           0          /* 0: off */
+#define TWO_CONCAT_NUM_PARAMS          993        /* elements of the flat weight buffer */
+#define TWO_CONCAT_NUM_TRAINABLE       993        /* its trainable prefix: the gradient's length */
+#define TWO_CONCAT_NUM_TENSORS         6
+#define TWO_CONCAT_ARENA_SIZE          9296       /* elements of activations, gradients, temporaries */
+#define TWO_CONCAT_NUM_INPUTS          2
+#define TWO_CONCAT_NUM_TARGETS         1
+#define TWO_CONCAT_NUM_OUTPUTS         1
+#define TWO_CONCAT_NUM_METRICS         1
 
 typedef float two_concat_real;
 

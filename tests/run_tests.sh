@@ -96,7 +96,33 @@ check "--prefix must be a C identifier (exit 2)" expect_status 2 ./mnc examples/
 check "--emit=ir prints the IR" bash -c "./mnc examples/two_concat.mn --emit=ir | grep -q 'linear %0, %3, %4 act=relu'"
 check "an unwritable output exits 2 and leaves nothing" bash -c "./mnc examples/two_concat.mn -o $WORK/missing-dir/x.c; [ \$? = 2 ] && [ ! -e $WORK/missing-dir ]"
 
-# ---- 3. diagnostics of broken models ---------------------------------------------------------
+# ---- 3. the compiler itself: clang, sanitizers ------------------------------------------------
+section "the compiler under clang and under the sanitizers"
+if [ -n "$CLANG" ]; then
+    check "mnc and the runtime build warning-free with clang -Wall -Wextra -Werror" \
+        make --no-print-directory -j2 CC=clang BUILD="$BUILD/clang" MNC="$BUILD/clang/mnc" "$BUILD/clang/mnc" "$BUILD/clang/libmnrt.a"
+fi
+ASAN_MNC=$BUILD/asan/mnc
+if [ -x "$ASAN_MNC" ]; then
+    # Same output as ./mnc, same exit status, and no finding (a finding aborts
+    # with status 1 and a report, which the comparison turns into a failure).
+    for mn in examples/*.mn examples/errors/*.mn tests/ops/*.mn tests/diagnostics/*.mn; do
+        [ -e "$mn" ] || continue
+        name=$(basename "$mn" .mn)
+        d=$WORK/asan/$name
+        mkdir -p "$d/plain" "$d/asan"
+        check "$name through mnc under ASan/UBSan: no finding, same output" bash -c "
+            ./mnc $mn -o $d/plain/m.c >$d/plain.out 2>&1; want=\$?
+            $ASAN_MNC $mn -o $d/asan/m.c >$d/asan.out 2>&1; got=\$?
+            [ \$want = \$got ] || { echo \"exit \$got under the sanitizers, \$want without\"; cat $d/asan.out; exit 1; }
+            cmp $d/plain.out $d/asan.out || exit 1
+            [ \$want != 0 ] || { cmp $d/plain/m.c $d/asan/m.c && cmp $d/plain/m.h $d/asan/m.h; }"
+    done
+else
+    LOG=/dev/null fail "the sanitized compiler $ASAN_MNC was not built"
+fi
+
+# ---- 4. diagnostics of broken models ---------------------------------------------------------
 section "diagnostics (examples/errors/*.mn against their .expected text)"
 for mn in examples/errors/*.mn tests/diagnostics/*.mn; do
     [ -e "$mn" ] || continue
@@ -109,7 +135,7 @@ for mn in examples/errors/*.mn tests/diagnostics/*.mn; do
         diff -u $expected $WORK/$name.err"
 done
 
-# ---- 4. snapshots and determinism -------------------------------------------------------------
+# ---- 5. snapshots and determinism -------------------------------------------------------------
 section "generated C: snapshots, determinism, warnings"
 check "golden-check (generated/ matches mnc's output)" bash tests/golden.sh check examples/*.mn
 for mn in examples/*.mn tests/ops/*.mn; do
@@ -129,7 +155,7 @@ for mn in examples/*.mn tests/ops/*.mn; do
     done
 done
 
-# ---- 5. numbers: gradients, training, save/load ---------------------------------------------
+# ---- 6. numbers: gradients, training, save/load ---------------------------------------------
 section "gradient check (double precision, finite differences, rel. error < 1e-6)"
 for mn in examples/*.mn tests/ops/*.mn; do
     [ -e "$mn" ] || continue
@@ -147,6 +173,27 @@ for mn in examples/*.mn; do
     check_shown "$name trains" bash -c "
         gcc $GEN_CFLAGS -O2 -Iruntime -Itests/harness -I$dir/a tests/harness/trainloss.c $dir/a/m.c $LIBS -o $dir/a/trainloss &&
         $dir/a/trainloss"
+done
+
+section "optimizer steps against their formula (float and double)"
+for mn in examples/*.mn tests/ops/opt_*.mn; do
+    [ -e "$mn" ] || continue
+    name=$(basename "$mn" .mn)
+    dir=$WORK/gen/$name
+    for t in a f64; do
+        check_shown "$name optimizer ($t)" bash -c "
+            gcc $GEN_CFLAGS -O2 -Iruntime -Itests/harness -I$dir/$t tests/harness/optstep.c $dir/$t/m.c $LIBS -o $dir/$t/optstep &&
+            $dir/$t/optstep"
+    done
+done
+
+section "no heap allocation in train_step, evaluate and predict"
+for mn in examples/*.mn; do
+    name=$(basename "$mn" .mn)
+    dir=$WORK/gen/$name
+    check_shown "$name allocates nothing" bash -c "
+        gcc $GEN_CFLAGS -O2 -Iruntime -Itests/harness -I$dir/a tests/harness/noalloc.c $dir/a/m.c $LIBS -o $dir/a/noalloc &&
+        $dir/a/noalloc"
 done
 
 section "save and load (bit-exact round trip; bad files refused, model untouched)"

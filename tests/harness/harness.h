@@ -22,7 +22,7 @@ typedef struct Data {
     void *target[M_NUM_TARGETS + 1];
 } Data;
 
-static void *xcalloc(size_t n, size_t size) {
+static inline void *xcalloc(size_t n, size_t size) {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p) {
         fprintf(stderr, "out of memory\n");
@@ -35,7 +35,7 @@ static void *xcalloc(size_t n, size_t size) {
  * in [-1, 1] with one value in five exactly 0 (so masks take both branches);
  * int data is uniform over [0, int_bound) (10 when unbounded); targets take
  * the form their loss expects. */
-static void *make_buffer(const mn_io_info *io, int n, mn_rng *r) {
+static inline void *make_buffer(const mn_io_info *io, int n, mn_rng *r) {
     size_t count = (size_t)n * io->size;
     if (io->dtype == MN_I32) {
         int32_t *b = xcalloc(count, sizeof *b);
@@ -60,7 +60,7 @@ static void *make_buffer(const mn_io_info *io, int n, mn_rng *r) {
 }
 
 /* Points the field of an _inputs/_targets struct at a buffer. */
-static void set_field(void *strct, const mn_io_info *io, void *buf) {
+static inline void set_field(void *strct, const mn_io_info *io, void *buf) {
     if (io->dtype == MN_I32) {
         const int32_t *p = buf;
         memcpy((char *)strct + io->field_offset, &p, sizeof p);
@@ -70,7 +70,7 @@ static void set_field(void *strct, const mn_io_info *io, void *buf) {
     }
 }
 
-static void data_make(Data *d, int n, uint64_t seed) {
+static inline void data_make(Data *d, int n, uint64_t seed) {
     mn_rng r;
     mn_rng_seed(&r, seed);
     d->n = n;
@@ -79,7 +79,7 @@ static void data_make(Data *d, int n, uint64_t seed) {
 }
 
 /* The structs for samples [first, first + count) of d. */
-static void data_view(const Data *d, int first, m_inputs *in, m_targets *tg) {
+static inline void data_view(const Data *d, int first, m_inputs *in, m_targets *tg) {
     memset(in, 0, sizeof *in);
     memset(tg, 0, sizeof *tg);
     for (int i = 0; i < M_NUM_INPUTS; i++) {
@@ -94,13 +94,13 @@ static void data_view(const Data *d, int first, m_inputs *in, m_targets *tg) {
     }
 }
 
-static void data_free(Data *d) {
+static inline void data_free(Data *d) {
     for (int i = 0; i < M_NUM_INPUTS; i++) free(d->input[i]);
     for (int i = 0; i < M_NUM_TARGETS; i++) free(d->target[i]);
 }
 
 /* A model instance on the heap (the struct holds the arena: it can be large). */
-static m *model_new(uint64_t seed) {
+static inline m *model_new(uint64_t seed) {
     m *model = xcalloc(1, sizeof *model);
     m_init(model, seed);
     return model;
