@@ -28,22 +28,26 @@ COMPILER_OBJS = $(COMPILER_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/mn.tab.o $(BUILD)/lex
 RUNTIME_OBJS  = $(RUNTIME_SRCS:%.c=$(BUILD)/%.o)
 UNIT_TESTS    = $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps test demo golden-check golden-update clean unit-tests
+.PHONY: all deps test demo golden-check golden-update clean unit-tests conformance
 
 all: deps
 	@$(MAKE) --no-print-directory $(MNC) $(BUILD)/libmnrt.a
 
 # ---- dependencies (Debian packages) ----------------------------------------------------
-DEB_PACKAGES = flex bison libopenblas-dev libcunit1-dev
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+DEB_PACKAGES = flex bison libopenblas-dev libcunit1-dev clang
+# PyTorch, for the live conformance comparison only (make conformance).
+REFERENCE_PACKAGES = python3-torch python3-numpy
+# install_missing PACKAGES: apt-get install those that dpkg does not know.
+install_missing = missing=""; for p in $(1); do \
 	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
-	    echo "make deps: installing$$missing"; \
+	    echo "make: installing$$missing"; \
 	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	    $$SUDO apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null || exit 1; \
 	fi
+deps:
+	@$(call install_missing,$(DEB_PACKAGES))
 
 # ---- the compiler --------------------------------------------------------------------------
 $(BUILD)/mn.tab.c $(BUILD)/mn.tab.h: grammar/mn.y compiler/ast.h compiler/mnc.h
@@ -90,6 +94,23 @@ unit-tests: $(UNIT_TESTS:%=$(BUILD)/test_%)
 test: deps
 	@$(MAKE) --no-print-directory -j2 $(MNC) $(BUILD)/libmnrt.a unit-tests $(BUILD)/asan/mnc
 	@BUILD=$(BUILD) bash tests/run_tests.sh
+
+# ---- conformance with PyTorch --------------------------------------------------------------
+# A case's driver: its generated model (float32, prefix m) with the exchange
+# and comparison program. make test checks every case against its committed
+# golden (tests/golden/); make conformance reruns PyTorch live, and
+# make conformance UPDATE=1 rewrites the goldens.
+$(BUILD)/conformance/%/driver: examples/%.mn $(MNC) $(BUILD)/libmnrt.a tests/conformance/driver.c \
+        tests/conformance/tolerances.h tests/harness/harness.h
+	@mkdir -p $(dir $@)
+	./$(MNC) $< --prefix m -o $(dir $@)m.c
+	$(CC) $(GEN_CFLAGS) -Iruntime -Itests/harness -Itests/conformance -I$(dir $@) tests/conformance/driver.c \
+	    $(dir $@)m.c $(BUILD)/libmnrt.a $(BLAS_LIBS) -o $@
+
+conformance: deps
+	@$(call install_missing,$(REFERENCE_PACKAGES))
+	@$(MAKE) --no-print-directory $(MNC) $(BUILD)/libmnrt.a
+	@BUILD=$(BUILD) /usr/bin/python3 tests/reference/conformance.py $(if $(UPDATE),--update)
 
 # ---- snapshots of the generated C -----------------------------------------------------------
 EXAMPLES = $(sort $(wildcard examples/*.mn))

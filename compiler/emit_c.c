@@ -591,11 +591,12 @@ static void emit_accuracy(Emit *E, Node *n) {
     Shape *ys = &in(E, n, 0)->shape;
     int C = last_dim(ys), sparse = in(E, n, 1)->dtype == DT_INT;
     const char *y = ptr(E, n->in[0]), *t = ptr(E, n->in[1]);
-    head(E, n, C == 1 && !sparse ? "accuracy, threshold 0.5" : "accuracy, argmax");
+    head(E, n, C == 1 ? "accuracy, threshold 0.5" : "accuracy, argmax");
     out(E, "    {");
     out(E, "        long correct = 0;");
-    if (C == 1 && !sparse) {
-        out(E, "        for (int i = 0; i < %s; i++) correct += (%s[i] > 0.5) == (%s[i] > 0.5);", count(ys), y, t);
+    if (C == 1) {
+        /* Keras's binary_accuracy: the thresholded prediction equals the target */
+        out(E, "        for (int i = 0; i < %s; i++) correct += (%s[i] > 0.5 ? 1.0 : 0.0) == (double)%s[i];", count(ys), y, t);
         out(E, "        %s = (%s)((double)correct / (%s));", elem(E, v, "0"), E->T, count(ys));
     } else {
         out(E, "        for (int r = 0; r < %s; r++) {", rows(ys));

@@ -174,7 +174,7 @@ float shared_layer_evaluate(shared_layer *m, const shared_layer_inputs *in, cons
     /* %13 scalar = accuracy, threshold 0.5(y [n, 1], label [n, 1]) */
     {
         long correct = 0;
-        for (int i = 0; i < n; i++) correct += ((A + 32)[i] > 0.5) == (tg->label[i] > 0.5);
+        for (int i = 0; i < n; i++) correct += ((A + 32)[i] > 0.5 ? 1.0 : 0.0) == (double)tg->label[i];
         (A + 0)[0] = (float)((double)correct / (n));
     }
 

@@ -178,7 +178,7 @@ float two_concat_evaluate(two_concat *m, const two_concat_inputs *in, const two_
     /* %15 scalar = accuracy, threshold 0.5(y [n, 1], label [n, 1]) */
     {
         long correct = 0;
-        for (int i = 0; i < n; i++) correct += ((A + 32)[i] > 0.5) == (tg->label[i] > 0.5);
+        for (int i = 0; i < n; i++) correct += ((A + 32)[i] > 0.5 ? 1.0 : 0.0) == (double)tg->label[i];
         (A + 0)[0] = (float)((double)correct / (n));
     }
 

@@ -196,6 +196,20 @@ for mn in examples/*.mn; do
         $dir/a/noalloc"
 done
 
+section "conformance: outputs, loss, gradients, 5 Adam steps against the PyTorch goldens"
+check "tests/golden/SHA256SUMS: the goldens are intact" bash -c "cd tests/golden && sha256sum --quiet -c SHA256SUMS"
+for mn in examples/*.mn; do
+    name=$(basename "$mn" .mn)
+    golden=tests/golden/$name.safetensors
+    if [ ! -e "$golden" ]; then
+        LOG=/dev/null fail "$name conformance: no golden $golden (run make conformance UPDATE=1)"
+        continue
+    fi
+    check_shown "$name conformance" bash -c "
+        make --no-print-directory -s BUILD=$BUILD $BUILD/conformance/$name/driver >/dev/null &&
+        $BUILD/conformance/$name/driver check $golden $name"
+done
+
 section "save and load (bit-exact round trip; bad files refused, model untouched)"
 for mn in examples/*.mn; do
     name=$(basename "$mn" .mn)

@@ -1,0 +1,24 @@
+/* tolerances.h — how close mnc's float32 numbers must be to the PyTorch
+ * reference: stated once, here, per quantity. An element passes when
+ *
+ *     |mnc - reference| <= atol + rtol * |reference|
+ *
+ * The atol floors cover values that are zero up to rounding (a gradient of
+ * a unit that is almost off, a weight that barely moved); they sit orders
+ * of magnitude below the typical values of each quantity.
+ */
+#ifndef TOLERANCES_H
+#define TOLERANCES_H
+
+typedef struct Tolerance {
+    const char *quantity;
+    double rtol, atol;
+} Tolerance;
+
+static const Tolerance TOL_OUTPUT = {"output", 1e-5, 1e-6};       /* predict's outputs */
+static const Tolerance TOL_LOSS = {"loss", 1e-5, 1e-7};           /* the loss of the batch */
+static const Tolerance TOL_METRIC = {"metric", 0, 1e-6};         /* accuracy: a count over the batch */
+static const Tolerance TOL_GRAD = {"gradient", 1e-4, 1e-6};       /* d loss / d weight */
+static const Tolerance TOL_STEP5 = {"weights after 5 steps", 1e-4, 1e-6};
+
+#endif
