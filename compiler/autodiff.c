@@ -8,6 +8,8 @@
  * Only values that depend on a trainable param get a gradient: inputs,
  * targets and masks never do.
  */
+#include <string.h>
+
 #include "ir.h"
 
 typedef struct Grad {
@@ -118,13 +120,84 @@ static void grad_where(Grad *G, int v, int dy) {
 static void grad_neg(Grad *G, int v, int dy) { accumulate(G, input(G, v, 0), bw(G, OP_NEG, dy, 0, 0, v), v); }
 static void grad_copy(Grad *G, int v, int dy) { accumulate(G, input(G, v, 0), dy, v); }
 
-static void grad_reshape(Grad *G, int v, int dy) {
-    int x = input(G, v, 0);
-    int r = ir_begin(G->g, OP_RESHAPE, &dy, 1, node(G, v)->loc);
-    node(G, r)->to = node(G, x)->shape;
+/* A backward node whose shape rule reads `to` (reshape, expand). */
+static int shaped(Grad *G, Op op, int x, Shape to, int from) {
+    int r = ir_begin(G->g, op, &x, 1, node(G, from)->loc);
+    node(G, r)->to = to;
     node(G, r)->backward = 1;
     ir_finish(G->g, r);
-    accumulate(G, x, r, v);
+    return r;
+}
+
+static void grad_reshape(Grad *G, int v, int dy) {
+    int x = input(G, v, 0);
+    accumulate(G, x, shaped(G, OP_RESHAPE, dy, node(G, x)->shape, v), v);
+}
+
+static void grad_exp(Grad *G, int v, int dy) { accumulate(G, input(G, v, 0), bw(G, OP_MUL, dy, v, 0, v), v); }
+static void grad_log(Grad *G, int v, int dy) {
+    int x = input(G, v, 0);
+    accumulate(G, x, bw(G, OP_DIV, dy, x, 0, v), v);
+}
+/* dx = (dy / 2) / y */
+static void grad_sqrt(Grad *G, int v, int dy) {
+    int half = ir_const(G->g, 0.5, node(G, v)->loc);
+    accumulate(G, input(G, v, 0), bw(G, OP_DIV, bw(G, OP_MUL, dy, half, 0, v), v, 0, v), v);
+}
+static void grad_abs(Grad *G, int v, int dy) {
+    int x = input(G, v, 0);
+    accumulate(G, x, bw(G, OP_MUL, dy, bw(G, OP_SIGN, x, 0, 0, v), 0, v), v);
+}
+static void grad_square(Grad *G, int v, int dy) {
+    int x = input(G, v, 0), two = ir_const(G->g, 2.0, node(G, v)->loc);
+    accumulate(G, x, bw(G, OP_MUL, dy, bw(G, OP_MUL, x, two, 0, v), 0, v), v);
+}
+static void grad_softplus(Grad *G, int v, int dy) {
+    int x = input(G, v, 0);
+    accumulate(G, x, bw(G, OP_MUL, dy, bw(G, OP_SIGMOID, x, 0, 0, v), 0, v), v);
+}
+
+/* y = x^p: dx = dy p x^(p-1); dp = dy y ln x where x > 0, else 0 */
+static void grad_pow(Grad *G, int v, int dy) {
+    int x = input(G, v, 0), p = input(G, v, 1);
+    if (G->needs[x]) {
+        int one = ir_const(G->g, 1.0, node(G, v)->loc);
+        int slope = bw(G, OP_MUL, p, bw(G, OP_POW, x, bw(G, OP_SUB, p, one, 0, v), 0, v), 0, v);
+        accumulate(G, x, sum_to(G, bw(G, OP_MUL, dy, slope, 0, v), x, v), v);
+    }
+    if (G->needs[p]) accumulate(G, p, sum_to(G, bw(G, OP_POW_DP, x, v, dy, v), p, v), v);
+}
+
+static void grad_expand(Grad *G, int v, int dy) {
+    int x = input(G, v, 0);
+    accumulate(G, x, sum_to(G, dy, x, v), v);
+}
+
+/* The shape of a reduction's input with the reduced axis kept as 1. */
+static Shape keepdims(Grad *G, int v) {
+    Shape s = node(G, input(G, v, 0))->shape;
+    s.dims[node(G, v)->axis] = 1;
+    return s;
+}
+
+static void grad_reduce_sum(Grad *G, int v, int dy) {
+    int x = input(G, v, 0);
+    int dyk = shaped(G, OP_RESHAPE, dy, keepdims(G, v), v);
+    accumulate(G, x, shaped(G, OP_EXPAND, dyk, node(G, x)->shape, v), v);
+}
+
+/* The gradient goes to the maxima, shared equally among ties (TensorFlow). */
+static void grad_reduce_max(Grad *G, int v, int dy) {
+    int x = input(G, v, 0);
+    Shape k = keepdims(G, v);
+    int yk = shaped(G, OP_RESHAPE, v, k, v), dyk = shaped(G, OP_RESHAPE, dy, k, v);
+    int is_max = bw(G, OP_EQ, x, yk, 0, v);
+    int ties = ir_begin(G->g, OP_REDUCE_SUM, &is_max, 1, node(G, v)->loc);
+    node(G, ties)->axis = node(G, v)->axis;
+    node(G, ties)->backward = 1;
+    ir_finish(G->g, ties);
+    int share = bw(G, OP_DIV, dyk, shaped(G, OP_RESHAPE, ties, k, v), 0, v);
+    accumulate(G, x, bw(G, OP_MUL, is_max, share, 0, v), v);
 }
 
 static void grad_concat(Grad *G, int v, int dy) {
@@ -153,6 +226,75 @@ static void grad_embedding(Grad *G, int v, int dy) {
     node(G, d)->backward = 1;
     ir_finish(G->g, d);
     accumulate(G, table, d, v);
+}
+
+/* A node that copies v's window geometry. */
+static void same_window(Grad *G, int to, int from) {
+    Node *a = node(G, to), *b = node(G, from);
+    memcpy(a->k, b->k, sizeof a->k);
+    memcpy(a->s, b->s, sizeof a->s);
+    memcpy(a->pad, b->pad, sizeof a->pad);
+    a->start = b->start;
+}
+
+static void grad_im2col(Grad *G, int v, int dy) {
+    int x = input(G, v, 0);
+    int c = ir_begin(G->g, OP_COL2IM, &dy, 1, node(G, v)->loc);
+    same_window(G, c, v);
+    node(G, c)->to = node(G, x)->shape;
+    node(G, c)->backward = 1;
+    ir_finish(G->g, c);
+    accumulate(G, x, c, v);
+}
+
+static void pool_grad(Grad *G, int v, int dy) {
+    int x = input(G, v, 0);
+    int in[3] = {x, v, dy};
+    int d = ir_begin(G->g, OP_POOL_GRAD, in, 3, node(G, v)->loc);
+    same_window(G, d, v);
+    node(G, d)->loss = node(G, v)->op;
+    node(G, d)->backward = 1;
+    ir_finish(G->g, d);
+    accumulate(G, x, d, v);
+}
+static void grad_maxpool(Grad *G, int v, int dy) { pool_grad(G, v, dy); }
+static void grad_avgpool(Grad *G, int v, int dy) { pool_grad(G, v, dy); }
+
+/* A backward recurrent node with v's units, direction and output mode. */
+static int recurrent(Grad *G, Op op, const int *in, int nin, int from) {
+    int r = ir_begin(G->g, op, in, nin, node(G, from)->loc);
+    node(G, r)->len = node(G, from)->len;
+    node(G, r)->start = node(G, from)->start;
+    node(G, r)->axis = node(G, from)->axis;
+    node(G, r)->backward = 1;
+    return r;
+}
+
+/* lstm_h only reads the h slots of the states: its gradient fills them. */
+static void grad_lstm_h(Grad *G, int v, int dy) {
+    int states = input(G, v, 0);
+    int d = recurrent(G, OP_LSTM_H_GRAD, &dy, 1, v);
+    node(G, d)->to = node(G, states)->shape;
+    ir_finish(G->g, d);
+    accumulate(G, states, d, v);
+}
+
+/* Backpropagation through time gives d(zx); dU = hprev^T d(zx). */
+static void grad_lstm_scan(Grad *G, int v, int ds) {
+    int zx = input(G, v, 0), u = input(G, v, 1);
+    int in[3] = {v, u, ds};
+    int dz = recurrent(G, OP_LSTM_SCAN_GRAD, in, 3, v);
+    ir_finish(G->g, dz);
+    accumulate(G, zx, dz, v);
+    if (G->needs[u]) {
+        int hp = recurrent(G, OP_LSTM_HPREV, &v, 1, v);
+        ir_finish(G->g, hp);
+        accumulate(G, u, bw(G, OP_MATMUL_DW, hp, dz, 0, v), v);
+    }
+}
+
+static void grad_reverse(Grad *G, int v, int dy) {
+    accumulate(G, input(G, v, 0), bw(G, OP_REVERSE, dy, 0, 0, v), v);
 }
 
 static void grad_loss(Grad *G, int v, int dl) {

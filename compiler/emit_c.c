@@ -238,6 +238,14 @@ static void emit_unary(Emit *E, Node *n) {
     case OP_TANH: y = act_expr(E, ACT_TANH, "x"); break;
     case OP_NEG: y = "-x"; break;
     case OP_COPY: y = "x"; break;
+    case OP_EXP: y = xsprintf("%s(x)", fn(E, "exp")); break;
+    case OP_LOG: y = xsprintf("%s(x)", fn(E, "log")); break;
+    case OP_SQRT: y = xsprintf("%s(x)", fn(E, "sqrt")); break;
+    case OP_ABS: y = xsprintf("%s(x)", fn(E, "fabs")); break;
+    case OP_SQUARE: y = "x * x"; break;
+    /* log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|) */
+    case OP_SOFTPLUS: y = xsprintf("(x > 0 ? x : 0) + %s(%s(-%s(x)))", fn(E, "log1p"), fn(E, "exp"), fn(E, "fabs")); break;
+    case OP_SIGN: y = xsprintf("(%s)((x > 0) - (x < 0))", E->T); break;
     default: unreachable();
     }
     head(E, n, op_info[n->op].name);
@@ -303,6 +311,7 @@ static void emit_binary(Emit *E, Node *n) {
     case OP_MUL: op = "a * b"; break;
     case OP_DIV: op = "a / b"; break;
     case OP_MAX: op = "a >= b ? a : b"; break;
+    case OP_POW: op = xsprintf("%s(a, b)", fn(E, "pow")); break;
     case OP_LT: op = "<"; break;
     case OP_LE: op = "<="; break;
     case OP_GT: op = ">"; break;
@@ -334,6 +343,318 @@ static void emit_cast(Emit *E, Node *n) {
     head(E, n, "cast");
     out(E, "    for (int i = 0; i < %s; i++) %s = (%s)%s;", count(&n->shape), elem(E, (int)(n - E->g->nodes), "i"), E->T,
         elem(E, n->in[0], "i"));
+}
+
+/* (x, y, dy) -> d(x^p)/dp = dy y ln x where x > 0, else 0 (TensorFlow's rule:
+ * never NaN at x = 0) */
+static void emit_pow_dp(Emit *E, Node *n) {
+    int v = (int)(n - E->g->nodes);
+    Shape *o = &n->shape;
+    head(E, n, "d pow / dp");
+    out(E, "    for (int i = 0; i < %s; i++) {", count(o));
+    out(E, "        const %s x = %s;", E->T, elem(E, n->in[0], bcast_index(o, &in(E, n, 0)->shape)));
+    out(E, "        %s = x > 0 ? %s * %s * %s(x) : %s;", elem(E, v, "i"), elem(E, n->in[2], "i"), elem(E, n->in[1], "i"),
+        fn(E, "log"), lit(E, 0));
+    out(E, "    }");
+}
+
+/* x broadcast up to a larger shape: each element reads its source. */
+static void emit_expand(Emit *E, Node *n) {
+    head(E, n, "expand");
+    out(E, "    for (int i = 0; i < %s; i++) %s = %s;", count(&n->shape), elem(E, (int)(n - E->g->nodes), "i"),
+        elem(E, n->in[0], bcast_index(&n->shape, &in(E, n, 0)->shape)));
+}
+
+/* Sum or max over one axis: x seen as [outer, len, inner]. */
+static void emit_reduce(Emit *E, Node *n) {
+    int v = (int)(n - E->g->nodes);
+    Shape *xs = &in(E, n, 0)->shape;
+    long len = xs->dims[n->axis], inner = 1, outer = 1;
+    for (int d = n->axis + 1; d < xs->rank; d++) inner *= xs->dims[d];
+    for (int d = 0; d < n->axis; d++) outer *= xs->dims[d];
+    const char *outers = xs->batched ? (outer == 1 ? "n" : xsprintf("n * %ld", outer)) : xsprintf("%ld", outer);
+    int is_max = n->op == OP_REDUCE_MAX;
+    head(E, n, op_info[n->op].name);
+    out(E, "    for (int o = 0; o < %s; o++)", outers);
+    out(E, "        for (int j = 0; j < %ld; j++) {", inner);
+    out(E, "            const %s *x = %s + (size_t)o * %ld + j;", E->T, ptr(E, n->in[0]), len * inner);
+    out(E, "            %s acc = x[0];", E->T);
+    if (is_max) out(E, "            for (int k = 1; k < %ld; k++) acc = x[(size_t)k * %ld] > acc ? x[(size_t)k * %ld] : acc;", len, inner, inner);
+    else out(E, "            for (int k = 1; k < %ld; k++) acc += x[(size_t)k * %ld];", len, inner);
+    out(E, "            %s[(size_t)o * %ld + j] = acc;", ptr(E, v), inner);
+    out(E, "        }");
+}
+
+static void emit_one_hot(Emit *E, Node *n) {
+    int depth = n->len;
+    head(E, n, xsprintf("one_hot %d", depth));
+    out(E, "    for (int i = 0; i < %s; i++) {", count(&in(E, n, 0)->shape));
+    out(E, "        const int32_t id = %s;", elem(E, n->in[0], "i"));
+    out(E, "        %s *y = %s + (size_t)i * %d;", E->T, ptr(E, (int)(n - E->g->nodes)), depth);
+    out(E, "        for (int j = 0; j < %d; j++) y[j] = j == id ? %s : %s; /* out of range: all 0 */", depth, lit(E, 1), lit(E, 0));
+    out(E, "    }");
+}
+
+/* ---- images: x [n, H, W, C], windows k, strides s, padding pad (top, left) ---- */
+
+typedef struct Geometry {
+    int H, W, C, Ho, Wo;
+} Geometry;
+
+/* The sizes of an image x and of the windowed output y. */
+static Geometry geometry(const Node *x, const Node *y) {
+    Geometry g = {x->shape.dims[0], x->shape.dims[1], x->shape.dims[2], y->shape.dims[0], y->shape.dims[1]};
+    return g;
+}
+
+/* The loops over samples, output cells and window cells, with (iy, ix)
+ * the input cell; `inside` tells a padding cell from a real one. */
+static void window_loops(Emit *E, Node *n, Geometry g) {
+    out(E, "    for (int b = 0; b < n; b++)");
+    out(E, "    for (int oy = 0; oy < %d; oy++)", g.Ho);
+    out(E, "    for (int ox = 0; ox < %d; ox++)", g.Wo);
+    out(E, "    for (int ky = 0; ky < %d; ky++)", n->k[0]);
+    out(E, "    for (int kx = 0; kx < %d; kx++) {", n->k[1]);
+    out(E, "        const int iy = oy * %d - %d + ky, ix = ox * %d - %d + kx;", n->s[0], n->pad[0], n->s[1], n->pad[1]);
+    out(E, "        const int inside = iy >= 0 && iy < %d && ix >= 0 && ix < %d;", g.H, g.W);
+}
+
+/* cols[b, oy, ox, (ky, kx, c)] = x[b, iy, ix, c], 0 in the padding */
+static void emit_im2col(Emit *E, Node *n) {
+    Geometry g = geometry(in(E, n, 0), n);
+    long K = (long)n->k[0] * n->k[1] * g.C;
+    head(E, n, xsprintf("im2col %dx%d stride %dx%d", n->k[0], n->k[1], n->s[0], n->s[1]));
+    window_loops(E, n, g);
+    out(E, "        %s *col = %s + (((size_t)b * %d + oy) * %d + ox) * %ld + (ky * %d + kx) * %d;", E->T,
+        ptr(E, (int)(n - E->g->nodes)), g.Ho, g.Wo, K, n->k[1], g.C);
+    out(E, "        if (inside) memcpy(col, %s + (((size_t)b * %d + iy) * %d + ix) * %d, sizeof(%s) * %d);", ptr(E, n->in[0]),
+        g.H, g.W, g.C, E->T, g.C);
+    out(E, "        else memset(col, 0, sizeof(%s) * %d);", E->T, g.C);
+    out(E, "    }");
+}
+
+/* dx[b, iy, ix, c] += dcols[b, oy, ox, (ky, kx, c)] */
+static void emit_col2im(Emit *E, Node *n) {
+    Geometry g = geometry(n, in(E, n, 0));
+    long K = (long)n->k[0] * n->k[1] * g.C;
+    int v = (int)(n - E->g->nodes);
+    head(E, n, "col2im");
+    out(E, "    memset(%s, 0, sizeof(%s) * (size_t)n * %ld);", ptr(E, v), E->T, (long)g.H * g.W * g.C);
+    window_loops(E, n, g);
+    out(E, "        if (!inside) continue;");
+    out(E, "        const %s *col = %s + (((size_t)b * %d + oy) * %d + ox) * %ld + (ky * %d + kx) * %d;", E->T,
+        ptr(E, n->in[0]), g.Ho, g.Wo, K, n->k[1], g.C);
+    out(E, "        %s *dx = %s + (((size_t)b * %d + iy) * %d + ix) * %d;", E->T, ptr(E, v), g.H, g.W, g.C);
+    out(E, "        for (int c = 0; c < %d; c++) dx[c] += col[c];", g.C);
+    out(E, "    }");
+}
+
+/* max or mean of each window (mean over the cells inside the image, as
+ * TensorFlow's same padding does) */
+static void emit_pool(Emit *E, Node *n) {
+    Geometry g = geometry(in(E, n, 0), n);
+    int v = (int)(n - E->g->nodes), is_max = n->op == OP_MAXPOOL2D;
+    head(E, n, xsprintf("%s %dx%d stride %dx%d", op_info[n->op].name, n->k[0], n->k[1], n->s[0], n->s[1]));
+    out(E, "    for (int b = 0; b < n; b++)");
+    out(E, "    for (int oy = 0; oy < %d; oy++)", g.Ho);
+    out(E, "    for (int ox = 0; ox < %d; ox++)", g.Wo);
+    out(E, "    for (int c = 0; c < %d; c++) {", g.C);
+    out(E, "        %s acc = %s;", E->T, is_max ? (E->g->f64 ? "-HUGE_VAL" : "-HUGE_VALF") : lit(E, 0));
+    out(E, "        int cells = 0;");
+    out(E, "        for (int ky = 0; ky < %d; ky++)", n->k[0]);
+    out(E, "            for (int kx = 0; kx < %d; kx++) {", n->k[1]);
+    out(E, "                const int iy = oy * %d - %d + ky, ix = ox * %d - %d + kx;", n->s[0], n->pad[0], n->s[1], n->pad[1]);
+    out(E, "                if (iy < 0 || iy >= %d || ix < 0 || ix >= %d) continue;", g.H, g.W);
+    out(E, "                const %s x = %s[(((size_t)b * %d + iy) * %d + ix) * %d + c];", E->T, ptr(E, n->in[0]), g.H, g.W, g.C);
+    if (is_max) out(E, "                acc = x > acc ? x : acc;");
+    else out(E, "                acc += x;");
+    out(E, "                cells++;");
+    out(E, "            }");
+    out(E, "        %s[(((size_t)b * %d + oy) * %d + ox) * %d + c] = %s;", ptr(E, v), g.Ho, g.Wo, g.C,
+        is_max ? "acc" : xsprintf("acc / (%s)cells", E->T));
+    out(E, "    }");
+}
+
+/* (x, y, dy) -> dx: max pooling routes dy to the first maximum of each
+ * window; average pooling spreads it over the window's cells */
+static void emit_pool_grad(Emit *E, Node *n) {
+    Node *xn = in(E, n, 0), *yn = in(E, n, 1);
+    Geometry g = geometry(xn, yn);
+    int v = (int)(n - E->g->nodes), is_max = n->loss == OP_MAXPOOL2D;
+    const char *x = ptr(E, n->in[0]), *y = ptr(E, n->in[1]), *dy = ptr(E, n->in[2]), *dx = ptr(E, v);
+    head(E, n, xsprintf("d %s / dx", op_info[n->loss].name));
+    out(E, "    memset(%s, 0, sizeof(%s) * (size_t)n * %ld);", dx, E->T, (long)g.H * g.W * g.C);
+    out(E, "    for (int b = 0; b < n; b++)");
+    out(E, "    for (int oy = 0; oy < %d; oy++)", g.Ho);
+    out(E, "    for (int ox = 0; ox < %d; ox++)", g.Wo);
+    out(E, "    for (int c = 0; c < %d; c++) {", g.C);
+    out(E, "        const size_t o = (((size_t)b * %d + oy) * %d + ox) * %d + c;", g.Ho, g.Wo, g.C);
+    out(E, "        int cells = 0, done = 0;");
+    if (!is_max) {
+        out(E, "        for (int pass = 0; pass < 2; pass++)"); /* count, then spread */
+    } else {
+        out(E, "        (void)cells;");
+        out(E, "        for (int pass = 1; pass < 2; pass++)");
+    }
+    out(E, "        for (int ky = 0; ky < %d; ky++)", n->k[0]);
+    out(E, "            for (int kx = 0; kx < %d; kx++) {", n->k[1]);
+    out(E, "                const int iy = oy * %d - %d + ky, ix = ox * %d - %d + kx;", n->s[0], n->pad[0], n->s[1], n->pad[1]);
+    out(E, "                if (iy < 0 || iy >= %d || ix < 0 || ix >= %d) continue;", g.H, g.W);
+    out(E, "                const size_t i = (((size_t)b * %d + iy) * %d + ix) * %d + c;", g.H, g.W, g.C);
+    if (is_max) {
+        out(E, "                if (!done && %s[i] == %s[o]) {", x, y);
+        out(E, "                    %s[i] += %s[o];", dx, dy);
+        out(E, "                    done = 1;");
+        out(E, "                }");
+    } else {
+        out(E, "                (void)done;");
+        out(E, "                if (pass == 0) cells++;");
+        out(E, "                else %s[i] += %s[o] / (%s)cells;", dx, dy, E->T);
+    }
+    out(E, "            }");
+    out(E, "    }");
+}
+
+/* ---- LSTM: states S[b, k] = i f g o c h (each u wide) after processing step k;
+ * step k reads time t = k, or T-1-k going backwards ----------------------------- */
+
+static const char *time_of(Node *n, int T) { return n->start ? xsprintf("%d - k", T - 1) : "k"; }
+
+static void emit_lstm_scan(Emit *E, Node *n) {
+    Node *zx = in(E, n, 0);
+    int T = zx->shape.dims[0], u = n->len, v = (int)(n - E->g->nodes);
+    const char *S = ptr(E, v), *Z = ptr(E, n->in[0]), *U = ptr(E, n->in[1]);
+    head(E, n, xsprintf("lstm scan, %d units%s", u, n->start ? ", backwards" : ""));
+    out(E, "    for (int k = 0; k < %d; k++) {", T);
+    out(E, "        const int t = %s;", time_of(n, T));
+    out(E, "        /* z = x_t W + b (precomputed for every step) + h_{k-1} U */");
+    out(E, "        for (int b = 0; b < n; b++)");
+    out(E, "            memcpy(%s + ((size_t)b * %d + k) * %d, %s + ((size_t)b * %d + t) * %d, sizeof(%s) * %d);", S, T, 6 * u, Z,
+        T, 4 * u, E->T, 4 * u);
+    out(E, "        if (k > 0)");
+    out(E, "            cblas_%sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, %d, %d, %s, %s + (size_t)(k - 1) * %d + %d, %d, %s, %d, %s,",
+        E->g->f64 ? "d" : "s", 4 * u, u, lit(E, 1), S, 6 * u, 5 * u, T * 6 * u, U, 4 * u, lit(E, 1));
+    out(E, "                        %s + (size_t)k * %d, %d);", S, 6 * u, T * 6 * u);
+    out(E, "        for (int b = 0; b < n; b++) {");
+    out(E, "            %s *s = %s + ((size_t)b * %d + k) * %d;", E->T, S, T, 6 * u);
+    out(E, "            const %s *c_prev = k > 0 ? s - %d + %d : NULL;", E->T, 6 * u, 4 * u);
+    out(E, "            for (int j = 0; j < %d; j++) {", u);
+    out(E, "                const %s i = %s, f = %s;", E->T, act_expr(E, ACT_SIGMOID, xsprintf("s[j]")),
+        act_expr(E, ACT_SIGMOID, xsprintf("s[%d + j]", u)));
+    out(E, "                const %s g = %s(s[%d + j]), o = %s;", E->T, fn(E, "tanh"), 2 * u,
+        act_expr(E, ACT_SIGMOID, xsprintf("s[%d + j]", 3 * u)));
+    out(E, "                const %s c = f * (c_prev ? c_prev[j] : 0) + i * g;", E->T);
+    out(E, "                s[j] = i;");
+    out(E, "                s[%d + j] = f;", u);
+    out(E, "                s[%d + j] = g;", 2 * u);
+    out(E, "                s[%d + j] = o;", 3 * u);
+    out(E, "                s[%d + j] = c;", 4 * u);
+    out(E, "                s[%d + j] = o * %s(c);", 5 * u, fn(E, "tanh"));
+    out(E, "            }");
+    out(E, "        }");
+    out(E, "    }");
+}
+
+/* h of the last step, or of every step (in processing order, as Keras) */
+static void emit_lstm_h(Emit *E, Node *n) {
+    Node *st = in(E, n, 0);
+    int T = st->shape.dims[0], u = n->len;
+    const char *S = ptr(E, n->in[0]), *H = ptr(E, (int)(n - E->g->nodes));
+    head(E, n, n->axis ? "lstm outputs, every step" : "lstm output, last step");
+    out(E, "    for (int b = 0; b < n; b++)");
+    if (n->axis) {
+        out(E, "        for (int k = 0; k < %d; k++)", T);
+        out(E, "            memcpy(%s + ((size_t)b * %d + k) * %d, %s + ((size_t)b * %d + k) * %d + %d, sizeof(%s) * %d);", H, T, u,
+            S, T, 6 * u, 5 * u, E->T, u);
+    } else {
+        out(E, "        memcpy(%s + (size_t)b * %d, %s + ((size_t)b * %d + %d) * %d + %d, sizeof(%s) * %d);", H, u, S, T, T - 1,
+            6 * u, 5 * u, E->T, u);
+    }
+}
+
+static void emit_lstm_h_grad(Emit *E, Node *n) {
+    int T = n->shape.dims[0], u = n->len;
+    const char *dS = ptr(E, (int)(n - E->g->nodes)), *dH = ptr(E, n->in[0]);
+    head(E, n, "d lstm_h / dstates");
+    out(E, "    memset(%s, 0, sizeof(%s) * (size_t)n * %d);", dS, E->T, T * 6 * u);
+    out(E, "    for (int b = 0; b < n; b++)");
+    if (n->axis) {
+        out(E, "        for (int k = 0; k < %d; k++)", T);
+        out(E, "            memcpy(%s + ((size_t)b * %d + k) * %d + %d, %s + ((size_t)b * %d + k) * %d, sizeof(%s) * %d);", dS, T,
+            6 * u, 5 * u, dH, T, u, E->T, u);
+    } else {
+        out(E, "        memcpy(%s + ((size_t)b * %d + %d) * %d + %d, %s + (size_t)b * %d, sizeof(%s) * %d);", dS, T, T - 1, 6 * u,
+            5 * u, dH, u, E->T, u);
+    }
+}
+
+/* Backpropagation through time. dz (time order) doubles as the carry: before
+ * step k writes its row, that row holds dh (first u) and dc (next u) from
+ * the step after it. */
+static void emit_lstm_scan_grad(Emit *E, Node *n) {
+    Node *st = in(E, n, 0);
+    int T = st->shape.dims[0], u = n->len, v = (int)(n - E->g->nodes);
+    const char *S = ptr(E, n->in[0]), *U = ptr(E, n->in[1]), *dS = ptr(E, n->in[2]), *dZ = ptr(E, v);
+    const char *T_ = E->T;
+    head(E, n, "lstm backpropagation through time");
+    out(E, "    {");
+    out(E, "        const int last = %s;", n->start ? "0" : xsprintf("%d", T - 1));
+    out(E, "        for (int b = 0; b < n; b++) memset(%s + ((size_t)b * %d + last) * %d, 0, sizeof(%s) * %d);", dZ, T, 4 * u,
+        T_, 2 * u);
+    out(E, "    }");
+    out(E, "    for (int k = %d; k >= 0; k--) {", T - 1);
+    out(E, "        const int t = %s;", time_of(n, T));
+    out(E, "        const int t_prev = %s; /* the row of step k - 1 */", n->start ? xsprintf("%d - (k - 1)", T - 1) : "k - 1");
+    out(E, "        for (int b = 0; b < n; b++) {");
+    out(E, "            const %s *s = %s + ((size_t)b * %d + k) * %d;", T_, S, T, 6 * u);
+    out(E, "            const %s *ds = %s + ((size_t)b * %d + k) * %d;", T_, dS, T, 6 * u);
+    out(E, "            %s *dz = %s + ((size_t)b * %d + t) * %d;", T_, dZ, T, 4 * u);
+    out(E, "            %s *carry_prev = k > 0 ? %s + ((size_t)b * %d + t_prev) * %d : NULL;", T_, dZ, T, 4 * u);
+    out(E, "            for (int j = 0; j < %d; j++) {", u);
+    out(E, "                const %s i = s[j], f = s[%d + j], g = s[%d + j], o = s[%d + j], c = s[%d + j];", T_, u, 2 * u,
+        3 * u, 4 * u);
+    out(E, "                const %s c_prev = k > 0 ? s[%d + j] : 0, tc = %s(c);", T_, 4 * u - 6 * u, fn(E, "tanh"));
+    out(E, "                const %s dh = dz[j] + ds[%d + j];", T_, 5 * u);
+    out(E, "                const %s dc = dz[%d + j] + ds[%d + j] + dh * o * (1 - tc * tc);", T_, u, 4 * u);
+    out(E, "                dz[j] = dc * g * i * (1 - i);");
+    out(E, "                dz[%d + j] = dc * c_prev * f * (1 - f);", u);
+    out(E, "                dz[%d + j] = dc * i * (1 - g * g);", 2 * u);
+    out(E, "                dz[%d + j] = dh * tc * o * (1 - o);", 3 * u);
+    out(E, "                if (carry_prev) carry_prev[%d + j] = dc * f;", u);
+    out(E, "            }");
+    out(E, "        }");
+    out(E, "        /* dh for step k - 1: dz U^T */");
+    out(E, "        if (k > 0)");
+    out(E, "            cblas_%sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, %d, %d, %s, %s + (size_t)t * %d, %d, %s, %d, %s,",
+        E->g->f64 ? "d" : "s", u, 4 * u, lit(E, 1), dZ, 4 * u, T * 4 * u, U, 4 * u, lit(E, 0));
+    out(E, "                        %s + (size_t)t_prev * %d, %d);", dZ, 4 * u, T * 4 * u);
+    out(E, "    }");
+}
+
+/* hprev[b, t] = the h before the step that read time t (0 for the first) */
+static void emit_lstm_hprev(Emit *E, Node *n) {
+    int T = n->shape.dims[0], u = n->len;
+    const char *S = ptr(E, n->in[0]), *HP = ptr(E, (int)(n - E->g->nodes));
+    head(E, n, "lstm h before each step");
+    out(E, "    for (int b = 0; b < n; b++)");
+    out(E, "        for (int k = 0; k < %d; k++) {", T);
+    out(E, "            const int t = %s;", time_of(n, T));
+    out(E, "            %s *hp = %s + ((size_t)b * %d + t) * %d;", E->T, HP, T, u);
+    out(E, "            if (k == 0) memset(hp, 0, sizeof(%s) * %d);", E->T, u);
+    out(E, "            else memcpy(hp, %s + ((size_t)b * %d + k - 1) * %d + %d, sizeof(%s) * %d);", S, T, 6 * u, 5 * u, E->T, u);
+    out(E, "        }");
+}
+
+/* y[b, t] = x[b, T-1-t] along the first axis of a sample */
+static void emit_reverse(Emit *E, Node *n) {
+    int T = n->shape.dims[0];
+    long inner = shape_size(&n->shape) / T;
+    const char *ty = n->dtype == DT_INT ? "int32_t" : E->T;
+    head(E, n, "reverse");
+    out(E, "    for (int b = 0; b < %s; b++)", n->shape.batched ? "n" : "1");
+    out(E, "        for (int t = 0; t < %d; t++)", T);
+    out(E, "            memcpy(%s + ((size_t)b * %d + t) * %ld, %s + ((size_t)b * %d + %d - t) * %ld, sizeof(%s) * %ld);",
+        ptr(E, (int)(n - E->g->nodes)), T, inner, ptr(E, n->in[0]), T, T - 1, inner, ty, inner);
 }
 
 /* Undoes a broadcast: every element of dy adds into the element of the
@@ -678,9 +999,10 @@ static void emit_info_table(Emit *E, const char *what, const char *strct, const 
         for (int d = 0; d < v->shape.rank; d++) buf_printf(&dims, "%s%d", d ? ", " : "", v->shape.dims[d]);
         const char *name = names ? names[i] : v->name;
         static const char *const kinds[] = {"MN_DATA_PLAIN", "MN_DATA_BINARY", "MN_DATA_ONEHOT", "MN_DATA_CLASS"};
-        out(E, "    {\"%s\", %s, %d, {%s}, %ld, %lld, %s, offsetof(%s_%s, %s)},", name,
+        out(E, "    {\"%s\", %s, %d, {%s}, %ld, %lld, %s, offsetof(%s_%s, %s), %d, %s, %s},", name,
             v->dtype == DT_INT ? "MN_I32" : E->g->f64 ? "MN_F64" : "MN_F32", v->shape.rank, dims.data ? dims.data : "0",
-            shape_size(&v->shape), (long long)v->int_bound, kinds[v->target_kind], E->prefix, strct, name);
+            shape_size(&v->shape), (long long)v->int_bound, kinds[v->target_kind], E->prefix, strct, name, v->has_range,
+            shortest(v->lo, 0), shortest(v->hi, 0));
     }
     if (!n) out(E, "    {0}");
     out(E, "};");
@@ -701,6 +1023,11 @@ static const char *init_call(Emit *E, Node *p) {
         return xsprintf("mn_init_normal_%s(%s, %ld, %s, %s, &m->rng);", sfx, dst, size, shortest(in->a, 0), shortest(in->b, 0));
     case INIT_GLOROT_UNIFORM:
         return xsprintf("mn_init_glorot_uniform_%s(%s, %ld, %d, %d, &m->rng);", sfx, dst, size, in->fan_in, in->fan_out);
+    case INIT_ORTHOGONAL:
+        return xsprintf("mn_init_orthogonal_%s(%s, %d, %d, &m->rng);", sfx, dst, in->fan_in, in->fan_out);
+    case INIT_FORGET_BIAS: /* zeros, and 1 for the forget gate (Keras's unit_forget_bias) */
+        return xsprintf("mn_init_fill_%s(%s, %ld, 0.0); mn_init_fill_%s(%s + %d, %d, 1.0);", sfx, dst, size, sfx, dst,
+                        in->fan_in, in->fan_in);
     }
     unreachable();
 }

@@ -52,13 +52,15 @@ typedef struct Shape {
 } Shape;
 
 typedef enum InitKind {
-    INIT_ZEROS, INIT_ONES, INIT_CONST, INIT_UNIFORM, INIT_NORMAL, INIT_GLOROT_UNIFORM
+    INIT_ZEROS, INIT_ONES, INIT_CONST, INIT_UNIFORM, INIT_NORMAL, INIT_GLOROT_UNIFORM,
+    INIT_ORTHOGONAL,        /* Keras's orthogonal (recurrent kernels) */
+    INIT_FORGET_BIAS        /* an LSTM bias: zeros, and ones for the forget gate [u, 2u) */
 } InitKind;
 
 typedef struct Init {
     InitKind kind;
     double a, b;            /* CONST: a; UNIFORM: [a, b); NORMAL: mean a, std b */
-    int fan_in, fan_out;    /* GLOROT_UNIFORM */
+    int fan_in, fan_out;    /* GLOROT_UNIFORM; ORTHOGONAL: rows, cols; FORGET_BIAS: fan_in = units */
 } Init;
 
 typedef struct Node {
@@ -73,9 +75,12 @@ typedef struct Node {
 
     /* attributes; which op uses which field: */
     Act act;                /* LINEAR */
-    int axis;               /* CONCAT, SLICE: per-sample axis (0-based) */
-    int start, len;         /* SLICE */
-    Op loss;                /* LOSS_GRAD, PENALTY_GRAD: the forward op */
+    int axis;               /* CONCAT, SLICE, REDUCE_*: per-sample axis (0-based);
+                               LSTM_*: return_sequences */
+    int start, len;         /* SLICE; ONE_HOT: len = depth; IM2COL, pools: start = padding
+                               same; LSTM_*: len = units, start = go_backwards */
+    int k[2], s[2], pad[2]; /* IM2COL, COL2IM, pools: window, stride, top/left padding */
+    Op loss;                /* LOSS_GRAD, PENALTY_GRAD, POOL_GRAD: the forward op */
     double value;           /* CONST */
     Shape to;               /* RESHAPE: the new shape; SUM_TO: the shape summed down to;
                                EMBEDDING_DW: the table's shape */
@@ -84,6 +89,8 @@ typedef struct Node {
     int trainable;          /* PARAM */
     int64_t int_bound;      /* INPUT/TARGET of int type: ids are in [0, int_bound); 0 unknown */
     int target_kind;        /* TARGET: mn_target_kind, set from the loss that reads it */
+    int has_range;          /* INPUT/TARGET: declared `range = [lo, hi]` (inclusive) */
+    double lo, hi;
 
     /* filled by passes */
     int dead;               /* removed by a rewrite; ir_compact drops it */

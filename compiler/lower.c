@@ -16,7 +16,7 @@
 
 /* ---- layers and symbols -------------------------------------------------------- */
 
-typedef enum LayerKind { LK_DENSE, LK_EMBEDDING } LayerKind;
+typedef enum LayerKind { LK_DENSE, LK_EMBEDDING, LK_CONV2D, LK_LSTM, LK_BIDIRECTIONAL, LK_COUNT } LayerKind;
 
 typedef struct Layer {
     LayerKind kind;
@@ -24,6 +24,7 @@ typedef struct Layer {
     int named;              /* declared with `layer NAME = ...` */
     Loc loc;                /* the constructor call */
     int units, vocab, dim;
+    int k[2], s[2], same;   /* conv2d: kernel, strides, padding=same; units = filters */
     Act act;
     int use_bias;
     Expr *l2, *l1;          /* penalty strengths (a number or a param), or NULL */
@@ -34,6 +35,10 @@ typedef struct Layer {
     Loc first_apply;
     int in_width;
     int kernel, bias;       /* PARAM ids (embedding: kernel = the table) */
+    int recurrent;          /* lstm: the recurrent kernel */
+    int sequences, backwards; /* lstm: return_sequences, go_backwards */
+    struct Layer *inner[2]; /* bidirectional: the forward and the backward layer */
+    int merge;              /* bidirectional: MERGE_* */
 } Layer;
 
 typedef enum SymKind { SYM_INPUT, SYM_TARGET, SYM_PARAM, SYM_LAYER, SYM_VALUE } SymKind;
@@ -54,11 +59,13 @@ typedef struct Lower {
     const Stmt *cur;        /* the statement being lowered */
     Layer **layers;
     int nlayers;
-    int counter[2];         /* anonymous layers per kind, for Keras-style names */
+    int counter[LK_COUNT];  /* anonymous layers per kind, for Keras-style names */
     Loc loss_loc;
 } Lower;
 
-static const char *layer_kind_name[] = {"dense", "embedding"};
+static const char *layer_kind_name[] = {"dense", "embedding", "conv2d", "lstm", "bidirectional"};
+
+enum { MERGE_CONCAT, MERGE_SUM, MERGE_MUL, MERGE_AVE };
 
 static Sym *find_sym(Lower *L, const char *name) {
     for (Sym *s = L->syms; s; s = s->next)
@@ -257,17 +264,91 @@ static int axis_arg(Expr *e, const char *what, int *out) {
     return 0;
 }
 
+static const char *value_desc(Graph *g, int v);
+
+/* A window size or stride: `3` (both axes) or `[3, 2]`. */
+static int pair_arg(Expr *e, const char *what, const char *arg, int out[2]) {
+    if (e->kind == EX_LIST) {
+        int n = 0;
+        for (Arg *a = e->args; a; a = a->next) {
+            if (n == 2 || !int_arg(a->value, what, arg, &out[n])) {
+                if (n == 2) error_at(e->loc, "%s: '%s' takes one number or two: [height, width]", what, arg);
+                return 0;
+            }
+            n++;
+        }
+        if (n == 2) return 1;
+        error_at(e->loc, "%s: '%s' takes one number or two: [height, width]", what, arg);
+        return 0;
+    }
+    if (!int_arg(e, what, arg, &out[0])) return 0;
+    out[1] = out[0];
+    return 1;
+}
+
+static int padding_arg(Expr *e, const char *what, int *same) {
+    if (e->kind == EX_NAME && (!strcmp(e->name, "same") || !strcmp(e->name, "valid"))) {
+        *same = !strcmp(e->name, "same");
+        return 1;
+    }
+    error_at(e->loc, "%s: padding must be valid or same", what);
+    return 0;
+}
+
+/* TensorFlow's window geometry over an image of h x w: the padding before
+ * (top, left) and whether any output exists. valid: no padding; same:
+ * ceil(size / stride) outputs, the padding split with the extra cell at the
+ * bottom/right. */
+static int window_geometry(int h, int w, const int k[2], const int s[2], int same, int pad[2]) {
+    int size[2] = {h, w};
+    for (int d = 0; d < 2; d++) {
+        if (!same) {
+            pad[d] = 0;
+            if (size[d] < k[d]) return 0;
+            continue;
+        }
+        int out = (size[d] + s[d] - 1) / s[d];
+        int total = (out - 1) * s[d] + k[d] - size[d];
+        pad[d] = total > 0 ? total / 2 : 0;
+    }
+    return 1;
+}
+
+/* A windowed op (im2col or a pool) over the image x. */
+static int windowed(Lower *L, Op op, int x, const int k[2], const int s[2], int same, const char *what, Loc loc) {
+    Graph *g = L->g;
+    Node *xn = &g->nodes[x];
+    if (xn->dtype != DT_FLOAT || xn->shape.rank != 3 || !xn->shape.batched) {
+        error_at(loc, "%s needs per-sample float images [height, width, channels], but %s is given", what,
+                 value_desc(g, x));
+        return -1;
+    }
+    int pad[2];
+    if (!window_geometry(xn->shape.dims[0], xn->shape.dims[1], k, s, same, pad)) {
+        error_at(loc, "%s: the %dx%d window does not fit in %s with padding=valid", what, k[0], k[1], value_desc(g, x));
+        return -1;
+    }
+    int v = ir_begin(g, op, &x, 1, loc);
+    Node *n = &g->nodes[v];
+    memcpy(n->k, k, sizeof n->k);
+    memcpy(n->s, s, sizeof n->s);
+    memcpy(n->pad, pad, sizeof n->pad);
+    n->start = same;
+    ir_finish(g, v);
+    return v;
+}
+
 /* ---- layers ---------------------------------------------------------------------- */
 
 static Layer *make_layer(Lower *L, const Expr *call, const char *name) {
-    LayerKind kind;
-    if (!strcmp(call->name, "dense")) kind = LK_DENSE;
-    else if (!strcmp(call->name, "embedding")) kind = LK_EMBEDDING;
-    else unreachable();
+    LayerKind kind = LK_COUNT;
+    for (int k = 0; k < LK_COUNT; k++)
+        if (!strcmp(call->name, layer_kind_name[k])) kind = (LayerKind)k;
+    if (kind == LK_COUNT) unreachable();
     Layer *ly = xalloc(sizeof *ly);
     ly->kind = kind;
     ly->loc = call->loc;
-    ly->kernel = ly->bias = -1;
+    ly->kernel = ly->bias = ly->recurrent = -1;
     ly->use_bias = 1;
     ly->act = ACT_LINEAR;
     if (name) {
@@ -296,11 +377,57 @@ static Layer *make_layer(Lower *L, const Expr *call, const char *name) {
         ly->l1 = b[4];
         if (b[3]) ly->l2_loc = bl[3];
         if (b[4]) ly->l1_loc = bl[4];
-    } else {
+    } else if (kind == LK_EMBEDDING) {
         static const ArgSpec spec[] = {{"vocab", 1}, {"dim", 1}};
         if (!bind_args(what, call->loc, spec, 2, call->args, b, bl, 0)) return NULL;
         ok &= int_arg(b[0], what, "vocab", &ly->vocab);
         ok &= int_arg(b[1], what, "dim", &ly->dim);
+    } else if (kind == LK_LSTM) {
+        static const ArgSpec spec[] = {{"units", 1}, {"return_sequences", 0}, {"go_backwards", 0}};
+        if (!bind_args(what, call->loc, spec, 3, call->args, b, bl, 0)) return NULL;
+        ok &= int_arg(b[0], what, "units", &ly->units);
+        if (b[1]) ok &= bool_arg(b[1], what, "return_sequences", &ly->sequences);
+        if (b[2]) ok &= bool_arg(b[2], what, "go_backwards", &ly->backwards);
+    } else if (kind == LK_BIDIRECTIONAL) {
+        static const ArgSpec spec[] = {{"layer", 1}, {"merge", 0}};
+        if (!bind_args(what, call->loc, spec, 2, call->args, b, bl, 0)) return NULL;
+        Expr *in = b[0];
+        if (in->kind != EX_CALL || strcmp(in->name, "lstm")) {
+            error_at(in->loc, "bidirectional wraps a recurrent layer: bidirectional(lstm(units, ...))");
+            return NULL;
+        }
+        static const char *const merges[] = {"concat", "sum", "mul", "ave"};
+        ly->merge = MERGE_CONCAT;
+        if (b[1]) {
+            int found = -1;
+            for (int i = 0; i < 4 && b[1]->kind == EX_NAME; i++)
+                if (!strcmp(b[1]->name, merges[i])) found = i;
+            if (found < 0) {
+                error_at(b[1]->loc, "bidirectional: merge must be concat, sum, mul or ave");
+                return NULL;
+            }
+            ly->merge = found;
+        }
+        /* Keras's layout: one layer per direction, the backward one reading the
+         * sequence from its end. Their weights are NAME.forward.* and NAME.backward.*. */
+        for (int d = 0; d < 2; d++) {
+            Layer *r = make_layer(L, in, xsprintf("%s.%s", ly->name, d ? "backward" : "forward"));
+            if (!r) return NULL;
+            r->named = 0;
+            r->backwards = d == 1 ? !r->backwards : r->backwards;
+            ly->inner[d] = r;
+        }
+    } else {
+        static const ArgSpec spec[] = {{"filters", 1}, {"kernel", 1},   {"strides", 0},
+                                       {"padding", 0}, {"activation", 0}, {"use_bias", 0}};
+        if (!bind_args(what, call->loc, spec, 6, call->args, b, bl, 0)) return NULL;
+        ok &= int_arg(b[0], what, "filters", &ly->units);
+        ok &= pair_arg(b[1], what, "kernel", ly->k);
+        ly->s[0] = ly->s[1] = 1;
+        if (b[2]) ok &= pair_arg(b[2], what, "strides", ly->s);
+        if (b[3]) ok &= padding_arg(b[3], what, &ly->same);
+        if (b[4]) ok &= act_arg(b[4], what, &ly->act);
+        if (b[5]) ok &= bool_arg(b[5], what, "use_bias", &ly->use_bias);
     }
     if (!ok) return NULL;
     return ly;
@@ -339,6 +466,48 @@ static int activation(Lower *L, Act act, int x, Loc loc) {
     return ir_add1(L->g, ops[act], x, loc);
 }
 
+/* lstm(x [steps, features]) = lstm_h(lstm_scan(x W + b, U)). Keras's
+ * initialisers: kernel glorot_uniform, recurrent kernel orthogonal, bias
+ * zeros with 1 for the forget gate. Gates in Keras's order i, f, c, o. */
+static int apply_lstm(Lower *L, Layer *ly, int x, Loc loc, const char *what) {
+    Graph *g = L->g;
+    Node *xn = &g->nodes[x];
+    if (xn->dtype != DT_FLOAT || xn->shape.rank != 2 || !xn->shape.batched) {
+        error_at(loc, "%s needs per-sample float sequences [steps, features], but %s is given", what, value_desc(g, x));
+        return -1;
+    }
+    int features = xn->shape.dims[1], u = ly->units;
+    if (!ly->applied) {
+        int kdims[2] = {features, 4 * u}, rdims[2] = {u, 4 * u}, gates = 4 * u;
+        Init glorot = {.kind = INIT_GLOROT_UNIFORM, .fan_in = features, .fan_out = 4 * u};
+        Init orthogonal = {.kind = INIT_ORTHOGONAL, .fan_in = u, .fan_out = 4 * u};
+        Init forget = {.kind = INIT_FORGET_BIAS, .fan_in = u};
+        ly->kernel = new_param(L, xsprintf("%s.kernel", ly->name), 2, kdims, glorot, ly->loc);
+        ly->recurrent = new_param(L, xsprintf("%s.recurrent_kernel", ly->name), 2, rdims, orthogonal, ly->loc);
+        ly->bias = new_param(L, xsprintf("%s.bias", ly->name), 1, &gates, forget, ly->loc);
+        ly->applied = 1;
+        ly->in_width = features;
+        ly->first_apply = loc;
+    } else if (features != ly->in_width) {
+        error_at(loc, "layer '%s' (lstm, kernel [%d, %d]) applied to sequences of %d features; it was first applied to %d",
+                 ly->name, ly->in_width, 4 * u, features, ly->in_width);
+        note_at(ly->first_apply, "'%s' first applied here", ly->name);
+        return -1;
+    }
+    int zx = ir_add2(g, OP_ADD, ir_add2(g, OP_MATMUL, x, ly->kernel, loc), ly->bias, loc);
+    int scan_in[2] = {zx, ly->recurrent};
+    int states = ir_begin(g, OP_LSTM_SCAN, scan_in, 2, loc);
+    g->nodes[states].len = u;
+    g->nodes[states].start = ly->backwards;
+    ir_finish(g, states);
+    int h = ir_begin(g, OP_LSTM_H, &states, 1, loc);
+    g->nodes[h].len = u;
+    g->nodes[h].start = ly->backwards;
+    g->nodes[h].axis = ly->sequences;
+    ir_finish(g, h);
+    return h;
+}
+
 static int apply_layer(Lower *L, Layer *ly, int x, Loc loc) {
     Graph *g = L->g;
     ly->attempted = 1;
@@ -360,10 +529,73 @@ static int apply_layer(Lower *L, Layer *ly, int x, Loc loc) {
         int src = source_input(g, x);
         if (src >= 0) {
             Node *in = &g->nodes[src];
+            if (in->has_range && in->hi >= ly->vocab) {
+                error_at(loc, "%s has a vocabulary of %d ids, but '%s' is declared with ids up to %.0f", what, ly->vocab,
+                         in->name, in->hi);
+                note_at(in->loc, "'%s' declared here", in->name);
+                return -1;
+            }
             if (!in->int_bound || in->int_bound > ly->vocab) in->int_bound = ly->vocab;
         }
         ly->applied = 1;
         return ir_add2(g, OP_EMBEDDING, x, ly->kernel, loc);
+    }
+    if (ly->kind == LK_LSTM) return apply_lstm(L, ly, x, loc, what);
+    if (ly->kind == LK_BIDIRECTIONAL) {
+        int f = apply_layer(L, ly->inner[0], x, loc), b = apply_layer(L, ly->inner[1], x, loc);
+        if (f < 0 || b < 0) return -1;
+        ly->applied = ly->inner[0]->applied;
+        /* Keras reverses the backward layer's sequence back to time order */
+        if (ly->inner[1]->sequences) b = ir_add1(g, OP_REVERSE, b, loc);
+        switch (ly->merge) {
+        case MERGE_CONCAT: {
+            int pair[2] = {f, b};
+            int v = ir_begin(g, OP_CONCAT, pair, 2, loc);
+            g->nodes[v].axis = g->nodes[f].shape.rank - 1;
+            ir_finish(g, v);
+            return v;
+        }
+        case MERGE_SUM: return ir_add2(g, OP_ADD, f, b, loc);
+        case MERGE_MUL: return ir_add2(g, OP_MUL, f, b, loc);
+        default: return ir_add2(g, OP_MUL, ir_add2(g, OP_ADD, f, b, loc), ir_const(g, 0.5, loc), loc);
+        }
+    }
+    if (ly->kind == LK_CONV2D) {
+        if (xn->dtype != DT_FLOAT || xn->shape.rank != 3 || !xn->shape.batched) {
+            error_at(loc, "%s needs per-sample float images [height, width, channels], but %s is given", what,
+                     value_desc(g, x));
+            return -1;
+        }
+        int channels = xn->shape.dims[2];
+        if (!ly->applied) {
+            int kdims[4] = {ly->k[0], ly->k[1], channels, ly->units};
+            int area = ly->k[0] * ly->k[1];
+            Init glorot = {.kind = INIT_GLOROT_UNIFORM, .fan_in = area * channels, .fan_out = area * ly->units};
+            ly->kernel = new_param(L, xsprintf("%s.kernel", ly->name), 4, kdims, glorot, ly->loc);
+            if (ly->use_bias) {
+                Init zeros = {.kind = INIT_ZEROS};
+                ly->bias = new_param(L, xsprintf("%s.bias", ly->name), 1, &ly->units, zeros, ly->loc);
+            }
+            ly->applied = 1;
+            ly->in_width = channels;
+            ly->first_apply = loc;
+        } else if (channels != ly->in_width) {
+            error_at(loc, "layer '%s' (conv2d, kernel [%d, %d, %d, %d]) applied to an image of %d channels; "
+                          "it was first applied to %d",
+                     ly->name, ly->k[0], ly->k[1], ly->in_width, ly->units, channels, ly->in_width);
+            note_at(ly->first_apply, "'%s' first applied here", ly->name);
+            return -1;
+        }
+        /* conv2d = the image's patches times the kernel seen as [kh kw C, filters] */
+        int cols = windowed(L, OP_IM2COL, x, ly->k, ly->s, ly->same, what, loc);
+        if (cols < 0) return -1;
+        int flat[2] = {ly->k[0] * ly->k[1] * channels, ly->units};
+        int w = ir_begin(g, OP_RESHAPE, &ly->kernel, 1, loc);
+        g->nodes[w].to = shape_make(0, 2, flat);
+        ir_finish(g, w);
+        int y = ir_add2(g, OP_MATMUL, cols, w, loc);
+        if (ly->bias >= 0) y = ir_add2(g, OP_ADD, y, ly->bias, loc);
+        return activation(L, ly->act, y, loc);
     }
     /* dense */
     if (xn->dtype != DT_FLOAT) {
@@ -408,6 +640,9 @@ typedef enum FnKind {
     FN_FLATTEN, FN_RESHAPE, FN_CONCAT, FN_ADD, FN_SUBTRACT, FN_MULTIPLY, FN_AVERAGE, FN_MAXIMUM,
     FN_CAST, FN_WHERE, FN_RELU, FN_SIGMOID, FN_TANH, FN_SOFTMAX,
     FN_BCE, FN_CCE, FN_SPARSE_CCE, FN_MSE, FN_MAE, FN_L2, FN_L1, FN_ACCURACY,
+    FN_EXP, FN_LOG, FN_SQRT, FN_ABS, FN_SQUARE, FN_SOFTPLUS, FN_POW, FN_STOP_GRADIENT,
+    FN_SUM, FN_MEAN, FN_ONE_HOT, FN_GLOBAL_AVG1D, FN_GLOBAL_AVG2D, FN_GLOBAL_MAX1D, FN_GLOBAL_MAX2D,
+    FN_MAXPOOL2D, FN_AVGPOOL2D,
 } FnKind;
 
 typedef struct FnSpec {
@@ -441,6 +676,23 @@ static const FnSpec functions[] = {
     {"l2", FN_L2, 0, {{"w", 1}}, 1},
     {"l1", FN_L1, 0, {{"w", 1}}, 1},
     {"accuracy", FN_ACCURACY, 0, {{"y", 1}, {"target", 1}}, 2},
+    {"exp", FN_EXP, 0, {{"x", 1}}, 1},
+    {"log", FN_LOG, 0, {{"x", 1}}, 1},
+    {"sqrt", FN_SQRT, 0, {{"x", 1}}, 1},
+    {"abs", FN_ABS, 0, {{"x", 1}}, 1},
+    {"square", FN_SQUARE, 0, {{"x", 1}}, 1},
+    {"softplus", FN_SOFTPLUS, 0, {{"x", 1}}, 1},
+    {"pow", FN_POW, 0, {{"x", 1}, {"p", 1}}, 2},
+    {"stop_gradient", FN_STOP_GRADIENT, 0, {{"x", 1}}, 1},
+    {"sum", FN_SUM, 0, {{"x", 1}, {"axis", 1}}, 2},
+    {"mean", FN_MEAN, 0, {{"x", 1}, {"axis", 1}}, 2},
+    {"one_hot", FN_ONE_HOT, 0, {{"ids", 1}, {"depth", 1}}, 2},
+    {"global_avgpool1d", FN_GLOBAL_AVG1D, 0, {{"x", 1}}, 1},
+    {"global_avgpool2d", FN_GLOBAL_AVG2D, 0, {{"x", 1}}, 1},
+    {"global_maxpool1d", FN_GLOBAL_MAX1D, 0, {{"x", 1}}, 1},
+    {"global_maxpool2d", FN_GLOBAL_MAX2D, 0, {{"x", 1}}, 1},
+    {"maxpool2d", FN_MAXPOOL2D, 0, {{"x", 1}, {"pool", 0}, {"strides", 0}, {"padding", 0}}, 4},
+    {"avgpool2d", FN_AVGPOOL2D, 0, {{"x", 1}, {"pool", 0}, {"strides", 0}, {"padding", 0}}, 4},
 };
 #define NFUNCTIONS ((int)(sizeof functions / sizeof functions[0]))
 
@@ -450,7 +702,11 @@ static const FnSpec *find_function(const char *name) {
     return NULL;
 }
 
-static int is_layer_kind(const char *name) { return !strcmp(name, "dense") || !strcmp(name, "embedding"); }
+static int is_layer_kind(const char *name) {
+    for (int k = 0; k < LK_COUNT; k++)
+        if (!strcmp(name, layer_kind_name[k])) return 1;
+    return 0;
+}
 
 /* Keras merges (add, multiply, ...) take values of one shape, no broadcasting. */
 static int same_shapes(Lower *L, const char *what, const int *v, int n, Loc loc) {
@@ -470,6 +726,24 @@ static int same_shapes(Lower *L, const char *what, const int *v, int n, Loc loc)
 
 static void set_target_kind(Graph *g, int t, int kind) {
     if (t >= 0 && g->nodes[t].op == OP_TARGET) g->nodes[t].target_kind = kind;
+}
+
+/* sum / mean / max over one axis, the axis counted as Keras counts it (the
+ * batch is axis 0, which cannot be reduced here). */
+static int reduce(Lower *L, Op op, int x, int axis, int mean, Loc axis_loc, Loc loc) {
+    Graph *g = L->g;
+    int rank = g->nodes[x].shape.rank;
+    int per_sample = axis < 0 ? rank + axis : axis - 1;
+    if (per_sample < 0 || per_sample >= rank) {
+        error_at(axis_loc, "axis %d is out of range for %s (axis 0 is the batch)", axis, value_desc(g, x));
+        return -1;
+    }
+    int size = g->nodes[x].shape.dims[per_sample];
+    int v = ir_begin(g, op, &x, 1, loc);
+    g->nodes[v].axis = per_sample;
+    if (!ir_finish(g, v)) return -1;
+    if (mean) v = ir_add2(g, OP_MUL, v, ir_const(g, 1.0 / size, loc), loc);
+    return v;
 }
 
 static int call_function(Lower *L, const FnSpec *fn, Expr *call, int first, Loc loc) {
@@ -655,6 +929,69 @@ static int call_function(Lower *L, const FnSpec *fn, Expr *call, int first, Loc 
             if (src >= 0) g->nodes[src].int_bound = y->shape.dims[y->shape.rank - 1];
         }
         return v;
+    }
+    case FN_EXP: return ir_add1(g, OP_EXP, a0, loc);
+    case FN_LOG: return ir_add1(g, OP_LOG, a0, loc);
+    case FN_SQRT: return ir_add1(g, OP_SQRT, a0, loc);
+    case FN_ABS: return ir_add1(g, OP_ABS, a0, loc);
+    case FN_SQUARE: return ir_add1(g, OP_SQUARE, a0, loc);
+    case FN_SOFTPLUS: return ir_add1(g, OP_SOFTPLUS, a0, loc);
+    case FN_STOP_GRADIENT: return ir_add1(g, OP_STOP_GRADIENT, a0, loc);
+    case FN_POW: {
+        int p = lower_expr(L, b[1]);
+        if (p < 0) return -1;
+        return ir_add2(g, OP_POW, a0, p, loc);
+    }
+    case FN_SUM:
+    case FN_MEAN: {
+        int axis;
+        if (!axis_arg(b[1], what, &axis)) return -1;
+        return reduce(L, OP_REDUCE_SUM, a0, axis, fn->kind == FN_MEAN, b[1]->loc, loc);
+    }
+    case FN_ONE_HOT: {
+        int depth;
+        if (!int_arg(b[1], what, "depth", &depth)) return -1;
+        if (x->dtype != DT_INT) {
+            error_at(loc, "one_hot needs int ids, but %s is float", value_desc(g, a0));
+            return -1;
+        }
+        int v = ir_begin(g, OP_ONE_HOT, &a0, 1, loc);
+        g->nodes[v].len = depth;
+        ir_finish(g, v);
+        int src = source_input(g, a0);
+        if (src >= 0 && (!g->nodes[src].int_bound || g->nodes[src].int_bound > depth)) g->nodes[src].int_bound = depth;
+        return v;
+    }
+    case FN_GLOBAL_AVG1D:
+    case FN_GLOBAL_AVG2D:
+    case FN_GLOBAL_MAX1D:
+    case FN_GLOBAL_MAX2D: {
+        /* [steps, C] or [H, W, C] -> [C]: the positions folded into one axis, then reduced */
+        int two = fn->kind == FN_GLOBAL_AVG2D || fn->kind == FN_GLOBAL_MAX2D;
+        int is_max = fn->kind == FN_GLOBAL_MAX1D || fn->kind == FN_GLOBAL_MAX2D;
+        if (x->dtype != DT_FLOAT || x->shape.rank != (two ? 3 : 2) || !x->shape.batched) {
+            error_at(loc, "%s needs per-sample float values of shape %s, but %s is given", what,
+                     two ? "[height, width, channels]" : "[steps, channels]", value_desc(g, a0));
+            return -1;
+        }
+        int v = a0;
+        if (two) {
+            int dims[2] = {x->shape.dims[0] * x->shape.dims[1], x->shape.dims[2]};
+            v = ir_begin(g, OP_RESHAPE, &a0, 1, loc);
+            g->nodes[v].to = shape_make(0, 2, dims);
+            ir_finish(g, v);
+        }
+        return reduce(L, is_max ? OP_REDUCE_MAX : OP_REDUCE_SUM, v, 1, !is_max, loc, loc);
+    }
+    case FN_MAXPOOL2D:
+    case FN_AVGPOOL2D: {
+        /* Keras: pool 2, strides = pool, padding valid */
+        int pool[2] = {2, 2}, strides[2], same = 0;
+        if (b[1] && !pair_arg(b[1], what, "pool", pool)) return -1;
+        memcpy(strides, pool, sizeof strides);
+        if (b[2] && !pair_arg(b[2], what, "strides", strides)) return -1;
+        if (b[3] && !padding_arg(b[3], what, &same)) return -1;
+        return windowed(L, fn->kind == FN_MAXPOOL2D ? OP_MAXPOOL2D : OP_AVGPOOL2D, a0, pool, strides, same, what, loc);
     }
     case FN_L2: return ir_add1(g, OP_L2, a0, loc);
     case FN_L1: return ir_add1(g, OP_L1, a0, loc);
@@ -888,6 +1225,31 @@ static void check_range(Expr *e, const char *what, const char *arg, double v, do
                  hi < 1e300 ? xsprintf(" and < %g", hi) : "");
 }
 
+/* `range = [lo, hi]`: the values the data holds, inclusive. For int data
+ * it bounds the ids (an embedding then checks its vocabulary against it). */
+static void lower_range(Lower *L, Node *n, Expr *e) {
+    (void)L;
+    double bounds[2];
+    int count = 0, ok = e->kind == EX_LIST;
+    for (Arg *a = ok ? e->args : NULL; a && ok; a = a->next) {
+        if (count == 2 || !number_arg(a->value, "range", "lo/hi", &bounds[count])) ok = 0;
+        count++;
+    }
+    if (!ok || count != 2 || !(bounds[0] < bounds[1])) {
+        if (ok) error_at(e->loc, "range must be [lo, hi] with lo < hi");
+        else if (e->kind != EX_LIST) error_at(e->loc, "range must be a list [lo, hi]");
+        return;
+    }
+    if (n->dtype == DT_INT && (bounds[0] != (long long)bounds[0] || bounds[1] != (long long)bounds[1] || bounds[0] < 0)) {
+        error_at(e->loc, "the range of int data is two non-negative integers [lo, hi]");
+        return;
+    }
+    n->has_range = 1;
+    n->lo = bounds[0];
+    n->hi = bounds[1];
+    if (n->dtype == DT_INT) n->int_bound = (int64_t)bounds[1] + 1;
+}
+
 static void lower_train(Lower *L, const Stmt *s) {
     TrainSpec *t = &L->g->train;
     if (t->loc.line) {
@@ -995,6 +1357,14 @@ static void lower_stmt(Lower *L, const Stmt *s) {
             ir_push(&g->targets, &g->ntargets, v);
         }
         define(L, s->name, s->name_loc, s->kind == ST_INPUT ? SYM_INPUT : SYM_TARGET, v);
+        for (Arg *a = s->args; a; a = a->next) {
+            if (strcmp(a->name, "range")) {
+                error_at(a->name_loc, "%s has no option '%s'; it has range = [lo, hi]",
+                         s->kind == ST_INPUT ? "input" : "target", a->name);
+                continue;
+            }
+            lower_range(L, &g->nodes[v], a->value);
+        }
         return;
     }
     case ST_PARAM: {

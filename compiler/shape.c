@@ -171,6 +171,142 @@ static int shape_sum_to(Graph *g, Node *n) {
     return 1;
 }
 
+/* (x, y, dy) -> dp, in y's (the broadcast) shape */
+static int shape_pow_dp(Graph *g, Node *n) {
+    n->shape = in_node(g, n, 2)->shape;
+    return 1;
+}
+
+/* x broadcast up to n->to, which must be a broadcast of x */
+static int shape_expand(Graph *g, Node *n) {
+    if (any_poison(g, n)) return 0;
+    Shape out;
+    if (!broadcast_shapes(&in_node(g, n, 0)->shape, &n->to, &out) || !shape_equal(&out, &n->to)) unreachable();
+    n->shape = n->to;
+    return 1;
+}
+
+/* x with the per-sample axis n->axis summed (or maxed) away */
+static int shape_reduce(Graph *g, Node *n) {
+    if (any_poison(g, n) || !need_float(g, n, 0)) return 0;
+    Shape x = in_node(g, n, 0)->shape;
+    if (n->axis < 0 || n->axis >= x.rank) unreachable(); /* lowering checks the axis */
+    for (int d = n->axis; d + 1 < x.rank; d++) x.dims[d] = x.dims[d + 1];
+    x.rank--;
+    n->shape = x;
+    return 1;
+}
+
+/* ids[...] -> [..., depth] */
+static int shape_one_hot(Graph *g, Node *n) {
+    if (any_poison(g, n) || !need_int(g, n, 0)) return 0;
+    Node *ids = in_node(g, n, 0);
+    if (ids->shape.rank + 1 > MN_MAX_RANK) {
+        error_at(n->loc, "one_hot of %s would have more than %d axes", describe(ids), MN_MAX_RANK);
+        return 0;
+    }
+    n->shape = ids->shape;
+    n->shape.dims[n->shape.rank++] = n->len;
+    return 1;
+}
+
+/* Output size of a window k with stride s and the node's padding over
+ * `size` cells (the padding was fixed by lowering, TensorFlow's rule). */
+static int window_out(int size, int k, int s, int pad_before, int same) {
+    if (same) return (size + s - 1) / s;
+    (void)pad_before;
+    return size >= k ? (size - k) / s + 1 : 0;
+}
+
+/* The geometry is checked by lowering; here it only sets the shape. Same
+ * padding is recorded as pad[] >= 0 with `start` = 1. */
+static int image_out(Graph *g, Node *n, int *ho, int *wo) {
+    Shape *x = &in_node(g, n, 0)->shape;
+    if (x->rank != 3 || !x->batched) unreachable();
+    *ho = window_out(x->dims[0], n->k[0], n->s[0], n->pad[0], n->start);
+    *wo = window_out(x->dims[1], n->k[1], n->s[1], n->pad[1], n->start);
+    return *ho > 0 && *wo > 0;
+}
+
+static int shape_im2col(Graph *g, Node *n) {
+    if (any_poison(g, n) || !need_float(g, n, 0)) return 0;
+    int ho, wo;
+    if (!image_out(g, n, &ho, &wo)) unreachable();
+    int dims[3] = {ho, wo, n->k[0] * n->k[1] * in_node(g, n, 0)->shape.dims[2]};
+    n->shape = shape_make(1, 3, dims);
+    return 1;
+}
+
+static int shape_col2im(Graph *g, Node *n) {
+    (void)g;
+    n->shape = n->to;
+    return 1;
+}
+
+static int shape_pool(Graph *g, Node *n) {
+    if (any_poison(g, n) || !need_float(g, n, 0)) return 0;
+    int ho, wo;
+    if (!image_out(g, n, &ho, &wo)) unreachable();
+    int dims[3] = {ho, wo, in_node(g, n, 0)->shape.dims[2]};
+    n->shape = shape_make(1, 3, dims);
+    return 1;
+}
+
+/* (x, y, dy) -> dx */
+static int shape_pool_grad(Graph *g, Node *n) {
+    n->shape = in_node(g, n, 0)->shape;
+    return 1;
+}
+
+/* any dtype, same shape (reverse works on int ids too) */
+static int shape_same_any(Graph *g, Node *n) {
+    if (any_poison(g, n)) return 0;
+    Node *x = in_node(g, n, 0);
+    if (x->shape.rank < 1) unreachable();
+    n->shape = x->shape;
+    n->dtype = x->dtype;
+    return 1;
+}
+
+/* zx [T, 4u], U [u, 4u] -> S [T, 6u] */
+static int shape_lstm_scan(Graph *g, Node *n) {
+    if (any_poison(g, n)) return 0;
+    Shape *zx = &in_node(g, n, 0)->shape;
+    if (zx->rank != 2 || zx->dims[1] != 4 * n->len) unreachable();
+    int dims[2] = {zx->dims[0], 6 * n->len};
+    n->shape = shape_make(zx->batched, 2, dims);
+    return 1;
+}
+
+static int shape_lstm_h(Graph *g, Node *n) {
+    if (any_poison(g, n)) return 0;
+    Shape *st = &in_node(g, n, 0)->shape;
+    int dims[2] = {st->dims[0], n->len};
+    n->shape = n->axis ? shape_make(st->batched, 2, dims) : shape_make(st->batched, 1, &n->len);
+    return 1;
+}
+
+static int shape_lstm_h_grad(Graph *g, Node *n) {
+    (void)g;
+    n->shape = n->to;
+    return 1;
+}
+
+/* (S, U, dS) -> dzx [T, 4u] */
+static int shape_lstm_scan_grad(Graph *g, Node *n) {
+    Shape *st = &in_node(g, n, 0)->shape;
+    int dims[2] = {st->dims[0], 4 * n->len};
+    n->shape = shape_make(st->batched, 2, dims);
+    return 1;
+}
+
+static int shape_lstm_hprev(Graph *g, Node *n) {
+    Shape *st = &in_node(g, n, 0)->shape;
+    int dims[2] = {st->dims[0], n->len};
+    n->shape = shape_make(st->batched, 2, dims);
+    return 1;
+}
+
 static int shape_reshape(Graph *g, Node *n) {
     if (any_poison(g, n)) return 0;
     Node *x = in_node(g, n, 0);

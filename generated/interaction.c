@@ -20,14 +20,14 @@ const mn_tensor_info interaction_tensors[6] = {
     {"dense_2.bias", 1, {1}, 1280, 1, 1},
 };
 const mn_io_info interaction_input_info[2] = {
-    {"input_a", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(interaction_inputs, input_a)},
-    {"input_b", MN_F32, 1, {5}, 5, 0, MN_DATA_PLAIN, offsetof(interaction_inputs, input_b)},
+    {"input_a", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(interaction_inputs, input_a), 0, 0, 0},
+    {"input_b", MN_F32, 1, {5}, 5, 0, MN_DATA_PLAIN, offsetof(interaction_inputs, input_b), 0, 0, 0},
 };
 const mn_io_info interaction_target_info[1] = {
-    {"label", MN_F32, 1, {1}, 1, 0, MN_DATA_BINARY, offsetof(interaction_targets, label)},
+    {"label", MN_F32, 1, {1}, 1, 0, MN_DATA_BINARY, offsetof(interaction_targets, label), 0, 0, 0},
 };
 const mn_io_info interaction_output_info[1] = {
-    {"y", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(interaction_outputs, y)},
+    {"y", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(interaction_outputs, y), 0, 0, 0},
 };
 const char *const interaction_metric_names[1] = {"accuracy"};
 

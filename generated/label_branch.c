@@ -22,14 +22,14 @@ const mn_tensor_info label_branch_tensors[8] = {
     {"dense_3.bias", 1, {10}, 9920, 10, 1},
 };
 const mn_io_info label_branch_input_info[2] = {
-    {"features", MN_F32, 1, {100}, 100, 0, MN_DATA_PLAIN, offsetof(label_branch_inputs, features)},
-    {"label_in", MN_I32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(label_branch_inputs, label_in)},
+    {"features", MN_F32, 1, {100}, 100, 0, MN_DATA_PLAIN, offsetof(label_branch_inputs, features), 0, 0, 0},
+    {"label_in", MN_I32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(label_branch_inputs, label_in), 0, 0, 0},
 };
 const mn_io_info label_branch_target_info[1] = {
-    {"classes", MN_F32, 1, {10}, 10, 0, MN_DATA_ONEHOT, offsetof(label_branch_targets, classes)},
+    {"classes", MN_F32, 1, {10}, 10, 0, MN_DATA_ONEHOT, offsetof(label_branch_targets, classes), 0, 0, 0},
 };
 const mn_io_info label_branch_output_info[1] = {
-    {"y", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(label_branch_outputs, y)},
+    {"y", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(label_branch_outputs, y), 0, 0, 0},
 };
 const char *const label_branch_metric_names[1] = {"accuracy"};
 

@@ -19,14 +19,14 @@ const mn_tensor_info label_cond_tensors[5] = {
     {"dense_1.bias", 1, {10}, 7744, 10, 1},
 };
 const mn_io_info label_cond_input_info[2] = {
-    {"features", MN_F32, 1, {100}, 100, 0, MN_DATA_PLAIN, offsetof(label_cond_inputs, features)},
-    {"label_in", MN_I32, 1, {1}, 1, 10, MN_DATA_PLAIN, offsetof(label_cond_inputs, label_in)},
+    {"features", MN_F32, 1, {100}, 100, 0, MN_DATA_PLAIN, offsetof(label_cond_inputs, features), 0, 0, 0},
+    {"label_in", MN_I32, 1, {1}, 1, 10, MN_DATA_PLAIN, offsetof(label_cond_inputs, label_in), 0, 0, 0},
 };
 const mn_io_info label_cond_target_info[1] = {
-    {"classes", MN_F32, 1, {10}, 10, 0, MN_DATA_ONEHOT, offsetof(label_cond_targets, classes)},
+    {"classes", MN_F32, 1, {10}, 10, 0, MN_DATA_ONEHOT, offsetof(label_cond_targets, classes), 0, 0, 0},
 };
 const mn_io_info label_cond_output_info[1] = {
-    {"y", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(label_cond_outputs, y)},
+    {"y", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(label_cond_outputs, y), 0, 0, 0},
 };
 const char *const label_cond_metric_names[1] = {"accuracy"};
 

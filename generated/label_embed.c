@@ -19,14 +19,14 @@ const mn_tensor_info label_embed_tensors[5] = {
     {"dense_1.bias", 1, {10}, 7204, 10, 1},
 };
 const mn_io_info label_embed_input_info[2] = {
-    {"features", MN_F32, 1, {100}, 100, 0, MN_DATA_PLAIN, offsetof(label_embed_inputs, features)},
-    {"label_in", MN_I32, 1, {1}, 1, 10, MN_DATA_PLAIN, offsetof(label_embed_inputs, label_in)},
+    {"features", MN_F32, 1, {100}, 100, 0, MN_DATA_PLAIN, offsetof(label_embed_inputs, features), 0, 0, 0},
+    {"label_in", MN_I32, 1, {1}, 1, 10, MN_DATA_PLAIN, offsetof(label_embed_inputs, label_in), 0, 0, 0},
 };
 const mn_io_info label_embed_target_info[1] = {
-    {"classes", MN_F32, 1, {10}, 10, 0, MN_DATA_ONEHOT, offsetof(label_embed_targets, classes)},
+    {"classes", MN_F32, 1, {10}, 10, 0, MN_DATA_ONEHOT, offsetof(label_embed_targets, classes), 0, 0, 0},
 };
 const mn_io_info label_embed_output_info[1] = {
-    {"y", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(label_embed_outputs, y)},
+    {"y", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(label_embed_outputs, y), 0, 0, 0},
 };
 const char *const label_embed_metric_names[1] = {"accuracy"};
 

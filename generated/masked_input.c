@@ -18,15 +18,15 @@ const mn_tensor_info masked_input_tensors[4] = {
     {"dense_1.bias", 1, {1}, 544, 1, 1},
 };
 const mn_io_info masked_input_input_info[3] = {
-    {"a", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(masked_input_inputs, a)},
-    {"b", MN_F32, 1, {5}, 5, 0, MN_DATA_PLAIN, offsetof(masked_input_inputs, b)},
-    {"b_present", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(masked_input_inputs, b_present)},
+    {"a", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(masked_input_inputs, a), 0, 0, 0},
+    {"b", MN_F32, 1, {5}, 5, 0, MN_DATA_PLAIN, offsetof(masked_input_inputs, b), 0, 0, 0},
+    {"b_present", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(masked_input_inputs, b_present), 0, 0, 0},
 };
 const mn_io_info masked_input_target_info[1] = {
-    {"value", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(masked_input_targets, value)},
+    {"value", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(masked_input_targets, value), 0, 0, 0},
 };
 const mn_io_info masked_input_output_info[1] = {
-    {"y", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(masked_input_outputs, y)},
+    {"y", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(masked_input_outputs, y), 0, 0, 0},
 };
 const char *const masked_input_metric_names[1] = {0};
 

@@ -21,14 +21,14 @@ const mn_tensor_info num_cat_tensors[7] = {
     {"dense_2.bias", 1, {1}, 4432, 1, 1},
 };
 const mn_io_info num_cat_input_info[2] = {
-    {"numbers", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(num_cat_inputs, numbers)},
-    {"cat", MN_I32, 1, {1}, 1, 100, MN_DATA_PLAIN, offsetof(num_cat_inputs, cat)},
+    {"numbers", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(num_cat_inputs, numbers), 0, 0, 0},
+    {"cat", MN_I32, 1, {1}, 1, 100, MN_DATA_PLAIN, offsetof(num_cat_inputs, cat), 0, 0, 0},
 };
 const mn_io_info num_cat_target_info[1] = {
-    {"value", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(num_cat_targets, value)},
+    {"value", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(num_cat_targets, value), 0, 0, 0},
 };
 const mn_io_info num_cat_output_info[1] = {
-    {"y", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(num_cat_outputs, y)},
+    {"y", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(num_cat_outputs, y), 0, 0, 0},
 };
 const char *const num_cat_metric_names[1] = {0};
 

@@ -18,14 +18,14 @@ const mn_tensor_info shared_layer_tensors[4] = {
     {"dense.bias", 1, {1}, 416, 1, 1},
 };
 const mn_io_info shared_layer_input_info[2] = {
-    {"input_1", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(shared_layer_inputs, input_1)},
-    {"input_2", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(shared_layer_inputs, input_2)},
+    {"input_1", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(shared_layer_inputs, input_1), 0, 0, 0},
+    {"input_2", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(shared_layer_inputs, input_2), 0, 0, 0},
 };
 const mn_io_info shared_layer_target_info[1] = {
-    {"label", MN_F32, 1, {1}, 1, 0, MN_DATA_BINARY, offsetof(shared_layer_targets, label)},
+    {"label", MN_F32, 1, {1}, 1, 0, MN_DATA_BINARY, offsetof(shared_layer_targets, label), 0, 0, 0},
 };
 const mn_io_info shared_layer_output_info[1] = {
-    {"y", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(shared_layer_outputs, y)},
+    {"y", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(shared_layer_outputs, y), 0, 0, 0},
 };
 const char *const shared_layer_metric_names[1] = {"accuracy"};
 

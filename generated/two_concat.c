@@ -20,14 +20,14 @@ const mn_tensor_info two_concat_tensors[6] = {
     {"dense_2.bias", 1, {1}, 992, 1, 1},
 };
 const mn_io_info two_concat_input_info[2] = {
-    {"input_1", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(two_concat_inputs, input_1)},
-    {"input_2", MN_F32, 1, {5}, 5, 0, MN_DATA_PLAIN, offsetof(two_concat_inputs, input_2)},
+    {"input_1", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(two_concat_inputs, input_1), 0, 0, 0},
+    {"input_2", MN_F32, 1, {5}, 5, 0, MN_DATA_PLAIN, offsetof(two_concat_inputs, input_2), 0, 0, 0},
 };
 const mn_io_info two_concat_target_info[1] = {
-    {"label", MN_F32, 1, {1}, 1, 0, MN_DATA_BINARY, offsetof(two_concat_targets, label)},
+    {"label", MN_F32, 1, {1}, 1, 0, MN_DATA_BINARY, offsetof(two_concat_targets, label), 0, 0, 0},
 };
 const mn_io_info two_concat_output_info[1] = {
-    {"y", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(two_concat_outputs, y)},
+    {"y", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(two_concat_outputs, y), 0, 0, 0},
 };
 const char *const two_concat_metric_names[1] = {"accuracy"};
 

@@ -149,7 +149,7 @@ stmts
     | stmts stmt            { add_stmt(ps, $2); }
     ;
 
-/* stmt = "input" IDENT ":" type NEWLINE
+/* stmt = "input" IDENT ":" type ("," IDENT "=" expr)* NEWLINE
  *      | "target" IDENT ":" type NEWLINE
  *      | "param" IDENT ":" type "=" expr ("," IDENT "=" expr)* NEWLINE
  *      | "layer" IDENT "=" call NEWLINE
@@ -158,18 +158,19 @@ stmts
  *      | "loss" expr NEWLINE
  *      | "metric" call NEWLINE
  *      | "train" "{" (IDENT "=" expr ("," IDENT "=" expr)*)? "}" NEWLINE
+ * (input and target take the same ("," IDENT "=" expr)* options as param.)
  * A statement's location runs from its first token to its last, without
  * the NEWLINE. */
 stmt
-    : INPUT IDENT ':' type NEWLINE
+    : INPUT IDENT ':' type param_opts NEWLINE
         {
-            $$ = new_stmt(ST_INPUT, LOC_SPAN(@1, @4));
-            $$->name = $2; $$->name_loc = @2; $$->type = $4;
+            $$ = new_stmt(ST_INPUT, LOC_SPAN(@1, @5));
+            $$->name = $2; $$->name_loc = @2; $$->type = $4; $$->args = $5.head;
         }
-    | TARGET IDENT ':' type NEWLINE
+    | TARGET IDENT ':' type param_opts NEWLINE
         {
-            $$ = new_stmt(ST_TARGET, LOC_SPAN(@1, @4));
-            $$->name = $2; $$->name_loc = @2; $$->type = $4;
+            $$ = new_stmt(ST_TARGET, LOC_SPAN(@1, @5));
+            $$->name = $2; $$->name_loc = @2; $$->type = $4; $$->args = $5.head;
         }
     | PARAM IDENT ':' type '=' expr param_opts NEWLINE
         {

@@ -37,6 +37,7 @@ static double glorot_limit(double fan_in, double fan_out)
  *   uniform         lo + (hi - lo) * u,          u uniform in [0, 1)
  *   normal          mean + std * z,              z standard normal
  *   glorot_uniform  -limit + 2 * limit * u,      limit = glorot_limit(...)
+ *   orthogonal      orthonormal rows or columns (recurrent kernels)
  * SUFFIX is f32 or f64, TYPE the matching C type. */
 #define MN_DEFINE_INITIALISERS(SUFFIX, TYPE)                                  \
     void mn_init_fill_##SUFFIX(TYPE *w, size_t n, double value)               \
@@ -66,6 +67,39 @@ static double glorot_limit(double fan_in, double fan_out)
         const double limit = glorot_limit(fan_in, fan_out);                   \
         for (size_t i = 0; i < n; i++)                                        \
             w[i] = (TYPE)(-limit + 2.0 * limit * mn_rng_uniform(r));          \
+    }                                                                         \
+                                                                              \
+    /* Keras's orthogonal: the rows (rows <= cols) or the columns of a      \
+     * standard normal rows x cols matrix, made orthonormal in place by     \
+     * modified Gram-Schmidt, run twice for accuracy, dot products in       \
+     * double. Equal to QR's Q with a positive diagonal of R, as Keras's    \
+     * sign correction makes it. Needs no memory beyond w. */               \
+    void mn_init_orthogonal_##SUFFIX(TYPE *w, size_t rows, size_t cols,       \
+                                     mn_rng *r)                               \
+    {                                                                         \
+        const int by_rows = rows <= cols;                                     \
+        const size_t count = by_rows ? rows : cols, len = by_rows ? cols : rows; \
+        const size_t step = by_rows ? 1 : cols, stride = by_rows ? cols : 1;  \
+        for (size_t i = 0; i < rows * cols; i++)                              \
+            w[i] = (TYPE)mn_rng_normal(r);                                    \
+        for (size_t v = 0; v < count; v++) {                                  \
+            TYPE *x = w + v * stride;                                         \
+            for (int pass = 0; pass < 2; pass++)                              \
+                for (size_t p = 0; p < v; p++) {                              \
+                    const TYPE *q = w + p * stride;                           \
+                    double dot = 0;                                           \
+                    for (size_t j = 0; j < len; j++)                          \
+                        dot += (double)x[j * step] * q[j * step];             \
+                    for (size_t j = 0; j < len; j++)                          \
+                        x[j * step] = (TYPE)(x[j * step] - dot * q[j * step]); \
+                }                                                             \
+            double norm = 0;                                                  \
+            for (size_t j = 0; j < len; j++)                                  \
+                norm += (double)x[j * step] * x[j * step];                    \
+            norm = sqrt(norm);                                                \
+            for (size_t j = 0; j < len; j++)                                  \
+                x[j * step] = (TYPE)(x[j * step] / norm);                     \
+        }                                                                     \
     }
 
 MN_DEFINE_INITIALISERS(f32, float)

@@ -56,6 +56,11 @@ void mn_init_normal_f64(double *w, size_t n, double mean, double std, mn_rng *r)
 /* uniform(-l, l), l = sqrt(6 / (fan_in + fan_out)) */
 void mn_init_glorot_uniform_f32(float *w, size_t n, double fan_in, double fan_out, mn_rng *r);
 void mn_init_glorot_uniform_f64(double *w, size_t n, double fan_in, double fan_out, mn_rng *r);
+/* Keras's orthogonal for a rows x cols matrix (the kernel's shape with all
+ * leading axes folded into rows): orthonormal rows when rows <= cols,
+ * orthonormal columns otherwise. Uses mn_rng_normal (libm-dependent bits). */
+void mn_init_orthogonal_f32(float *w, size_t rows, size_t cols, mn_rng *r);
+void mn_init_orthogonal_f64(double *w, size_t rows, size_t cols, mn_rng *r);
 
 /* ---- descriptors --------------------------------------------------------- */
 typedef enum mn_dtype { MN_F32 = 0, MN_F64 = 1, MN_I32 = 2 } mn_dtype;
@@ -91,6 +96,8 @@ typedef struct mn_io_info {
     int64_t int_bound;          /* int data: valid ids are [0, int_bound); 0 = unbounded */
     mn_target_kind kind;
     size_t field_offset;        /* offsetof(<model>_inputs or _targets, name) */
+    int has_range;              /* declared `range = [lo, hi]`: every value is in [lo, hi] */
+    double lo, hi;
 } mn_io_info;
 
 /* ---- safetensors ---------------------------------------------------------

@@ -10,8 +10,9 @@ trap 'rm -rf "$tmp"' EXIT
 status=0
 for mn in "$@"; do
     name=$(basename "$mn" .mn)
-    if ! ./mnc "$mn" -o "$tmp/$name.c"; then
-        echo "golden: mnc failed on $mn"
+    if ! ./mnc "$mn" -o "$tmp/$name.c" 2>"$tmp/stderr"; then
+        echo "golden: mnc failed on $mn:"
+        cat "$tmp/stderr"
         status=1
         continue
     fi

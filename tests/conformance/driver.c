@@ -24,7 +24,7 @@
 #include "tolerances.h"
 
 #define CONFORMANCE_SEED 42
-#define N 8 /* samples in the batch */
+#define N (M_BATCH < 8 ? M_BATCH : 8) /* samples in the batch (the model takes at most M_BATCH) */
 #define MAX_TENSORS (3 * M_NUM_TENSORS + M_NUM_INPUTS + M_NUM_TARGETS + M_NUM_OUTPUTS + M_NUM_METRICS + 2)
 
 typedef enum Kind { K_WEIGHTS0, K_INPUT, K_TARGET, K_OUTPUT, K_LOSS, K_METRIC, K_GRAD, K_STEP5 } Kind;

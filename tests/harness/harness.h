@@ -32,15 +32,17 @@ static inline void *xcalloc(size_t n, size_t size) {
 }
 
 /* Fills one input or target buffer of n samples. Float inputs are uniform
- * in [-1, 1] with one value in five exactly 0 (so masks take both branches);
- * int data is uniform over [0, int_bound) (10 when unbounded); targets take
- * the form their loss expects. */
+ * in [-1, 1] with one value in five exactly 0 (so masks take both branches),
+ * or uniform in their declared range (with some exact zeros when 0 is in
+ * it); int data is uniform over [lo, int_bound) (10 when unbounded);
+ * targets take the form their loss expects. */
 static inline void *make_buffer(const mn_io_info *io, int n, mn_rng *r) {
     size_t count = (size_t)n * io->size;
     if (io->dtype == MN_I32) {
         int32_t *b = xcalloc(count, sizeof *b);
-        uint64_t bound = io->int_bound > 0 ? (uint64_t)io->int_bound : 10;
-        for (size_t i = 0; i < count; i++) b[i] = (int32_t)mn_rng_below(r, bound);
+        int64_t lo = io->has_range ? (int64_t)io->lo : 0;
+        uint64_t bound = io->int_bound > 0 ? (uint64_t)(io->int_bound - lo) : 10;
+        for (size_t i = 0; i < count; i++) b[i] = (int32_t)(lo + (int64_t)mn_rng_below(r, bound));
         return b;
     }
     real *b = xcalloc(count, sizeof *b);
@@ -53,8 +55,15 @@ static inline void *make_buffer(const mn_io_info *io, int n, mn_rng *r) {
         for (size_t row = 0; row < count / last; row++) b[row * last + mn_rng_below(r, last)] = 1;
         break;
     default:
-        for (size_t i = 0; i < count; i++)
-            b[i] = mn_rng_uniform(r) < 0.2 ? 0 : (real)(2 * mn_rng_uniform(r) - 1);
+        if (io->has_range) { /* the declared range, its ends and 0 (when inside) included now and then */
+            for (size_t i = 0; i < count; i++) {
+                double u = mn_rng_uniform(r);
+                b[i] = (real)(u < 0.1 && io->lo <= 0 && io->hi >= 0 ? 0 : io->lo + (io->hi - io->lo) * mn_rng_uniform(r));
+            }
+        } else {
+            for (size_t i = 0; i < count; i++)
+                b[i] = mn_rng_uniform(r) < 0.2 ? 0 : (real)(2 * mn_rng_uniform(r) - 1);
+        }
     }
     return b;
 }

@@ -7,9 +7,9 @@
  * targets the argmax id, mse/mae targets its outputs themselves. The task is
  * learnable by construction (the teacher is a point of the student's own
  * weight space). The student, from its own seed, trains with train_step on
- * mini-batches for a fixed number of steps; the test passes when the loss
- * over the whole set falls to at most half its initial value (argv[1]
- * overrides the fraction; argv[2] the number of steps).
+ * mini-batches, at most 500 steps (argv[2]); every 25 steps the loss over
+ * the whole set is measured, and the test passes as soon as it is at most
+ * half its initial value (argv[1] overrides the fraction).
  */
 #include "harness.h"
 
@@ -85,8 +85,13 @@ int main(int argc, char **argv) {
     label_with_teacher(&d);
     m *model = model_new(42);
     double before = full_loss(model, &d);
-    int first = 0;
-    for (int s = 0; s < steps; s++) {
+    int first = 0, s;
+    double after = before;
+    for (s = 0; s < steps; s++) {
+        if (s % 25 == 0 && s > 0) {
+            after = full_loss(model, &d);
+            if (after <= fraction * before) break;
+        }
         int k = M_BATCH < SAMPLES ? M_BATCH : SAMPLES;
         if (first + k > SAMPLES) first = 0;
         m_inputs in;
@@ -99,10 +104,12 @@ int main(int argc, char **argv) {
         }
         first += k;
     }
-    double after = full_loss(model, &d);
+    if (s == steps) after = full_loss(model, &d);
+    if (after < 0)
+        printf("trainloss: note: the loss went below 0: a param drives it without bound (mnc warns about such params)\n");
     int ok = after <= fraction * before;
     printf("trainloss: teacher task, %d samples, %d steps of batch %d: loss %.6g -> %.6g (%.1f%% of the start; need <= %.0f%%): %s\n",
-           SAMPLES, steps, M_BATCH, before, after, 100 * after / before, 100 * fraction, ok ? "ok" : "FAIL");
+           SAMPLES, s, M_BATCH, before, after, 100 * after / before, 100 * fraction, ok ? "ok" : "FAIL");
     data_free(&d);
     free(model);
     return !ok;

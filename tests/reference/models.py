@@ -188,3 +188,184 @@ class KerasAdam:
             m += (g - m) * (self.one - self.b1)
             v += (g * g - v) * (self.one - self.b2)
             p -= lr_t * m / (torch.sqrt(v) + self.eps)
+
+
+# ---- the layers of examples/next/ (conv2d, maxpool2d, lstm, bidirectional, pow) ----
+#
+# Written from Keras's semantics only (shared/design/CONFORMANCE.md,
+# docs/semantics.md section 14); tests/reference/selftest.py checks each of
+# them against PyTorch's own modules (other layouts) so that they can be
+# trusted. Everything stays in the tensors' dtype (float32 in conformance).
+
+
+def same_padding(size, k, s):
+    """TensorFlow's padding="same" on one axis: (before, after), the odd
+    pixel after (bottom/right)."""
+    out = -(-size // s)  # ceil(size / s)
+    total = max((out - 1) * s + k - size, 0)
+    return total // 2, total - total // 2
+
+
+def conv2d(P, name, x, padding="valid", strides=1, activation=None):
+    """Keras Conv2D on NHWC: kernel [kh, kw, in, filters], bias [filters];
+    the activation after the bias. Written as a sum over the kernel taps of
+    strided NHWC windows times kernel[di, dj] ([in, filters])."""
+    kernel = P[name + ".kernel"]
+    kh, kw = kernel.shape[0], kernel.shape[1]
+    sh, sw = (strides, strides) if isinstance(strides, int) else strides
+    if padding == "same":
+        top, bottom = same_padding(x.shape[1], kh, sh)
+        left, right = same_padding(x.shape[2], kw, sw)
+        n, h, w, c = x.shape
+        padded = x.new_zeros(n, h + top + bottom, w + left + right, c)
+        padded[:, top : top + h, left : left + w, :] = x
+        x = padded
+    elif padding != "valid":
+        raise ValueError(padding)
+    ho = (x.shape[1] - kh) // sh + 1
+    wo = (x.shape[2] - kw) // sw + 1
+    y = None
+    for di in range(kh):
+        for dj in range(kw):
+            window = x[:, di : di + (ho - 1) * sh + 1 : sh, dj : dj + (wo - 1) * sw + 1 : sw, :]
+            term = window @ kernel[di, dj]
+            y = term if y is None else y + term
+    y = y + P[name + ".bias"]
+    return ACTIVATIONS[activation](y)
+
+
+def maxpool2d(x, pool=2):
+    """Keras MaxPooling2D(pool) on NHWC: strides = pool, padding valid (the
+    rows/columns that do not fill a window are dropped). The gradient goes to
+    the first maximum of each window in row-major order (one position, as
+    TF's MaxPoolGrad; not split between ties)."""
+    n, h, w, c = x.shape
+    ho, wo = h // pool, w // pool
+    windows = x[:, : ho * pool, : wo * pool, :].reshape(n, ho, pool, wo, pool, c)
+    windows = windows.permute(0, 1, 3, 5, 2, 4).reshape(n, ho, wo, c, pool * pool)
+    first = torch.argmax(windows, dim=-1, keepdim=True)  # first maximum
+    return torch.gather(windows, -1, first).squeeze(-1)
+
+
+def lstm_weights(P, name):
+    return P[name + ".kernel"], P[name + ".recurrent_kernel"], P[name + ".bias"]
+
+
+def lstm_run(kernel, recurrent_kernel, bias, x):
+    """Keras LSTM (return_sequences=False) over x [n, steps, in]: gates in
+    the column blocks i, f, c, o; recurrent activation sigmoid, activation
+    tanh; zero initial state; returns the last h [n, units]."""
+    u = recurrent_kernel.shape[0]
+    n = x.shape[0]
+    h = x.new_zeros(n, u)
+    c = x.new_zeros(n, u)
+    xk = x @ kernel + bias  # [n, steps, 4u], the input part of every step
+    for t in range(x.shape[1]):
+        z = xk[:, t, :] + h @ recurrent_kernel
+        i = torch.sigmoid(z[:, 0 * u : 1 * u])
+        f = torch.sigmoid(z[:, 1 * u : 2 * u])
+        g = torch.tanh(z[:, 2 * u : 3 * u])
+        o = torch.sigmoid(z[:, 3 * u : 4 * u])
+        c = f * c + i * g
+        h = o * torch.tanh(c)
+    return h
+
+
+def lstm(P, name, x):
+    return lstm_run(*lstm_weights(P, name), x)
+
+
+def bidirectional_lstm(P, name, x):
+    """Keras Bidirectional(LSTM(u)), merge_mode="concat": [forward's last h,
+    backward's last h], the backward LSTM (go_backwards) reading the
+    sequence from its end, so its last h is the one after step 0."""
+    fwd = lstm_run(*lstm_weights(P, name + ".forward"), x)
+    bwd = lstm_run(*lstm_weights(P, name + ".backward"), torch.flip(x, dims=[1]))
+    return torch.cat([fwd, bwd], dim=-1)
+
+
+def pow_learned(x, p):
+    """pow(x, p) with a trainable exponent, as tf.pow and its gradient
+    (TF's _PowGrad): the value is torch.pow(x, p) (C pow: NaN for a negative
+    base with a non-integer exponent, 0^p = 0 for p > 0); d/dp = x^p log x
+    where x > 0 and exactly 0 where x <= 0 (TF masks log x to 0 there), so
+    0^p never gives NaN. No gradient is needed for x (an input)."""
+    positive = x > 0
+    safe = torch.where(positive, x, torch.ones_like(x))
+    return torch.where(positive, torch.pow(safe, p), torch.pow(x, p.detach()))
+
+
+def l2(w):
+    # keras.regularizers.L2 without its factor: sum of squares, not averaged
+    return (w * w).sum()
+
+
+def scalar(t):
+    return t.reshape(())
+
+
+# ---- the cases of examples/next/ ---------------------------------------------
+
+
+def text_category(P, I, T):
+    t = bidirectional_lstm(P, "bidirectional", embedding(P, "embedding", I["text"]))
+    c = flatten(embedding(P, "embedding_1", I["category"]))
+    z = dense(P, "dense", torch.cat([t, c], dim=-1))
+    return {"y": torch.sigmoid(z)}, bce_from_logits(z, T["label"])
+
+
+def ts_const(P, I, T):
+    s = lstm(P, "lstm", I["series"])
+    c = dense(P, "dense", I["temp"])
+    y = dense(P, "dense_1", s + c)
+    return {"y": y}, mse(y, T["value"])
+
+
+def conv_bias(P, I, T):
+    features = conv2d(P, "conv2d", I["image"], padding="same")
+    z = dense(P, "dense", flatten(features + P["channel_bias"]))
+    return {"y": torch.softmax(z, dim=-1)}, cce_from_logits(z, T["classes"])
+
+
+def image_text(P, I, T):
+    i = flatten(maxpool2d(conv2d(P, "conv2d", I["image"], activation="relu"), 2))
+    t = lstm(P, "lstm", embedding(P, "embedding", I["text"]))
+    z = dense(P, "dense", torch.cat([i, t], dim=-1))
+    return {"y": torch.softmax(z, dim=-1)}, cce_from_logits(z, T["classes"])
+
+
+def learned_reg(P, I, T):
+    h = dense(P, "dense_1", dense(P, "dense", I["x"], "relu"), "relu")
+    z = dense(P, "dense_2", h)
+    loss = cce_from_logits(z, T["classes"])
+    # the kernel regularizers, added after the loss's own terms, in layer order
+    loss = loss + scalar(P["lam1"]) * l2(P["dense.kernel"])
+    loss = loss + scalar(P["lam2"]) * l2(P["dense_1.kernel"])
+    return {"y": torch.softmax(z, dim=-1)}, loss
+
+
+def learned_power(P, I, T):
+    x = pow_learned(I["x"], scalar(P["p"]))
+    z = dense(P, "dense_1", dense(P, "dense", x, "relu"))
+    return {"y": torch.sigmoid(z)}, bce_from_logits(z, T["label"])
+
+
+def loss_weights(P, I, T):
+    z = dense(P, "dense_1", dense(P, "dense", I["x"], "relu"))
+    y = torch.softmax(z, dim=-1)
+    # cce on the softmax output in the logits form; mse on the probabilities
+    loss = scalar(P["w1"]) * cce_from_logits(z, T["labels"]) + scalar(P["w2"]) * mse(y, T["labels"])
+    return {"y": y}, loss
+
+
+NEXT_CASES = [text_category, ts_const, conv_bias, image_text, learned_reg, learned_power, loss_weights]
+CASES.update({f.__name__: f for f in NEXT_CASES})
+METRICS.update({
+    "text_category": {"accuracy": ("y", "label")},
+    "conv_bias": {"accuracy": ("y", "classes")},
+    "image_text": {"accuracy": ("y", "classes")},
+    "learned_reg": {"accuracy": ("y", "classes")},
+    "learned_power": {"accuracy": ("y", "label")},
+    "loss_weights": {"accuracy": ("y", "labels")},
+})
+OPTIMIZERS.update({f.__name__: ("adam", {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-7}) for f in NEXT_CASES})

@@ -1082,6 +1082,19 @@ static void test_determinism(void) {
     }
 }
 
+/* stop_gradient: the weights behind it get no gradient through it. */
+static void test_stop_gradient(void) {
+    Compiled c = compile("model m\ninput x : float[4]\ntarget t : float[2]\n"
+                         "k = stop_gradient(x -> dense(2))\ny = (x -> dense(2)) + k\noutput y\nloss mse(y, t)\n");
+    CU_ASSERT_EQUAL(c.errors, 0);
+    if (!c.g) return;
+    for (int i = 0; i < c.g->nparams; i++) {
+        const char *name = c.g->nodes[c.g->params[i]].name;
+        if (!strncmp(name, "dense.", 6)) CU_ASSERT_EQUAL(c.g->param_grad[i], -1);
+        if (!strncmp(name, "dense_1.", 8)) CU_ASSERT(c.g->param_grad[i] >= 0);
+    }
+}
+
 /* ---- regressions: bugs found by this suite, fixed ---------------------------------------- */
 
 /* The concat message named the IR's 0-based per-sample axis (1), not the
@@ -1139,6 +1152,7 @@ int main(void) {
     CU_add_test(a, "param gradients", test_autodiff_param_grads);
     CU_add_test(a, "loss without weights", test_autodiff_loss_without_weights);
     CU_add_test(a, "logits forms", test_autodiff_logits_forms);
+    CU_add_test(a, "stop_gradient", test_stop_gradient);
     CU_pSuite f = CU_add_suite("fusion", NULL, NULL);
     CU_add_test(f, "matmul + bias + relu", test_fuse_linear_chain);
     CU_add_test(f, "shared pre-activation", test_fuse_stops_at_shared_preactivation);
