@@ -297,6 +297,25 @@ static void grad_reverse(Grad *G, int v, int dy) {
     accumulate(G, input(G, v, 0), bw(G, OP_REVERSE, dy, 0, 0, v), v);
 }
 
+/* Both normalisations: dx from x, xhat and dy over the normalised group. */
+static void norm_grad(Grad *G, int v, int dy) {
+    int x = input(G, v, 0);
+    int in[3] = {x, v, dy};
+    int d = ir_begin(G->g, OP_NORM_GRAD, in, 3, node(G, v)->loc);
+    node(G, d)->loss = node(G, v)->op;
+    node(G, d)->value = node(G, v)->value;
+    node(G, d)->backward = 1;
+    ir_finish(G->g, d);
+    accumulate(G, x, d, v);
+}
+static void grad_layernorm(Grad *G, int v, int dy) { norm_grad(G, v, dy); }
+static void grad_batchnorm(Grad *G, int v, int dy) { norm_grad(G, v, dy); }
+
+/* training: y = x * mask, so dx = dy * mask */
+static void grad_dropout(Grad *G, int v, int dy) {
+    accumulate(G, input(G, v, 0), bw(G, OP_MUL, dy, input(G, v, 1), 0, v), v);
+}
+
 static void grad_loss(Grad *G, int v, int dl) {
     int y = input(G, v, 0);
     if (!G->needs[y]) return;

@@ -81,7 +81,8 @@ typedef struct Node {
                                same; LSTM_*: len = units, start = go_backwards */
     int k[2], s[2], pad[2]; /* IM2COL, COL2IM, pools: window, stride, top/left padding */
     Op loss;                /* LOSS_GRAD, PENALTY_GRAD, POOL_GRAD: the forward op */
-    double value;           /* CONST */
+    double value;           /* CONST; LAYERNORM, BATCHNORM, NORM_GRAD: epsilon; DROPOUT_MASK: rate */
+    double momentum;        /* BATCHNORM: of the moving averages */
     Shape to;               /* RESHAPE: the new shape; SUM_TO: the shape summed down to;
                                EMBEDDING_DW: the table's shape */
     int io_index;           /* INPUT, TARGET: position among the declarations */

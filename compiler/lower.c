@@ -16,7 +16,9 @@
 
 /* ---- layers and symbols -------------------------------------------------------- */
 
-typedef enum LayerKind { LK_DENSE, LK_EMBEDDING, LK_CONV2D, LK_LSTM, LK_BIDIRECTIONAL, LK_COUNT } LayerKind;
+typedef enum LayerKind {
+    LK_DENSE, LK_EMBEDDING, LK_CONV2D, LK_LSTM, LK_BIDIRECTIONAL, LK_LAYERNORM, LK_BATCHNORM, LK_COUNT
+} LayerKind;
 
 typedef struct Layer {
     LayerKind kind;
@@ -39,6 +41,8 @@ typedef struct Layer {
     int sequences, backwards; /* lstm: return_sequences, go_backwards */
     struct Layer *inner[2]; /* bidirectional: the forward and the backward layer */
     int merge;              /* bidirectional: MERGE_* */
+    double epsilon, momentum; /* layernorm, batchnorm */
+    int moving_mean, moving_var; /* batchnorm: its moving statistics (PARAMs, not trainable) */
 } Layer;
 
 typedef enum SymKind { SYM_INPUT, SYM_TARGET, SYM_PARAM, SYM_LAYER, SYM_VALUE } SymKind;
@@ -63,7 +67,8 @@ typedef struct Lower {
     Loc loss_loc;
 } Lower;
 
-static const char *layer_kind_name[] = {"dense", "embedding", "conv2d", "lstm", "bidirectional"};
+static const char *layer_kind_name[] = {"dense",         "embedding", "conv2d",   "lstm",
+                                        "bidirectional", "layernorm", "batchnorm"};
 
 enum { MERGE_CONCAT, MERGE_SUM, MERGE_MUL, MERGE_AVE };
 
@@ -348,7 +353,7 @@ static Layer *make_layer(Lower *L, const Expr *call, const char *name) {
     Layer *ly = xalloc(sizeof *ly);
     ly->kind = kind;
     ly->loc = call->loc;
-    ly->kernel = ly->bias = ly->recurrent = -1;
+    ly->kernel = ly->bias = ly->recurrent = ly->moving_mean = ly->moving_var = -1;
     ly->use_bias = 1;
     ly->act = ACT_LINEAR;
     if (name) {
@@ -388,6 +393,21 @@ static Layer *make_layer(Lower *L, const Expr *call, const char *name) {
         ok &= int_arg(b[0], what, "units", &ly->units);
         if (b[1]) ok &= bool_arg(b[1], what, "return_sequences", &ly->sequences);
         if (b[2]) ok &= bool_arg(b[2], what, "go_backwards", &ly->backwards);
+    } else if (kind == LK_LAYERNORM || kind == LK_BATCHNORM) {
+        static const ArgSpec spec[] = {{"epsilon", 0}, {"momentum", 0}};
+        int nspec = kind == LK_BATCHNORM ? 2 : 1;
+        ly->epsilon = 1e-3; /* Keras's defaults */
+        ly->momentum = 0.99;
+        if (!bind_args(what, call->loc, spec, nspec, call->args, b, bl, 0)) return NULL;
+        if (b[0] && number_arg(b[0], what, "epsilon", &ly->epsilon) && !(ly->epsilon > 0)) {
+            error_at(b[0]->loc, "%s: 'epsilon' must be > 0", what);
+            ok = 0;
+        }
+        if (nspec == 2 && b[1] && number_arg(b[1], what, "momentum", &ly->momentum) &&
+            !(ly->momentum >= 0 && ly->momentum < 1)) {
+            error_at(b[1]->loc, "%s: 'momentum' must be >= 0 and < 1", what);
+            ok = 0;
+        }
     } else if (kind == LK_BIDIRECTIONAL) {
         static const ArgSpec spec[] = {{"layer", 1}, {"merge", 0}};
         if (!bind_args(what, call->loc, spec, 2, call->args, b, bl, 0)) return NULL;
@@ -508,6 +528,52 @@ static int apply_lstm(Lower *L, Layer *ly, int x, Loc loc, const char *what) {
     return h;
 }
 
+/* layernorm / batchnorm: xhat * gamma + beta over the last axis (the
+ * features, or the channels of an image). gamma ones, beta zeros; batchnorm's
+ * moving mean (zeros) and variance (ones) are weights that training updates
+ * and predict uses, saved with the others, not trainable. */
+static int apply_norm(Lower *L, Layer *ly, int x, Loc loc, const char *what) {
+    Graph *g = L->g;
+    Node *xn = &g->nodes[x];
+    if (xn->dtype != DT_FLOAT || xn->shape.rank < 1) {
+        error_at(loc, "%s needs float values with at least one axis, but %s is given", what, value_desc(g, x));
+        return -1;
+    }
+    if (ly->kind == LK_BATCHNORM && !xn->shape.batched) {
+        error_at(loc, "%s normalises over the batch: %s has no batch axis", what, value_desc(g, x));
+        return -1;
+    }
+    int C = xn->shape.dims[xn->shape.rank - 1];
+    if (!ly->applied) {
+        Init ones = {.kind = INIT_ONES}, zeros = {.kind = INIT_ZEROS};
+        ly->kernel = new_param(L, xsprintf("%s.gamma", ly->name), 1, &C, ones, ly->loc);
+        ly->bias = new_param(L, xsprintf("%s.beta", ly->name), 1, &C, zeros, ly->loc);
+        if (ly->kind == LK_BATCHNORM) {
+            ly->moving_mean = new_param(L, xsprintf("%s.moving_mean", ly->name), 1, &C, zeros, ly->loc);
+            ly->moving_var = new_param(L, xsprintf("%s.moving_variance", ly->name), 1, &C, ones, ly->loc);
+            g->nodes[ly->moving_mean].trainable = 0;
+            g->nodes[ly->moving_var].trainable = 0;
+        }
+        ly->applied = 1;
+        ly->in_width = C;
+        ly->first_apply = loc;
+    } else if (C != ly->in_width) {
+        error_at(loc, "layer '%s' (%s over %d features) applied to values with %d", ly->name, layer_kind_name[ly->kind],
+                 ly->in_width, C);
+        note_at(ly->first_apply, "'%s' first applied here", ly->name);
+        return -1;
+    }
+    int xhat;
+    if (ly->kind == LK_LAYERNORM) {
+        xhat = ir_add1(g, OP_LAYERNORM, x, loc);
+    } else {
+        xhat = ir_add3(g, OP_BATCHNORM, x, ly->moving_mean, ly->moving_var, loc);
+        g->nodes[xhat].momentum = ly->momentum;
+    }
+    g->nodes[xhat].value = ly->epsilon;
+    return ir_add2(g, OP_ADD, ir_add2(g, OP_MUL, xhat, ly->kernel, loc), ly->bias, loc);
+}
+
 static int apply_layer(Lower *L, Layer *ly, int x, Loc loc) {
     Graph *g = L->g;
     ly->attempted = 1;
@@ -541,6 +607,7 @@ static int apply_layer(Lower *L, Layer *ly, int x, Loc loc) {
         return ir_add2(g, OP_EMBEDDING, x, ly->kernel, loc);
     }
     if (ly->kind == LK_LSTM) return apply_lstm(L, ly, x, loc, what);
+    if (ly->kind == LK_LAYERNORM || ly->kind == LK_BATCHNORM) return apply_norm(L, ly, x, loc, what);
     if (ly->kind == LK_BIDIRECTIONAL) {
         int f = apply_layer(L, ly->inner[0], x, loc), b = apply_layer(L, ly->inner[1], x, loc);
         if (f < 0 || b < 0) return -1;
@@ -642,7 +709,7 @@ typedef enum FnKind {
     FN_BCE, FN_CCE, FN_SPARSE_CCE, FN_MSE, FN_MAE, FN_L2, FN_L1, FN_ACCURACY,
     FN_EXP, FN_LOG, FN_SQRT, FN_ABS, FN_SQUARE, FN_SOFTPLUS, FN_POW, FN_STOP_GRADIENT,
     FN_SUM, FN_MEAN, FN_ONE_HOT, FN_GLOBAL_AVG1D, FN_GLOBAL_AVG2D, FN_GLOBAL_MAX1D, FN_GLOBAL_MAX2D,
-    FN_MAXPOOL2D, FN_AVGPOOL2D,
+    FN_MAXPOOL2D, FN_AVGPOOL2D, FN_DROPOUT,
 } FnKind;
 
 typedef struct FnSpec {
@@ -693,6 +760,7 @@ static const FnSpec functions[] = {
     {"global_maxpool2d", FN_GLOBAL_MAX2D, 0, {{"x", 1}}, 1},
     {"maxpool2d", FN_MAXPOOL2D, 0, {{"x", 1}, {"pool", 0}, {"strides", 0}, {"padding", 0}}, 4},
     {"avgpool2d", FN_AVGPOOL2D, 0, {{"x", 1}, {"pool", 0}, {"strides", 0}, {"padding", 0}}, 4},
+    {"dropout", FN_DROPOUT, 0, {{"x", 1}, {"rate", 1}}, 2},
 };
 #define NFUNCTIONS ((int)(sizeof functions / sizeof functions[0]))
 
@@ -992,6 +1060,25 @@ static int call_function(Lower *L, const FnSpec *fn, Expr *call, int first, Loc 
         if (b[2] && !pair_arg(b[2], what, "strides", strides)) return -1;
         if (b[3] && !padding_arg(b[3], what, &same)) return -1;
         return windowed(L, fn->kind == FN_MAXPOOL2D ? OP_MAXPOOL2D : OP_AVGPOOL2D, a0, pool, strides, same, what, loc);
+    }
+    case FN_DROPOUT: {
+        /* inverted dropout (kept values scaled by 1 / (1 - rate)), training only */
+        double rate;
+        if (!number_arg(b[1], what, "rate", &rate)) return -1;
+        if (!(rate >= 0 && rate < 1)) {
+            error_at(b[1]->loc, "dropout: 'rate' must be >= 0 and < 1");
+            return -1;
+        }
+        if (x->dtype != DT_FLOAT) {
+            error_at(loc, "dropout needs float values, but %s is int", value_desc(g, a0));
+            return -1;
+        }
+        int dummy = 0;
+        int mask = ir_begin(g, OP_DROPOUT_MASK, &dummy, 0, loc);
+        g->nodes[mask].to = g->nodes[a0].shape;
+        g->nodes[mask].value = rate;
+        ir_finish(g, mask);
+        return ir_add2(g, OP_DROPOUT, a0, mask, loc);
     }
     case FN_L2: return ir_add1(g, OP_L2, a0, loc);
     case FN_L1: return ir_add1(g, OP_L1, a0, loc);

@@ -307,6 +307,31 @@ static int shape_lstm_hprev(Graph *g, Node *n) {
     return 1;
 }
 
+/* (x, moving mean [C], moving var [C]) -> x's shape */
+static int shape_batchnorm(Graph *g, Node *n) {
+    if (any_poison(g, n) || !need_float(g, n, 0)) return 0;
+    n->shape = in_node(g, n, 0)->shape;
+    return 1;
+}
+
+static int shape_norm_grad(Graph *g, Node *n) {
+    n->shape = in_node(g, n, 0)->shape;
+    return 1;
+}
+
+static int shape_dropout_mask(Graph *g, Node *n) {
+    (void)g;
+    n->shape = n->to;
+    return 1;
+}
+
+/* (x, mask) */
+static int shape_dropout(Graph *g, Node *n) {
+    if (any_poison(g, n) || !need_float(g, n, 0)) return 0;
+    n->shape = in_node(g, n, 0)->shape;
+    return 1;
+}
+
 static int shape_reshape(Graph *g, Node *n) {
     if (any_poison(g, n)) return 0;
     Node *x = in_node(g, n, 0);

@@ -27,6 +27,7 @@ extern "C" {
 #define CONV_BIAS_NUM_TARGETS          1
 #define CONV_BIAS_NUM_OUTPUTS          1
 #define CONV_BIAS_NUM_METRICS          1
+#define CONV_BIAS_TRAINING_DIFFERS     0          /* dropout or batchnorm: training and inference differ */
 
 typedef float conv_bias_real;
 

@@ -27,6 +27,7 @@ extern "C" {
 #define IMAGE_TEXT_NUM_TARGETS         1
 #define IMAGE_TEXT_NUM_OUTPUTS         1
 #define IMAGE_TEXT_NUM_METRICS         1
+#define IMAGE_TEXT_TRAINING_DIFFERS    0          /* dropout or batchnorm: training and inference differ */
 
 typedef float image_text_real;
 

@@ -27,6 +27,7 @@ extern "C" {
 #define INTERACTION_NUM_TARGETS        1
 #define INTERACTION_NUM_OUTPUTS        1
 #define INTERACTION_NUM_METRICS        1
+#define INTERACTION_TRAINING_DIFFERS   0          /* dropout or batchnorm: training and inference differ */
 
 typedef float interaction_real;
 

@@ -27,6 +27,7 @@ extern "C" {
 #define LABEL_COND_NUM_TARGETS         1
 #define LABEL_COND_NUM_OUTPUTS         1
 #define LABEL_COND_NUM_METRICS         1
+#define LABEL_COND_TRAINING_DIFFERS    0          /* dropout or batchnorm: training and inference differ */
 
 typedef float label_cond_real;
 

@@ -27,6 +27,7 @@ extern "C" {
 #define LEARNED_REG_NUM_TARGETS        1
 #define LEARNED_REG_NUM_OUTPUTS        1
 #define LEARNED_REG_NUM_METRICS        1
+#define LEARNED_REG_TRAINING_DIFFERS   0          /* dropout or batchnorm: training and inference differ */
 
 typedef float learned_reg_real;
 

@@ -27,6 +27,7 @@ extern "C" {
 #define LOSS_WEIGHTS_NUM_TARGETS       1
 #define LOSS_WEIGHTS_NUM_OUTPUTS       1
 #define LOSS_WEIGHTS_NUM_METRICS       1
+#define LOSS_WEIGHTS_TRAINING_DIFFERS  0          /* dropout or batchnorm: training and inference differ */
 
 typedef float loss_weights_real;
 

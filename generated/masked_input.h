@@ -27,6 +27,7 @@ extern "C" {
 #define MASKED_INPUT_NUM_TARGETS       1
 #define MASKED_INPUT_NUM_OUTPUTS       1
 #define MASKED_INPUT_NUM_METRICS       0
+#define MASKED_INPUT_TRAINING_DIFFERS  0          /* dropout or batchnorm: training and inference differ */
 
 typedef float masked_input_real;
 

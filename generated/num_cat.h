@@ -27,6 +27,7 @@ extern "C" {
 #define NUM_CAT_NUM_TARGETS            1
 #define NUM_CAT_NUM_OUTPUTS            1
 #define NUM_CAT_NUM_METRICS            0
+#define NUM_CAT_TRAINING_DIFFERS       0          /* dropout or batchnorm: training and inference differ */
 
 typedef float num_cat_real;
 

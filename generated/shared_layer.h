@@ -27,6 +27,7 @@ extern "C" {
 #define SHARED_LAYER_NUM_TARGETS       1
 #define SHARED_LAYER_NUM_OUTPUTS       1
 #define SHARED_LAYER_NUM_METRICS       1
+#define SHARED_LAYER_TRAINING_DIFFERS  0          /* dropout or batchnorm: training and inference differ */
 
 typedef float shared_layer_real;
 

@@ -27,6 +27,7 @@ extern "C" {
 #define TEXT_CATEGORY_NUM_TARGETS      1
 #define TEXT_CATEGORY_NUM_OUTPUTS      1
 #define TEXT_CATEGORY_NUM_METRICS      1
+#define TEXT_CATEGORY_TRAINING_DIFFERS 0          /* dropout or batchnorm: training and inference differ */
 
 typedef float text_category_real;
 

@@ -27,6 +27,7 @@ extern "C" {
 #define TS_CONST_NUM_TARGETS           1
 #define TS_CONST_NUM_OUTPUTS           1
 #define TS_CONST_NUM_METRICS           0
+#define TS_CONST_TRAINING_DIFFERS      0          /* dropout or batchnorm: training and inference differ */
 
 typedef float ts_const_real;
 

@@ -27,6 +27,7 @@ extern "C" {
 #define TWO_CONCAT_NUM_TARGETS         1
 #define TWO_CONCAT_NUM_OUTPUTS         1
 #define TWO_CONCAT_NUM_METRICS         1
+#define TWO_CONCAT_TRAINING_DIFFERS    0          /* dropout or batchnorm: training and inference differ */
 
 typedef float two_concat_real;
 

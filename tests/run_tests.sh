@@ -189,6 +189,15 @@ for mn in examples/*.mn tests/ops/opt_*.mn; do
     done
 done
 
+section "reproducible training, deterministic inference"
+for mn in examples/*.mn tests/ops/op_norm_dropout.mn; do
+    name=$(basename "$mn" .mn)
+    dir=$WORK/gen/$name
+    check_shown "$name reproducible" bash -c "
+        gcc $GEN_CFLAGS -O2 -Iruntime -Itests/harness -I$dir/a tests/harness/repro.c $dir/a/m.c $LIBS -o $dir/a/repro &&
+        $dir/a/repro"
+done
+
 section "no heap allocation in train_step, evaluate and predict"
 # OpenBLAS run with more than one thread allocates for its threads on large
 # products (conv layers); the generated code and the runtime never do. The

@@ -20,6 +20,15 @@
  */
 #include "harness.h"
 
+/* The loss the gradients belong to: evaluate's (inference), or, when
+ * training differs (dropout, batchnorm), compute_gradients' own with the
+ * RNG rewound so that every evaluation draws the same dropout masks. */
+static double loss_at(m *model, const m_inputs *in, const m_targets *tg, int n, real *scratch, const mn_rng *rng) {
+    if (!M_TRAINING_DIFFERS) return m_evaluate(model, in, tg, n, NULL);
+    model->rng = *rng;
+    return m_compute_gradients(model, in, tg, n, scratch);
+}
+
 /* Loss evaluations the check may spend: all of a small model's elements,
  * and for a large one about what 3e8 arena element-touches allow. */
 static long eval_budget(void) {
@@ -79,12 +88,13 @@ int main(int argc, char **argv) {
     m_targets tg;
     data_view(&d, 0, &in, &tg);
 
-    real *grads = xcalloc(M_NUM_TRAINABLE, sizeof *grads);
+    real *grads = xcalloc(M_NUM_TRAINABLE, sizeof *grads), *scratch = xcalloc(M_NUM_TRAINABLE, sizeof *scratch);
+    const mn_rng rng = model->rng;
     double loss = m_compute_gradients(model, &in, &tg, n, grads);
-    double check = m_evaluate(model, &in, &tg, n, NULL);
+    double check = loss_at(model, &in, &tg, n, scratch, &rng);
     int failed = 0;
     if (!(fabs(loss - check) <= 1e-12 * (1 + fabs(loss)))) {
-        printf("loss from compute_gradients %.17g differs from evaluate %.17g\n", loss, check);
+        printf("loss from compute_gradients %.17g differs from the loss checked against %.17g\n", loss, check);
         failed = 1;
     }
     double worst = 0;
@@ -109,9 +119,9 @@ int main(int argc, char **argv) {
             for (int s = 0; s < 2 && !(rel < bound); s++) {
                 const double h = steps[s];
                 model->params[i] = saved + h;
-                double up = m_evaluate(model, &in, &tg, n, NULL);
+                double up = loss_at(model, &in, &tg, n, scratch, &rng);
                 model->params[i] = saved - h;
-                double down = m_evaluate(model, &in, &tg, n, NULL);
+                double down = loss_at(model, &in, &tg, n, scratch, &rng);
                 model->params[i] = saved;
                 double num = (up - down) / (2 * h);
                 double r = fabs(analytic - num) / fmax(fmax(fabs(analytic), fabs(num)), floor_);
@@ -138,6 +148,7 @@ int main(int argc, char **argv) {
            worst, bound, failed ? "FAIL" : "ok");
     data_free(&d);
     free(grads);
+    free(scratch);
     free(model);
     return failed;
 }
