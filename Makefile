@@ -107,6 +107,14 @@ $(BUILD)/conformance/%/driver: examples/%.mn $(MNC) $(BUILD)/libmnrt.a tests/con
 	$(CC) $(GEN_CFLAGS) -Iruntime -Itests/harness -Itests/conformance -I$(dir $@) tests/conformance/driver.c \
 	    $(dir $@)m.c $(BUILD)/libmnrt.a $(BLAS_LIBS) -o $@
 
+# The same for the extra conformance models (layers no seed model uses).
+$(BUILD)/conformance/%/driver: tests/conformance/cases/%.mn $(MNC) $(BUILD)/libmnrt.a tests/conformance/driver.c \
+        tests/conformance/tolerances.h tests/harness/harness.h
+	@mkdir -p $(dir $@)
+	./$(MNC) $< --prefix m -o $(dir $@)m.c
+	$(CC) $(GEN_CFLAGS) -Iruntime -Itests/harness -Itests/conformance -I$(dir $@) tests/conformance/driver.c \
+	    $(dir $@)m.c $(BUILD)/libmnrt.a $(BLAS_LIBS) -o $@
+
 conformance: deps
 	@$(call install_missing,$(REFERENCE_PACKAGES))
 	@$(MAKE) --no-print-directory $(MNC) $(BUILD)/libmnrt.a

@@ -270,10 +270,10 @@ static int recurrent(Grad *G, Op op, const int *in, int nin, int from) {
     return r;
 }
 
-/* lstm_h only reads the h slots of the states: its gradient fills them. */
-static void grad_lstm_h(Grad *G, int v, int dy) {
+/* rnn_h only reads the h slots of the states: its gradient fills them. */
+static void grad_rnn_h(Grad *G, int v, int dy) {
     int states = input(G, v, 0);
-    int d = recurrent(G, OP_LSTM_H_GRAD, &dy, 1, v);
+    int d = recurrent(G, OP_RNN_H_GRAD, &dy, 1, v);
     node(G, d)->to = node(G, states)->shape;
     ir_finish(G->g, d);
     accumulate(G, states, d, v);
@@ -287,9 +287,40 @@ static void grad_lstm_scan(Grad *G, int v, int ds) {
     ir_finish(G->g, dz);
     accumulate(G, zx, dz, v);
     if (G->needs[u]) {
-        int hp = recurrent(G, OP_LSTM_HPREV, &v, 1, v);
+        int hp = recurrent(G, OP_RNN_HPREV, &v, 1, v);
         ir_finish(G->g, hp);
         accumulate(G, u, bw(G, OP_MATMUL_DW, hp, dz, 0, v), v);
+    }
+}
+
+/* A slice [start, start + len) of the last axis of v (a backward node). */
+static int last_axis_slice(Grad *G, int v, int start, int len, int from) {
+    int s = ir_begin(G->g, OP_SLICE, &v, 1, node(G, from)->loc);
+    node(G, s)->axis = node(G, v)->shape.rank - 1;
+    node(G, s)->start = start;
+    node(G, s)->len = len;
+    node(G, s)->backward = 1;
+    ir_finish(G->g, s);
+    return s;
+}
+
+/* Backpropagation through time gives d[zx | inner]: d zx flows to the input
+ * projection, dU = hprev^T d inner, and the bias rows get the sums of both. */
+static void grad_gru_scan(Grad *G, int v, int ds) {
+    int zx = input(G, v, 0), u = input(G, v, 1), bias = input(G, v, 2), units = node(G, v)->len;
+    int in[3] = {v, u, ds};
+    int dg = recurrent(G, OP_GRU_SCAN_GRAD, in, 3, v);
+    ir_finish(G->g, dg);
+    accumulate(G, zx, last_axis_slice(G, dg, 0, 3 * units, v), v);
+    if (G->needs[u]) {
+        int hp = recurrent(G, OP_RNN_HPREV, &v, 1, v);
+        ir_finish(G->g, hp);
+        accumulate(G, u, bw(G, OP_MATMUL_DW, hp, last_axis_slice(G, dg, 3 * units, 3 * units, v), 0, v), v);
+    }
+    if (G->needs[bias]) {
+        int flat = 6 * units;
+        int sum = shaped(G, OP_SUM_TO, dg, shape_make(0, 1, &flat), v);
+        accumulate(G, bias, shaped(G, OP_RESHAPE, sum, node(G, bias)->shape, v), v);
     }
 }
 

@@ -17,7 +17,7 @@
 /* ---- layers and symbols -------------------------------------------------------- */
 
 typedef enum LayerKind {
-    LK_DENSE, LK_EMBEDDING, LK_CONV2D, LK_LSTM, LK_BIDIRECTIONAL, LK_LAYERNORM, LK_BATCHNORM, LK_COUNT
+    LK_DENSE, LK_EMBEDDING, LK_CONV2D, LK_LSTM, LK_BIDIRECTIONAL, LK_LAYERNORM, LK_BATCHNORM, LK_GRU, LK_COUNT
 } LayerKind;
 
 typedef struct Layer {
@@ -68,7 +68,7 @@ typedef struct Lower {
 } Lower;
 
 static const char *layer_kind_name[] = {"dense",         "embedding", "conv2d",   "lstm",
-                                        "bidirectional", "layernorm", "batchnorm"};
+                                        "bidirectional", "layernorm", "batchnorm", "gru"};
 
 enum { MERGE_CONCAT, MERGE_SUM, MERGE_MUL, MERGE_AVE };
 
@@ -387,7 +387,7 @@ static Layer *make_layer(Lower *L, const Expr *call, const char *name) {
         if (!bind_args(what, call->loc, spec, 2, call->args, b, bl, 0)) return NULL;
         ok &= int_arg(b[0], what, "vocab", &ly->vocab);
         ok &= int_arg(b[1], what, "dim", &ly->dim);
-    } else if (kind == LK_LSTM) {
+    } else if (kind == LK_LSTM || kind == LK_GRU) {
         static const ArgSpec spec[] = {{"units", 1}, {"return_sequences", 0}, {"go_backwards", 0}};
         if (!bind_args(what, call->loc, spec, 3, call->args, b, bl, 0)) return NULL;
         ok &= int_arg(b[0], what, "units", &ly->units);
@@ -412,8 +412,8 @@ static Layer *make_layer(Lower *L, const Expr *call, const char *name) {
         static const ArgSpec spec[] = {{"layer", 1}, {"merge", 0}};
         if (!bind_args(what, call->loc, spec, 2, call->args, b, bl, 0)) return NULL;
         Expr *in = b[0];
-        if (in->kind != EX_CALL || strcmp(in->name, "lstm")) {
-            error_at(in->loc, "bidirectional wraps a recurrent layer: bidirectional(lstm(units, ...))");
+        if (in->kind != EX_CALL || (strcmp(in->name, "lstm") && strcmp(in->name, "gru"))) {
+            error_at(in->loc, "bidirectional wraps a recurrent layer: bidirectional(lstm(units, ...)) or gru(...)");
             return NULL;
         }
         static const char *const merges[] = {"concat", "sum", "mul", "ave"};
@@ -486,41 +486,50 @@ static int activation(Lower *L, Act act, int x, Loc loc) {
     return ir_add1(L->g, ops[act], x, loc);
 }
 
-/* lstm(x [steps, features]) = lstm_h(lstm_scan(x W + b, U)). Keras's
- * initialisers: kernel glorot_uniform, recurrent kernel orthogonal, bias
- * zeros with 1 for the forget gate. Gates in Keras's order i, f, c, o. */
-static int apply_lstm(Lower *L, Layer *ly, int x, Loc loc, const char *what) {
+/* lstm(x [steps, features]) = rnn_h(lstm_scan(x W + b, U)), gates in
+ * Keras's order i, f, c, o; gru(x) = rnn_h(gru_scan(x W, U, bias)), Keras's
+ * reset_after form, gates z, r, h, bias [2, 3u] (input row, recurrent row).
+ * Keras's initialisers: kernel glorot_uniform, recurrent kernel orthogonal,
+ * bias zeros (an LSTM's forget gate 1). */
+static int apply_recurrent(Lower *L, Layer *ly, int x, Loc loc, const char *what) {
     Graph *g = L->g;
     Node *xn = &g->nodes[x];
     if (xn->dtype != DT_FLOAT || xn->shape.rank != 2 || !xn->shape.batched) {
         error_at(loc, "%s needs per-sample float sequences [steps, features], but %s is given", what, value_desc(g, x));
         return -1;
     }
-    int features = xn->shape.dims[1], u = ly->units;
+    int features = xn->shape.dims[1], u = ly->units, lstm = ly->kind == LK_LSTM, gates = (lstm ? 4 : 3) * u;
     if (!ly->applied) {
-        int kdims[2] = {features, 4 * u}, rdims[2] = {u, 4 * u}, gates = 4 * u;
-        Init glorot = {.kind = INIT_GLOROT_UNIFORM, .fan_in = features, .fan_out = 4 * u};
-        Init orthogonal = {.kind = INIT_ORTHOGONAL, .fan_in = u, .fan_out = 4 * u};
-        Init forget = {.kind = INIT_FORGET_BIAS, .fan_in = u};
+        int kdims[2] = {features, gates}, rdims[2] = {u, gates}, bdims[2] = {2, gates};
+        Init glorot = {.kind = INIT_GLOROT_UNIFORM, .fan_in = features, .fan_out = gates};
+        Init orthogonal = {.kind = INIT_ORTHOGONAL, .fan_in = u, .fan_out = gates};
+        Init bias_init = {.kind = lstm ? INIT_FORGET_BIAS : INIT_ZEROS, .fan_in = u};
         ly->kernel = new_param(L, xsprintf("%s.kernel", ly->name), 2, kdims, glorot, ly->loc);
         ly->recurrent = new_param(L, xsprintf("%s.recurrent_kernel", ly->name), 2, rdims, orthogonal, ly->loc);
-        ly->bias = new_param(L, xsprintf("%s.bias", ly->name), 1, &gates, forget, ly->loc);
+        ly->bias = lstm ? new_param(L, xsprintf("%s.bias", ly->name), 1, &gates, bias_init, ly->loc)
+                        : new_param(L, xsprintf("%s.bias", ly->name), 2, bdims, bias_init, ly->loc);
         ly->applied = 1;
         ly->in_width = features;
         ly->first_apply = loc;
     } else if (features != ly->in_width) {
-        error_at(loc, "layer '%s' (lstm, kernel [%d, %d]) applied to sequences of %d features; it was first applied to %d",
-                 ly->name, ly->in_width, 4 * u, features, ly->in_width);
+        error_at(loc, "layer '%s' (%s, kernel [%d, %d]) applied to sequences of %d features; it was first applied to %d",
+                 ly->name, layer_kind_name[ly->kind], ly->in_width, gates, features, ly->in_width);
         note_at(ly->first_apply, "'%s' first applied here", ly->name);
         return -1;
     }
-    int zx = ir_add2(g, OP_ADD, ir_add2(g, OP_MATMUL, x, ly->kernel, loc), ly->bias, loc);
-    int scan_in[2] = {zx, ly->recurrent};
-    int states = ir_begin(g, OP_LSTM_SCAN, scan_in, 2, loc);
+    int states;
+    if (lstm) {
+        int zx = ir_add2(g, OP_ADD, ir_add2(g, OP_MATMUL, x, ly->kernel, loc), ly->bias, loc);
+        int scan_in[2] = {zx, ly->recurrent};
+        states = ir_begin(g, OP_LSTM_SCAN, scan_in, 2, loc);
+    } else {
+        int scan_in[3] = {ir_add2(g, OP_MATMUL, x, ly->kernel, loc), ly->recurrent, ly->bias};
+        states = ir_begin(g, OP_GRU_SCAN, scan_in, 3, loc);
+    }
     g->nodes[states].len = u;
     g->nodes[states].start = ly->backwards;
     ir_finish(g, states);
-    int h = ir_begin(g, OP_LSTM_H, &states, 1, loc);
+    int h = ir_begin(g, OP_RNN_H, &states, 1, loc);
     g->nodes[h].len = u;
     g->nodes[h].start = ly->backwards;
     g->nodes[h].axis = ly->sequences;
@@ -606,7 +615,7 @@ static int apply_layer(Lower *L, Layer *ly, int x, Loc loc) {
         ly->applied = 1;
         return ir_add2(g, OP_EMBEDDING, x, ly->kernel, loc);
     }
-    if (ly->kind == LK_LSTM) return apply_lstm(L, ly, x, loc, what);
+    if (ly->kind == LK_LSTM || ly->kind == LK_GRU) return apply_recurrent(L, ly, x, loc, what);
     if (ly->kind == LK_LAYERNORM || ly->kind == LK_BATCHNORM) return apply_norm(L, ly, x, loc, what);
     if (ly->kind == LK_BIDIRECTIONAL) {
         int f = apply_layer(L, ly->inner[0], x, loc), b = apply_layer(L, ly->inner[1], x, loc);

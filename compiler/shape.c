@@ -278,7 +278,24 @@ static int shape_lstm_scan(Graph *g, Node *n) {
     return 1;
 }
 
-static int shape_lstm_h(Graph *g, Node *n) {
+/* zx [T, 3u], U [u, 3u], bias [2, 3u] -> S [T, 5u] */
+static int shape_gru_scan(Graph *g, Node *n) {
+    if (any_poison(g, n)) return 0;
+    Shape *zx = &in_node(g, n, 0)->shape;
+    if (zx->rank != 2 || zx->dims[1] != 3 * n->len) unreachable();
+    int dims[2] = {zx->dims[0], 5 * n->len};
+    n->shape = shape_make(zx->batched, 2, dims);
+    return 1;
+}
+
+static int shape_gru_scan_grad(Graph *g, Node *n) {
+    Shape *st = &in_node(g, n, 0)->shape;
+    int dims[2] = {st->dims[0], 6 * n->len};
+    n->shape = shape_make(st->batched, 2, dims);
+    return 1;
+}
+
+static int shape_rnn_h(Graph *g, Node *n) {
     if (any_poison(g, n)) return 0;
     Shape *st = &in_node(g, n, 0)->shape;
     int dims[2] = {st->dims[0], n->len};
@@ -286,7 +303,7 @@ static int shape_lstm_h(Graph *g, Node *n) {
     return 1;
 }
 
-static int shape_lstm_h_grad(Graph *g, Node *n) {
+static int shape_rnn_h_grad(Graph *g, Node *n) {
     (void)g;
     n->shape = n->to;
     return 1;
@@ -300,7 +317,7 @@ static int shape_lstm_scan_grad(Graph *g, Node *n) {
     return 1;
 }
 
-static int shape_lstm_hprev(Graph *g, Node *n) {
+static int shape_rnn_hprev(Graph *g, Node *n) {
     Shape *st = &in_node(g, n, 0)->shape;
     int dims[2] = {st->dims[0], n->len};
     n->shape = shape_make(st->batched, 2, dims);

@@ -139,7 +139,7 @@ static void predict_batch(image_text *m, const image_text_inputs *in, int n, con
             }
         }
     }
-    /* t [n, 32] = lstm output, last step(%16 [n, 100, 192]) */
+    /* t [n, 32] = recurrent output, last step(%16 [n, 100, 192]) */
     for (int b = 0; b < n; b++)
         memcpy((A + 984064) + (size_t)b * 32, (A + 1598464) + ((size_t)b * 100 + 99) * 192 + 160, sizeof(float) * 32);
 
@@ -280,7 +280,7 @@ float image_text_evaluate(image_text *m, const image_text_inputs *in, const imag
             }
         }
     }
-    /* t [n, 32] = lstm output, last step(%16 [n, 100, 192]) */
+    /* t [n, 32] = recurrent output, last step(%16 [n, 100, 192]) */
     for (int b = 0; b < n; b++)
         memcpy((A + 984064) + (size_t)b * 32, (A + 1598464) + ((size_t)b * 100 + 99) * 192 + 160, sizeof(float) * 32);
 
@@ -447,7 +447,7 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
             }
         }
     }
-    /* t [n, 32] = lstm output, last step(%16 [n, 100, 192]) */
+    /* t [n, 32] = recurrent output, last step(%16 [n, 100, 192]) */
     for (int b = 0; b < n; b++)
         memcpy((A + 8446336) + (size_t)b * 32, (A + 8855936) + ((size_t)b * 100 + 99) * 192 + 160, sizeof(float) * 32);
 
@@ -517,7 +517,7 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
         memcpy((A + 8446672) + (size_t)o * 32, (A + 10455424) + (size_t)o * 30784 + 30752, sizeof(float) * 32);
 
     /* backward of image_text.mn:9: t = text -> embedding(10000, 64) -> lstm(32) */
-    /* %32 [n, 100, 192] = d lstm_h / dstates(%31 [n, 32]) */
+    /* %32 [n, 100, 192] = d rnn_h / dstates(%31 [n, 32]) */
     memset((A + 10454400), 0, sizeof(float) * (size_t)n * 19200);
     for (int b = 0; b < n; b++)
         memcpy((A + 10454400) + ((size_t)b * 100 + 99) * 192 + 160, (A + 8446672) + (size_t)b * 32, sizeof(float) * 32);
@@ -551,7 +551,7 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 128, 1.0f, (A + 11068800) + (size_t)t * 128, 12800, (P + 649088), 128, 0.0f,
                         (A + 11068800) + (size_t)t_prev * 128, 12800);
     }
-    /* %34 [n, 100, 32] = lstm h before each step(%16 [n, 100, 192]) */
+    /* %34 [n, 100, 32] = h before each step(%16 [n, 100, 192]) */
     for (int b = 0; b < n; b++)
         for (int k = 0; k < 100; k++) {
             const int t = k;

@@ -100,7 +100,7 @@ static void predict_batch(text_category *m, const text_category_inputs *in, int 
             }
         }
     }
-    /* %10 [n, 64] = lstm output, last step(%9 [n, 200, 384]) */
+    /* %10 [n, 64] = recurrent output, last step(%9 [n, 200, 384]) */
     for (int b = 0; b < n; b++)
         memcpy((A + 819200) + (size_t)b * 64, (A + 2457600) + ((size_t)b * 200 + 199) * 384 + 320, sizeof(float) * 64);
     /* %14 [n, 200, 256] = linear(x W + b)(%4 [n, 200, 128], bidirectional.backward.kernel [128, 256], bidirectional.backward.bias [256]) */
@@ -138,7 +138,7 @@ static void predict_batch(text_category *m, const text_category_inputs *in, int 
             }
         }
     }
-    /* %16 [n, 64] = lstm output, last step(%15 [n, 200, 384]) */
+    /* %16 [n, 64] = recurrent output, last step(%15 [n, 200, 384]) */
     for (int b = 0; b < n; b++)
         memcpy((A + 0) + (size_t)b * 64, (A + 2459648) + ((size_t)b * 200 + 199) * 384 + 320, sizeof(float) * 64);
     /* t [n, 128] = concat(%10 [n, 64], %16 [n, 64]) */
@@ -244,7 +244,7 @@ float text_category_evaluate(text_category *m, const text_category_inputs *in, c
             }
         }
     }
-    /* %10 [n, 64] = lstm output, last step(%9 [n, 200, 384]) */
+    /* %10 [n, 64] = recurrent output, last step(%9 [n, 200, 384]) */
     for (int b = 0; b < n; b++)
         memcpy((A + 819200) + (size_t)b * 64, (A + 2457600) + ((size_t)b * 200 + 199) * 384 + 320, sizeof(float) * 64);
     /* %14 [n, 200, 256] = linear(x W + b)(%4 [n, 200, 128], bidirectional.backward.kernel [128, 256], bidirectional.backward.bias [256]) */
@@ -282,7 +282,7 @@ float text_category_evaluate(text_category *m, const text_category_inputs *in, c
             }
         }
     }
-    /* %16 [n, 64] = lstm output, last step(%15 [n, 200, 384]) */
+    /* %16 [n, 64] = recurrent output, last step(%15 [n, 200, 384]) */
     for (int b = 0; b < n; b++)
         memcpy((A + 0) + (size_t)b * 64, (A + 2459648) + ((size_t)b * 200 + 199) * 384 + 320, sizeof(float) * 64);
     /* t [n, 128] = concat(%10 [n, 64], %16 [n, 64]) */
@@ -401,7 +401,7 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
             }
         }
     }
-    /* %10 [n, 64] = lstm output, last step(%9 [n, 200, 384]) */
+    /* %10 [n, 64] = recurrent output, last step(%9 [n, 200, 384]) */
     for (int b = 0; b < n; b++)
         memcpy((A + 819200) + (size_t)b * 64, (A + 2457600) + ((size_t)b * 200 + 199) * 384 + 320, sizeof(float) * 64);
     /* %14 [n, 200, 256] = linear(x W + b)(%4 [n, 200, 128], bidirectional.backward.kernel [128, 256], bidirectional.backward.bias [256]) */
@@ -439,7 +439,7 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
             }
         }
     }
-    /* %16 [n, 64] = lstm output, last step(%15 [n, 200, 384]) */
+    /* %16 [n, 64] = recurrent output, last step(%15 [n, 200, 384]) */
     for (int b = 0; b < n; b++)
         memcpy((A + 821248) + (size_t)b * 64, (A + 6553600) + ((size_t)b * 200 + 199) * 384 + 320, sizeof(float) * 64);
     /* t [n, 128] = concat(%10 [n, 64], %16 [n, 64]) */
@@ -530,7 +530,7 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
     /* %38 [n, 64] = slice 64:128 of axis 0(%33 [n, 128]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 821296) + (size_t)o * 64, (A + 825424) + (size_t)o * 128 + 64, sizeof(float) * 64);
-    /* %39 [n, 200, 384] = d lstm_h / dstates(%38 [n, 64]) */
+    /* %39 [n, 200, 384] = d rnn_h / dstates(%38 [n, 64]) */
     memset((A + 9011200), 0, sizeof(float) * (size_t)n * 76800);
     for (int b = 0; b < n; b++)
         memcpy((A + 9011200) + ((size_t)b * 200 + 199) * 384 + 320, (A + 821296) + (size_t)b * 64, sizeof(float) * 64);
@@ -564,7 +564,7 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 256, 1.0f, (A + 4915200) + (size_t)t * 256, 51200, (P + 1362176), 256, 0.0f,
                         (A + 4915200) + (size_t)t_prev * 256, 51200);
     }
-    /* %41 [n, 200, 64] = lstm h before each step(%15 [n, 200, 384]) */
+    /* %41 [n, 200, 64] = h before each step(%15 [n, 200, 384]) */
     for (int b = 0; b < n; b++)
         for (int k = 0; k < 200; k++) {
             const int t = 199 - k;
@@ -581,7 +581,7 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n * 200, 128, 256, 1.0f, (A + 4915200), 256, (P + 1329408), 256, 0.0f, (A + 821296), 128);
     /* %45 [128, 256] = x^T dy(%4 [n, 200, 128], %40 [n, 200, 256]) */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 256, n * 200, 1.0f, (A + 0), 128, (A + 4915200), 256, 0.0f, (G + 1329408), 256);
-    /* %46 [n, 200, 384] = d lstm_h / dstates(%37 [n, 64]) */
+    /* %46 [n, 200, 384] = d rnn_h / dstates(%37 [n, 64]) */
     memset((A + 4915200), 0, sizeof(float) * (size_t)n * 76800);
     for (int b = 0; b < n; b++)
         memcpy((A + 4915200) + ((size_t)b * 200 + 199) * 384 + 320, (A + 819248) + (size_t)b * 64, sizeof(float) * 64);
@@ -615,7 +615,7 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 256, 1.0f, (A + 7372800) + (size_t)t * 256, 51200, (P + 1312768), 256, 0.0f,
                         (A + 7372800) + (size_t)t_prev * 256, 51200);
     }
-    /* %48 [n, 200, 64] = lstm h before each step(%9 [n, 200, 384]) */
+    /* %48 [n, 200, 64] = h before each step(%9 [n, 200, 384]) */
     for (int b = 0; b < n; b++)
         for (int k = 0; k < 200; k++) {
             const int t = k;

@@ -87,7 +87,7 @@ static void predict_batch(ts_const *m, const ts_const_inputs *in, int n, const t
             }
         }
     }
-    /* s [n, 32] = lstm output, last step(%7 [n, 50, 192]) */
+    /* s [n, 32] = recurrent output, last step(%7 [n, 50, 192]) */
     for (int b = 0; b < n; b++)
         memcpy((A + 0) + (size_t)b * 32, (A + 204800) + ((size_t)b * 50 + 49) * 192 + 160, sizeof(float) * 32);
 
@@ -178,7 +178,7 @@ float ts_const_evaluate(ts_const *m, const ts_const_inputs *in, const ts_const_t
             }
         }
     }
-    /* s [n, 32] = lstm output, last step(%7 [n, 50, 192]) */
+    /* s [n, 32] = recurrent output, last step(%7 [n, 50, 192]) */
     for (int b = 0; b < n; b++)
         memcpy((A + 0) + (size_t)b * 32, (A + 204800) + ((size_t)b * 50 + 49) * 192 + 160, sizeof(float) * 32);
 
@@ -273,7 +273,7 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
             }
         }
     }
-    /* s [n, 32] = lstm output, last step(%7 [n, 50, 192]) */
+    /* s [n, 32] = recurrent output, last step(%7 [n, 50, 192]) */
     for (int b = 0; b < n; b++)
         memcpy((A + 0) + (size_t)b * 32, (A + 204800) + ((size_t)b * 50 + 49) * 192 + 160, sizeof(float) * 32);
 
@@ -344,7 +344,7 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 32, n, 1.0f, in->temp, 1, (A + 80), 32, 0.0f, (G + 4352), 32);
 
     /* backward of ts_const.mn:10: s = series -> lstm(32) */
-    /* %24 [n, 50, 192] = d lstm_h / dstates(%20 [n, 32]) */
+    /* %24 [n, 50, 192] = d rnn_h / dstates(%20 [n, 32]) */
     memset((A + 512000), 0, sizeof(float) * (size_t)n * 9600);
     for (int b = 0; b < n; b++)
         memcpy((A + 512000) + ((size_t)b * 50 + 49) * 192 + 160, (A + 80) + (size_t)b * 32, sizeof(float) * 32);
@@ -378,7 +378,7 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 128, 1.0f, (A + 819200) + (size_t)t * 128, 6400, (P + 128), 128, 0.0f,
                         (A + 819200) + (size_t)t_prev * 128, 6400);
     }
-    /* %26 [n, 50, 32] = lstm h before each step(%7 [n, 50, 192]) */
+    /* %26 [n, 50, 32] = h before each step(%7 [n, 50, 192]) */
     for (int b = 0; b < n; b++)
         for (int k = 0; k < 50; k++) {
             const int t = k;

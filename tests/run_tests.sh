@@ -212,7 +212,7 @@ done
 
 section "conformance: outputs, loss, gradients, 5 Adam steps against the PyTorch goldens"
 check "tests/golden/SHA256SUMS: the goldens are intact" bash -c "cd tests/golden && sha256sum --quiet -c SHA256SUMS"
-for mn in examples/*.mn; do
+for mn in examples/*.mn tests/conformance/cases/*.mn; do
     name=$(basename "$mn" .mn)
     golden=tests/golden/$name.safetensors
     if [ ! -e "$golden" ]; then

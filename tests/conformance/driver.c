@@ -106,7 +106,12 @@ static void compute(const Layout *L, float *buf) {
     float metrics[M_NUM_METRICS + 1];
     m_evaluate(model, &in, &tg, N, metrics);
     float *grads = xcalloc(M_NUM_TRAINABLE, sizeof(float));
+    const mn_rng rng = model->rng;
     float loss = m_compute_gradients(model, &in, &tg, N, grads);
+    /* compute_gradients trains batchnorm's moving averages (and draws dropout
+     * masks): start the 5 steps from the initial state again */
+    memcpy(model->params, weights0, sizeof(float) * M_NUM_PARAMS);
+    model->rng = rng;
     for (int s = 0; s < 5; s++) m_train_step(model, &in, &tg, N);
 
     for (int k = 0; k < L->n; k++) {

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The live conformance comparison: mnc's generated code against PyTorch.
 
-For every case (examples/<case>.mn with a model in models.py):
+For every case (examples/<case>.mn, and tests/conformance/cases/<case>.mn
+for layers no seed model uses, each with a model in models.py):
   1. build/conformance/<case>/driver (make builds it: the generated model
      plus tests/conformance/driver.c) exports the initial weights and the
      fixed batch into exchange.safetensors;
@@ -40,10 +41,15 @@ def run_reference(case, exchange, out_path):
     T = {n[len("target.") :]: torch.tensor(tensors[n]) for n in names if n.startswith("target.")}
     forward = models.CASES[case]
 
+    if case in models.INFERENCE_OUTPUTS:  # predict runs in inference mode, before any training
+        with torch.no_grad():
+            predicted, _ = models.INFERENCE_OUTPUTS[case](P, I, T)
     outputs, loss = forward(P, I, T)
+    if case not in models.INFERENCE_OUTPUTS:
+        predicted = outputs
     loss.backward()
     result = dict(tensors)
-    for name, value in outputs.items():
+    for name, value in predicted.items():
         result["output." + name] = value.detach().numpy()
     result["loss"] = np.array(loss.item(), dtype=np.float32)
     for metric, (output, target) in models.METRICS.get(case, {}).items():
@@ -71,8 +77,12 @@ def run_reference(case, exchange, out_path):
 
 def main(argv):
     update = "--update" in argv
+    extra = os.path.join(ROOT, "tests", "conformance", "cases")
     cases = [a for a in argv if not a.startswith("--")] or sorted(
-        os.path.basename(f)[:-3] for f in os.listdir(os.path.join(ROOT, "examples")) if f.endswith(".mn")
+        os.path.basename(f)[:-3]
+        for d in (os.path.join(ROOT, "examples"), extra)
+        for f in os.listdir(d)
+        if f.endswith(".mn")
     )
     torch.set_num_threads(1)
     passed = failed = 0

@@ -369,3 +369,73 @@ METRICS.update({
     "loss_weights": {"accuracy": ("y", "labels")},
 })
 OPTIMIZERS.update({f.__name__: ("adam", {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-7}) for f in NEXT_CASES})
+
+
+# ---- extra cases (tests/conformance/cases/): layers no seed model uses ----------------
+
+
+def gru_run(P, name, x, reverse=False):
+    """Keras GRU, reset_after=True: kernel [in, 3u], recurrent_kernel [u, 3u],
+    bias [2, 3u] (input row, recurrent row), gates z, r, h:
+      z = sigmoid(x Wz + b0z + h Uz + b1z); r likewise;
+      hh = tanh(x Wh + b0h + r * (h Uh + b1h)); h = z * h + (1 - z) * hh.
+    Returns every h in processing order and the last one."""
+    W, U, B = P[name + ".kernel"], P[name + ".recurrent_kernel"], P[name + ".bias"]
+    u = U.shape[0]
+    steps = range(x.shape[1] - 1, -1, -1) if reverse else range(x.shape[1])
+    h = torch.zeros(x.shape[0], u, dtype=F32)
+    outs = []
+    for t in steps:
+        xm = x[:, t, :] @ W + B[0]
+        inner = h @ U + B[1]
+        z = torch.sigmoid(xm[:, :u] + inner[:, :u])
+        r = torch.sigmoid(xm[:, u : 2 * u] + inner[:, u : 2 * u])
+        hh = torch.tanh(xm[:, 2 * u :] + r * inner[:, 2 * u :])
+        h = z * h + (1 - z) * hh
+        outs.append(h)
+    return torch.stack(outs, dim=1), h
+
+
+def rnn_gru(P, I, T):
+    seq, _ = gru_run(P, "gru", I["seq"])
+    _, y = gru_run(P, "gru_1", seq, reverse=True)
+    return {"y": y}, mse(y, T["t"])
+
+
+def batchnorm_train(P, name, x, momentum=0.99, epsilon=1e-3):
+    """Keras BatchNormalization in training: the batch's mean and (biased)
+    variance per feature; the moving averages move by `momentum` (updated in
+    place, as the layer's non-trainable weights)."""
+    mean = x.mean(dim=0)
+    var = ((x - mean) ** 2).mean(dim=0)
+    with torch.no_grad():
+        P[name + ".moving_mean"].mul_(momentum).add_((1 - momentum) * mean)
+        P[name + ".moving_variance"].mul_(momentum).add_((1 - momentum) * var)
+    return (x - mean) / torch.sqrt(var + epsilon) * P[name + ".gamma"] + P[name + ".beta"]
+
+
+def batchnorm_infer(P, name, x, epsilon=1e-3):
+    mm, mv = P[name + ".moving_mean"], P[name + ".moving_variance"]
+    return (x - mm) / torch.sqrt(mv + epsilon) * P[name + ".gamma"] + P[name + ".beta"]
+
+
+def layernorm(P, name, x, epsilon=1e-3):
+    mean = x.mean(dim=-1, keepdim=True)
+    var = ((x - mean) ** 2).mean(dim=-1, keepdim=True)
+    return (x - mean) / torch.sqrt(var + epsilon) * P[name + ".gamma"] + P[name + ".beta"]
+
+
+def norm_layers(P, I, T, training=True):
+    h = I["x"] @ P["dense.kernel"]  # dense(5, use_bias=false)
+    h = batchnorm_train(P, "batchnorm", h) if training else batchnorm_infer(P, "batchnorm", h)
+    h = layernorm(P, "layernorm", dense(P, "dense_1", h, "relu"))
+    y = dense(P, "dense_2", h)
+    return {"y": y}, mse(y, T["t"])
+
+
+EXTRA_CASES = {"rnn_gru": rnn_gru, "norm_layers": norm_layers}
+CASES.update(EXTRA_CASES)
+OPTIMIZERS.update({name: ("adam", {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-7}) for name in EXTRA_CASES})
+# Cases whose outputs (predict) are computed in inference mode, unlike
+# their loss and gradients (training mode).
+INFERENCE_OUTPUTS = {"norm_layers": lambda P, I, T: norm_layers(P, I, T, training=False)}
