@@ -9,6 +9,7 @@
  * one mistake gives one message; lowering goes on to report the rest.
  */
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "ir.h"
@@ -480,6 +481,23 @@ static int source_input(Graph *g, int v) {
     return g->nodes[v].op == OP_INPUT || g->nodes[v].op == OP_TARGET ? v : -1;
 }
 
+/* An op that reads int ids below `count` (an embedding's vocabulary, a
+ * one_hot depth, classes): the input behind them learns its bound, and a
+ * declared range must fit. */
+static int bound_ids(Lower *L, int ids, int count, const char *what, Loc loc) {
+    Graph *g = L->g;
+    int src = source_input(g, ids);
+    if (src < 0) return 1;
+    Node *in = &g->nodes[src];
+    if (in->has_range && in->hi >= count) {
+        error_at(loc, "%s takes ids below %d, but '%s' is declared with ids up to %.0f", what, count, in->name, in->hi);
+        note_at(in->loc, "'%s' declared here", in->name);
+        return 0;
+    }
+    if (!in->int_bound || in->int_bound > count) in->int_bound = count;
+    return 1;
+}
+
 static int activation(Lower *L, Act act, int x, Loc loc) {
     static const Op ops[] = {OP_COPY, OP_RELU, OP_SIGMOID, OP_TANH, OP_SOFTMAX};
     if (act == ACT_LINEAR) return x;
@@ -601,17 +619,7 @@ static int apply_layer(Lower *L, Layer *ly, int x, Loc loc) {
             Init init = {.kind = INIT_UNIFORM, .a = -0.05, .b = 0.05};
             ly->kernel = new_param(L, xsprintf("%s.embeddings", ly->name), 2, dims, init, ly->loc);
         }
-        int src = source_input(g, x);
-        if (src >= 0) {
-            Node *in = &g->nodes[src];
-            if (in->has_range && in->hi >= ly->vocab) {
-                error_at(loc, "%s has a vocabulary of %d ids, but '%s' is declared with ids up to %.0f", what, ly->vocab,
-                         in->name, in->hi);
-                note_at(in->loc, "'%s' declared here", in->name);
-                return -1;
-            }
-            if (!in->int_bound || in->int_bound > ly->vocab) in->int_bound = ly->vocab;
-        }
+        if (!bound_ids(L, x, ly->vocab, what, loc)) return -1;
         ly->applied = 1;
         return ir_add2(g, OP_EMBEDDING, x, ly->kernel, loc);
     }
@@ -1001,9 +1009,8 @@ static int call_function(Lower *L, const FnSpec *fn, Expr *call, int first, Loc 
         if (kinds[fn->kind] >= 0) set_target_kind(g, t, kinds[fn->kind]);
         int v = ir_add2(g, ops[fn->kind], a0, t, loc);
         if (fn->kind == FN_SPARSE_CCE && !shape_is_poison(&g->nodes[v].shape)) {
-            int src = source_input(g, t);
             Node *y = &g->nodes[a0];
-            if (src >= 0) g->nodes[src].int_bound = y->shape.dims[y->shape.rank - 1];
+            if (!bound_ids(L, t, y->shape.dims[y->shape.rank - 1], "sparse_cce", loc)) return -1;
         }
         return v;
     }
@@ -1035,8 +1042,7 @@ static int call_function(Lower *L, const FnSpec *fn, Expr *call, int first, Loc 
         int v = ir_begin(g, OP_ONE_HOT, &a0, 1, loc);
         g->nodes[v].len = depth;
         ir_finish(g, v);
-        int src = source_input(g, a0);
-        if (src >= 0 && (!g->nodes[src].int_bound || g->nodes[src].int_bound > depth)) g->nodes[src].int_bound = depth;
+        if (!bound_ids(L, a0, depth, "one_hot", loc)) return -1;
         return v;
     }
     case FN_GLOBAL_AVG1D:
@@ -1121,22 +1127,18 @@ static int apply_callee(Lower *L, Expr *callee, int x, Loc loc) {
         return -1;
     }
     if (is_layer_kind(name)) {
-        if (callee->kind == EX_NAME) {
-            error_at(name_loc, "%s needs its arguments: %s(...)", name, name);
-            return -1;
-        }
-        Layer *ly = make_layer(L, callee, NULL);
+        Expr bare = {.kind = EX_CALL, .loc = callee->loc, .name = name, .name_loc = callee->loc};
+        Layer *ly = make_layer(L, callee->kind == EX_NAME ? &bare : callee, NULL); /* `x -> layernorm` */
         if (!ly) return -1;
         remember_layer(L, ly);
         return apply_layer(L, ly, x, loc);
     }
     const FnSpec *fn = find_function(name);
     if (fn) return call_function(L, fn, callee->kind == EX_CALL ? callee : NULL, x, loc);
-    const char *names[NFUNCTIONS + 2];
+    const char *names[NFUNCTIONS + LK_COUNT];
     for (int i = 0; i < NFUNCTIONS; i++) names[i] = functions[i].name;
-    names[NFUNCTIONS] = "dense";
-    names[NFUNCTIONS + 1] = "embedding";
-    error_at(name_loc, "unknown layer or function '%s'%s", name, suggest(name, names, NFUNCTIONS + 2));
+    for (int k = 0; k < LK_COUNT; k++) names[NFUNCTIONS + k] = layer_kind_name[k];
+    error_at(name_loc, "unknown layer or function '%s'%s", name, suggest(name, names, NFUNCTIONS + LK_COUNT));
     return -1;
 }
 
@@ -1200,12 +1202,35 @@ static int lower_expr(Lower *L, Expr *e) {
         }
         Layer *ly = s->layer;
         if (!ly) return -1;
-        const char *fields = ly->kind == LK_DENSE ? "kernel, bias" : "embeddings";
-        int want_kernel = ly->kind == LK_DENSE ? !strcmp(e->name, "kernel") : !strcmp(e->name, "embeddings");
-        int want_bias = ly->kind == LK_DENSE && !strcmp(e->name, "bias");
-        if (!want_kernel && !want_bias) {
-            error_at(e->name_loc, "layer '%s' (%s) has no weight '%s'; it has %s", ly->name,
-                     layer_kind_name[ly->kind], e->name, fields);
+        /* The weights each kind of layer has, by the names Keras gives them. */
+        static const struct {
+            LayerKind kind;
+            const char *field;
+            size_t slot; /* offsetof(Layer, ...) */
+        } weights[] = {
+            {LK_DENSE, "kernel", offsetof(Layer, kernel)},        {LK_DENSE, "bias", offsetof(Layer, bias)},
+            {LK_EMBEDDING, "embeddings", offsetof(Layer, kernel)}, {LK_CONV2D, "kernel", offsetof(Layer, kernel)},
+            {LK_CONV2D, "bias", offsetof(Layer, bias)},            {LK_LSTM, "kernel", offsetof(Layer, kernel)},
+            {LK_LSTM, "recurrent_kernel", offsetof(Layer, recurrent)}, {LK_LSTM, "bias", offsetof(Layer, bias)},
+            {LK_GRU, "kernel", offsetof(Layer, kernel)},           {LK_GRU, "recurrent_kernel", offsetof(Layer, recurrent)},
+            {LK_GRU, "bias", offsetof(Layer, bias)},               {LK_LAYERNORM, "gamma", offsetof(Layer, kernel)},
+            {LK_LAYERNORM, "beta", offsetof(Layer, bias)},         {LK_BATCHNORM, "gamma", offsetof(Layer, kernel)},
+            {LK_BATCHNORM, "beta", offsetof(Layer, bias)},         {LK_BATCHNORM, "moving_mean", offsetof(Layer, moving_mean)},
+            {LK_BATCHNORM, "moving_variance", offsetof(Layer, moving_var)},
+        };
+        int nweights = (int)(sizeof weights / sizeof weights[0]), found = -1;
+        Buf fields = {0};
+        for (int i = 0; i < nweights; i++) {
+            if (weights[i].kind != ly->kind) continue;
+            buf_printf(&fields, "%s%s", fields.len ? ", " : "", weights[i].field);
+            if (!strcmp(weights[i].field, e->name)) found = i;
+        }
+        if (found < 0) {
+            if (!fields.len)
+                error_at(e->name_loc, "layer '%s' (%s) has no weights of its own to name", ly->name, layer_kind_name[ly->kind]);
+            else
+                error_at(e->name_loc, "layer '%s' (%s) has no weight '%s'; it has %s", ly->name, layer_kind_name[ly->kind],
+                         e->name, fields.data);
             return -1;
         }
         if (!ly->applied) {
@@ -1213,11 +1238,12 @@ static int lower_expr(Lower *L, Expr *e) {
                      ly->name, e->name, ly->name);
             return -1;
         }
-        if (want_bias && ly->bias < 0) {
-            error_at(e->loc, "layer '%s' has no bias (use_bias=false)", ly->name);
+        int w = *(const int *)((const char *)ly + weights[found].slot);
+        if (w < 0) {
+            error_at(e->loc, "layer '%s' has no %s (use_bias=false)", ly->name, e->name);
             return -1;
         }
-        return want_bias ? ly->bias : ly->kernel;
+        return w;
     }
     case EX_CALL: return lower_call(L, e);
     case EX_APPLY: {
@@ -1491,13 +1517,14 @@ static void lower_stmt(Lower *L, const Stmt *s) {
         Layer *ly = NULL;
         if (s->expr->kind != EX_CALL || !is_layer_kind(s->expr->name)) {
             const char *name = s->expr->kind == EX_CALL ? s->expr->name : NULL;
+            Buf kinds = {0};
+            for (int k = 0; k < LK_COUNT; k++)
+                buf_printf(&kinds, "%s%s(...)", k == 0 ? "" : k == LK_COUNT - 1 ? " or " : ", ", layer_kind_name[k]);
             if (name && find_function(name))
-                error_at(s->expr->loc, "'%s' is a function, not a layer; a named layer is dense(...) or embedding(...)", name);
-            else {
-                static const char *const kinds[] = {"dense", "embedding"};
-                error_at(s->expr->loc, "unknown layer%s; expected dense(...) or embedding(...)%s",
-                         name ? xsprintf(" '%s'", name) : "", name ? suggest(name, kinds, 2) : "");
-            }
+                error_at(s->expr->loc, "'%s' is a function, not a layer; a named layer is %s", name, kinds.data);
+            else
+                error_at(s->expr->loc, "unknown layer%s; expected %s%s", name ? xsprintf(" '%s'", name) : "", kinds.data,
+                         name ? suggest(name, layer_kind_name, LK_COUNT) : "");
         } else {
             ly = make_layer(L, s->expr, s->name);
             if (ly) {

@@ -41,7 +41,7 @@ static inline void *make_buffer(const mn_io_info *io, int n, mn_rng *r) {
     if (io->dtype == MN_I32) {
         int32_t *b = xcalloc(count, sizeof *b);
         int64_t lo = io->has_range ? (int64_t)io->lo : 0;
-        uint64_t bound = io->int_bound > 0 ? (uint64_t)(io->int_bound - lo) : 10;
+        uint64_t bound = io->int_bound > lo ? (uint64_t)(io->int_bound - lo) : 10;
         for (size_t i = 0; i < count; i++) b[i] = (int32_t)(lo + (int64_t)mn_rng_below(r, bound));
         return b;
     }

@@ -310,7 +310,7 @@ static void test_unknown_function(void) {
                 1, 0);
     CHECK_DIAGS("model m\ninput x : float[10]\ntarget t : float[1]\n"
                 "layer e2 = relu(4)\ny = x -> dense(1, activation=sigmoid)\n" TAIL,
-                "t.mn:4:12: error: 'relu' is a function, not a layer; a named layer is dense(...) or embedding(...)\n"
+                "t.mn:4:12: error: 'relu' is a function, not a layer; a named layer is dense(...), embedding(...), conv2d(...), lstm(...), bidirectional(...), layernorm(...), batchnorm(...) or gru(...)\n"
                 "    4 | layer e2 = relu(4)\n"
                 "      |            ^~~~~~~\n",
                 1, 0);
@@ -1095,6 +1095,38 @@ static void test_stop_gradient(void) {
     }
 }
 
+/* Weights of every kind of named layer can be read by name. */
+static void test_weight_fields(void) {
+    Compiled c = compile("model m\ninput x : float[3, 4]\ntarget t : float[2]\nlayer r = lstm(2)\nlayer g = gru(2)\n"
+                         "layer nn = layernorm()\nlayer bn = batchnorm()\nlayer cv = conv2d(2, 1)\n"
+                         "h = concat(x -> r, x -> g, x -> nn -> bn -> flatten, reshape(x, [3, 4, 1]) -> cv -> flatten) -> dense(2)\n"
+                         "output h\nloss mse(h, t) + l2(r.recurrent_kernel) + l2(g.bias) + l2(nn.gamma) + l2(bn.beta)"
+                         " + l2(cv.kernel) + l2(bn.moving_mean)\n");
+    CU_ASSERT_EQUAL(c.errors, 0);
+    Compiled bad = compile_upto("model m\ninput x : float[3, 4]\ntarget t : float[2]\nlayer r = lstm(2)\n"
+                                "h = x -> r -> dense(2)\noutput h\nloss mse(h, t) + l2(r.embeddings)\n", UPTO_CHECK);
+    CU_ASSERT_EQUAL(bad.errors, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(bad.diags, "has no weight 'embeddings'; it has kernel, recurrent_kernel, bias"));
+}
+
+/* A declared id range must fit every op that reads the ids. */
+static void test_range_checks(void) {
+    Compiled c = compile_upto("model m\ninput ids : int[2], range = [5, 9]\ntarget t : float[2]\n"
+                              "y = one_hot(ids, 3) -> flatten -> dense(2)\noutput y\nloss mse(y, t)\n", UPTO_CHECK);
+    CU_ASSERT_EQUAL(c.errors, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(c.diags, "one_hot takes ids below 3, but 'ids' is declared with ids up to 9"));
+    Compiled ok = compile("model m\ninput ids : int[2], range = [0, 2]\ntarget t : float[2]\n"
+                          "y = one_hot(ids, 3) -> flatten -> dense(2)\noutput y\nloss mse(y, t)\n");
+    CU_ASSERT_EQUAL(ok.errors, 0);
+}
+
+/* A layer with no required argument can be named bare in a chain. */
+static void test_bare_layer_in_chain(void) {
+    Compiled c = compile("model m\ninput x : float[4]\ntarget t : float[4]\ny = x -> layernorm -> dense(4)\n"
+                         "output y\nloss mse(y, t)\n");
+    CU_ASSERT_EQUAL(c.errors, 0);
+}
+
 /* ---- regressions: bugs found by this suite, fixed ---------------------------------------- */
 
 /* The concat message named the IR's 0-based per-sample axis (1), not the
@@ -1153,6 +1185,9 @@ int main(void) {
     CU_add_test(a, "loss without weights", test_autodiff_loss_without_weights);
     CU_add_test(a, "logits forms", test_autodiff_logits_forms);
     CU_add_test(a, "stop_gradient", test_stop_gradient);
+    CU_add_test(d, "weights of every layer kind", test_weight_fields);
+    CU_add_test(d, "declared id ranges", test_range_checks);
+    CU_add_test(d, "bare layer in a chain", test_bare_layer_in_chain);
     CU_pSuite f = CU_add_suite("fusion", NULL, NULL);
     CU_add_test(f, "matmul + bias + relu", test_fuse_linear_chain);
     CU_add_test(f, "shared pre-activation", test_fuse_stops_at_shared_preactivation);
