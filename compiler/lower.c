@@ -346,6 +346,15 @@ static int windowed(Lower *L, Op op, int x, const int k[2], const int s[2], int 
 
 /* ---- layers ---------------------------------------------------------------------- */
 
+/* `l2=` / `l1=` on a layer: strengths (a number or a param) of penalties on
+ * its kernel, added to the loss once per layer (Keras's kernel_regularizer). */
+static void penalty_args(Layer *ly, Expr *l2, Loc l2_loc, Expr *l1, Loc l1_loc) {
+    ly->l2 = l2;
+    ly->l1 = l1;
+    if (l2) ly->l2_loc = l2_loc;
+    if (l1) ly->l1_loc = l1_loc;
+}
+
 static Layer *make_layer(Lower *L, const Expr *call, const char *name) {
     LayerKind kind = LK_COUNT;
     for (int k = 0; k < LK_COUNT; k++)
@@ -379,21 +388,19 @@ static Layer *make_layer(Lower *L, const Expr *call, const char *name) {
         ok &= int_arg(b[0], what, "units", &ly->units);
         if (b[1]) ok &= act_arg(b[1], what, &ly->act);
         if (b[2]) ok &= bool_arg(b[2], what, "use_bias", &ly->use_bias);
-        ly->l2 = b[3];
-        ly->l1 = b[4];
-        if (b[3]) ly->l2_loc = bl[3];
-        if (b[4]) ly->l1_loc = bl[4];
+        penalty_args(ly, b[3], bl[3], b[4], bl[4]);
     } else if (kind == LK_EMBEDDING) {
         static const ArgSpec spec[] = {{"vocab", 1}, {"dim", 1}};
         if (!bind_args(what, call->loc, spec, 2, call->args, b, bl, 0)) return NULL;
         ok &= int_arg(b[0], what, "vocab", &ly->vocab);
         ok &= int_arg(b[1], what, "dim", &ly->dim);
     } else if (kind == LK_LSTM || kind == LK_GRU) {
-        static const ArgSpec spec[] = {{"units", 1}, {"return_sequences", 0}, {"go_backwards", 0}};
-        if (!bind_args(what, call->loc, spec, 3, call->args, b, bl, 0)) return NULL;
+        static const ArgSpec spec[] = {{"units", 1}, {"return_sequences", 0}, {"go_backwards", 0}, {"l2", 0}, {"l1", 0}};
+        if (!bind_args(what, call->loc, spec, 5, call->args, b, bl, 0)) return NULL;
         ok &= int_arg(b[0], what, "units", &ly->units);
         if (b[1]) ok &= bool_arg(b[1], what, "return_sequences", &ly->sequences);
         if (b[2]) ok &= bool_arg(b[2], what, "go_backwards", &ly->backwards);
+        penalty_args(ly, b[3], bl[3], b[4], bl[4]);
     } else if (kind == LK_LAYERNORM || kind == LK_BATCHNORM) {
         static const ArgSpec spec[] = {{"epsilon", 0}, {"momentum", 0}};
         int nspec = kind == LK_BATCHNORM ? 2 : 1;
@@ -439,9 +446,10 @@ static Layer *make_layer(Lower *L, const Expr *call, const char *name) {
             ly->inner[d] = r;
         }
     } else {
-        static const ArgSpec spec[] = {{"filters", 1}, {"kernel", 1},   {"strides", 0},
-                                       {"padding", 0}, {"activation", 0}, {"use_bias", 0}};
-        if (!bind_args(what, call->loc, spec, 6, call->args, b, bl, 0)) return NULL;
+        static const ArgSpec spec[] = {{"filters", 1}, {"kernel", 1},     {"strides", 0}, {"padding", 0},
+                                       {"activation", 0}, {"use_bias", 0}, {"l2", 0},      {"l1", 0}};
+        if (!bind_args(what, call->loc, spec, 8, call->args, b, bl, 0)) return NULL;
+        penalty_args(ly, b[6], bl[6], b[7], bl[7]);
         ok &= int_arg(b[0], what, "filters", &ly->units);
         ok &= pair_arg(b[1], what, "kernel", ly->k);
         ly->s[0] = ly->s[1] = 1;
