@@ -7,7 +7,7 @@
  *   adam: m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
  *         w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
  *   sgd:  v = momentum v - lr g;  w += v   (w -= lr g without momentum)
- * Weights that are not trainable must not move. Tolerance: 2e-5 of the
+ * Weights that are not trainable must not move. Tolerance: 5e-5 of the
  * step size (plus two roundings of the stored weight) for float, 1e-12 for
  * double, where the formula is checked to rounding.
  */
@@ -29,7 +29,7 @@ int main(void) {
     for (long i = 0; i < P; i++) w[i] = model->params[i];
     /* float: the hyperparameters themselves are float (1 - 0.999f is off by
      * 1.3e-5 relative, as in Keras's float32 arithmetic); double: exact. */
-    const double tol = sizeof(real) == 4 ? 2e-5 : 1e-12;
+    const double tol = sizeof(real) == 4 ? 5e-5 : 1e-12;
     double worst = 0;
     int is_adam = !strcmp(M_OPTIMIZER, "adam");
     for (int step = 1; step <= 3; step++) {

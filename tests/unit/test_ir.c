@@ -12,24 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char *diag_text;
-static size_t diag_size;
-static FILE *diag_file;
-
-static void capture_begin(void) {
-    diag_file = open_memstream(&diag_text, &diag_size);
-    diag_set_stream(diag_file);
-    diag_reset_counts();
-}
-
-static const char *capture_end(void) {
-    fclose(diag_file);
-    diag_set_stream(NULL);
-    const char *copy = xstrdup(diag_text);
-    free(diag_text);
-    diag_text = NULL;
-    return copy;
-}
+#include "capture.h"
 
 static const Loc noloc = {0, 0, 0, 0};
 

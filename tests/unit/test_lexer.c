@@ -9,32 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *diag_text;
-static size_t diag_size;
-static FILE *diag_file;
+#include "capture.h"
 
-/* Sends diagnostics to a memory stream, with `text` as the source. */
-static void capture_begin(const char *text) {
-    diag_file = open_memstream(&diag_text, &diag_size);
-    diag_set_stream(diag_file);
+/* Captures diagnostics, with `text` as the source they quote. */
+static void capture_with_source(const char *text) {
+    capture_begin();
     diag_set_source("t.mn", text);
-    diag_reset_counts();
-}
-
-/* Stops capturing; returns what was printed (an arena copy). */
-static const char *capture_end(void) {
-    fclose(diag_file);
-    diag_set_stream(NULL);
-    const char *copy = xstrdup(diag_text);
-    free(diag_text);
-    diag_text = NULL;
-    return copy;
 }
 
 /* Scans `text`; returns the token dump, `diags` gets the messages. */
 static const char *lex(const char *text, const char **diags) {
     Buf out = {0};
-    capture_begin(text);
+    capture_with_source(text);
     lex_dump(text, &out);
     const char *d = capture_end();
     if (diags)

@@ -10,26 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *diag_text;
-static size_t diag_size;
-static FILE *diag_file;
-
-/* Sends diagnostics to a memory stream and resets the counts. */
-static void capture_begin(void) {
-    diag_file = open_memstream(&diag_text, &diag_size);
-    diag_set_stream(diag_file);
-    diag_reset_counts();
-}
-
-/* Stops capturing; returns what was printed (an arena copy). */
-static const char *capture_end(void) {
-    fclose(diag_file);
-    diag_set_stream(NULL);
-    const char *copy = xstrdup(diag_text);
-    free(diag_text);
-    diag_text = NULL;
-    return copy;
-}
+#include "capture.h"
 
 /* Parses `text` as t.mn; `diags` (if not NULL) gets the messages. */
 static Program *parse(const char *text, const char **diags) {
