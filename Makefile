@@ -140,3 +140,13 @@ demo: deps
 
 clean:
 	rm -rf $(BUILD) mnc
+
+# ---- the benchmark (issue 6; not part of make test) ------------------------------------------
+# mnc's generated train_step/predict against PyTorch's reference models, every
+# example and examples/bench/big_mlp.mn, batch 32 and 256, 1 and 2 threads:
+# a markdown table on stdout and bench/results.tsv. Installs python3-torch.
+.PHONY: bench
+bench: deps
+	@$(call install_missing,$(REFERENCE_PACKAGES))
+	@$(MAKE) --no-print-directory $(MNC) $(BUILD)/libmnrt.a
+	@BUILD=$(BUILD) CC=$(CC) /usr/bin/python3 bench/bench.py

@@ -28,6 +28,8 @@ static const char usage_text[] =
     "  --prefix NAME     prefix of every generated C symbol (default: the model's name)\n"
     "  --dtype f32|f64   the float type of the generated code (default f32; f64\n"
     "                    for gradient checking)\n"
+    "  --batch N         the largest batch of the generated calls (default: the\n"
+    "                    train block's batch)\n"
     "  --help            this text\n"
     "  --version         mnc's version\n"
     "\n"
@@ -36,6 +38,7 @@ static const char usage_text[] =
 typedef struct Options {
     const char *input, *c_path, *h_path, *prefix;
     int check_only, emit_ir, f64;
+    int batch; /* 0: the train block's */
 } Options;
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -75,6 +78,12 @@ static int parse_options(int argc, char **argv, Options *o) {
             if (!strcmp(v, "f32")) o->f64 = 0;
             else if (!strcmp(v, "f64")) o->f64 = 1;
             else return usage_error("unknown --dtype '%s' (f32 or f64)", v);
+        } else if (!strcmp(a, "--batch") || !strncmp(a, "--batch=", 8)) {
+            const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
+            char *end = NULL;
+            long b = v ? strtol(v, &end, 10) : 0;
+            if (!v || *end || b < 1 || b > 1000000) return usage_error("--batch needs a positive integer, not '%s'", v ? v : "");
+            o->batch = (int)b;
         } else if (!strcmp(a, "-o") || !strcmp(a, "-H") || !strcmp(a, "--prefix")) {
             if (i + 1 >= argc) return usage_error("%s needs a value", a);
             const char *v = argv[++i];
@@ -176,6 +185,7 @@ static int run(int argc, char **argv) {
     if (o.check_only) return 0;
 
     g->f64 = o.f64;
+    if (o.batch) g->train.batch = o.batch;
     fuse_logits(g);
     autodiff(g);
     fuse_linear(g);

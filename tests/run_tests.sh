@@ -95,6 +95,8 @@ check "-o writes FILE.c and FILE.h" bash -c "./mnc examples/two_concat.mn -o $WO
 check "-H names the header" bash -c "./mnc examples/two_concat.mn -o $WORK/cli2.c -H $WORK/other.h && [ -s $WORK/other.h ] && grep -q '#include \"other.h\"' $WORK/cli2.c"
 check "--prefix renames every symbol" bash -c "./mnc examples/two_concat.mn --prefix zz -o $WORK/zz.c && grep -q 'void zz_init(zz \*m' $WORK/zz.h && ! grep -q two_concat_ $WORK/zz.c"
 check "--prefix must be a C identifier (exit 2)" expect_status 2 ./mnc examples/two_concat.mn --prefix 9x -o "$WORK/p.c"
+check "--batch sets the largest batch" bash -c "./mnc examples/two_concat.mn --batch 256 -o $WORK/b256.c && grep -qE 'TWO_CONCAT_BATCH +256 ' $WORK/b256.h"
+check "--batch 0 is a usage error (exit 2)" expect_status 2 ./mnc examples/two_concat.mn --batch 0 -o "$WORK/b0.c"
 check "--emit=ir prints the IR" bash -c "./mnc examples/two_concat.mn --emit=ir | grep -q 'linear %0, %3, %4 act=relu'"
 check "an unwritable output exits 2 and leaves nothing" bash -c "./mnc examples/two_concat.mn -o $WORK/missing-dir/x.c; [ \$? = 2 ] && [ ! -e $WORK/missing-dir ]"
 
@@ -233,6 +235,20 @@ for mn in examples/*.mn; do
         gcc $GEN_CFLAGS $SAN -Iruntime -Itests/harness -I$dir/a tests/harness/saveload.c $dir/a/m.c $LIBS -o $dir/a/saveload &&
         $dir/a/saveload $dir/files"
 done
+
+section "benchmark smoke (make bench's programs: two_concat, batch 32, 1 thread, 3 steps)"
+# No timing asserts: only that both sides run and report positive times.
+# The PyTorch side runs only when /usr/bin/python3 can import torch.
+if [ -x /usr/bin/python3 ]; then
+    check_shown "bench smoke" env BUILD=$BUILD /usr/bin/python3 bench/bench.py --smoke
+else
+    bench_dir=$WORK/bench
+    check_shown "bench smoke (mnc only, no python3)" bash -c "
+        mkdir -p $bench_dir && ./mnc examples/two_concat.mn --prefix m --batch 32 -o $bench_dir/m.c &&
+        gcc -std=c99 -O2 -Iruntime -c $bench_dir/m.c -o $bench_dir/m.o &&
+        gcc -std=gnu99 -O2 -Iruntime -Itests/harness -I$bench_dir bench/bench.c $bench_dir/m.o $LIBS -ldl -o $bench_dir/bench &&
+        OPENBLAS_NUM_THREADS=1 $bench_dir/bench run 1 3 | awk -F= '\$1 ~ /^(train|predict)_us\$/ && \$2 > 0 { n++ } END { print \"train and predict timed\"; exit n != 2 }'"
+fi
 
 # ---- summary ------------------------------------------------------------------------------------
 echo
