@@ -41,7 +41,7 @@ HEADER = ["model", "batch", "threads", "mnc_train_us", "torch_train_us", "train_
           "torch_peak_bytes"]
 # Batch 256 of these takes too long on PyTorch's Python-loop LSTM (and
 # image_text's conv): measured with fewer steps.
-SLOW = {"text_category", "image_text"}
+SLOW = {"text_category", "image_text", "conv_bias"}
 
 
 def sh(cmd, **kw):
@@ -242,8 +242,16 @@ def main(argv):
             exchange = os.path.join(ROOT, d, "exchange.safetensors")
             sh([f"{d}/bench", "export", exchange])
             for threads in threads_list:
-                case_steps = steps or (5 if case in SLOW and batch >= 256 else 0)
-                c = run_mnc(d, threads, case_steps)
+                case_steps = steps or (3 if case in SLOW and batch >= 256 else 0)
+                try:
+                    c = run_mnc(d, threads, case_steps)
+                except RuntimeError as err:
+                    # e.g. text_category at batch 256: the sgemm recorder keeps
+                    # the operands of every call of a step and runs out of memory
+                    if smoke:
+                        raise
+                    print(f"# {case} b{batch} t{threads}: mnc's bench failed, row skipped: {str(err).splitlines()[0]}")
+                    continue
                 corename = c.get("corename", corename)
                 t = run_torch(case, exchange, threads, case_steps, shim) if case in torch_cases else None
                 mt, mp = float(c["train_us"]), float(c["predict_us"])
