@@ -145,6 +145,11 @@ static const char *format_shape(const Shape *s, int with_batch) {
 }
 
 const char *shape_str(const Shape *s) { return format_shape(s, 1); }
+
+const char *node_desc(const Node *n) {
+    if (n->name) return xsprintf("'%s' %s", n->name, shape_str(&n->shape));
+    return xsprintf("%s %s", op_info[n->op].name, shape_str(&n->shape));
+}
 const char *dims_str(const Shape *s) { return format_shape(s, 0); }
 
 /* ---- uses, compaction --------------------------------------------------------- */

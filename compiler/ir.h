@@ -175,6 +175,8 @@ int shape_is_poison(const Shape *s);
 long shape_size(const Shape *s);          /* per sample */
 const char *shape_str(const Shape *s);    /* "[n, 64]", "[10, 64]", "scalar" */
 const char *dims_str(const Shape *s);     /* per-sample dims only: "[64]" */
+/* How diagnostics name a value: "'a' [n, 64]", or "matmul [n, 64]" unnamed. */
+const char *node_desc(const Node *n);
 
 /* Users of each value, computed on demand (counts over live nodes). */
 int *ir_use_counts(const Graph *g);

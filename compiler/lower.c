@@ -270,8 +270,6 @@ static int axis_arg(Expr *e, const char *what, int *out) {
     return 0;
 }
 
-static const char *value_desc(Graph *g, int v);
-
 /* A window size or stride: `3` (both axes) or `[3, 2]`. */
 static int pair_arg(Expr *e, const char *what, const char *arg, int out[2]) {
     if (e->kind == EX_LIST) {
@@ -326,12 +324,12 @@ static int windowed(Lower *L, Op op, int x, const int k[2], const int s[2], int 
     Node *xn = &g->nodes[x];
     if (xn->dtype != DT_FLOAT || xn->shape.rank != 3 || !xn->shape.batched) {
         error_at(loc, "%s needs per-sample float images [height, width, channels], but %s is given", what,
-                 value_desc(g, x));
+                 node_desc(&g->nodes[x]));
         return -1;
     }
     int pad[2];
     if (!window_geometry(xn->shape.dims[0], xn->shape.dims[1], k, s, same, pad)) {
-        error_at(loc, "%s: the %dx%d window does not fit in %s with padding=valid", what, k[0], k[1], value_desc(g, x));
+        error_at(loc, "%s: the %dx%d window does not fit in %s with padding=valid", what, k[0], k[1], node_desc(&g->nodes[x]));
         return -1;
     }
     int v = ir_begin(g, op, &x, 1, loc);
@@ -477,12 +475,6 @@ static int new_param(Lower *L, const char *name, int rank, const int *dims, Init
     return p;
 }
 
-static const char *value_desc(Graph *g, int v) {
-    Node *n = &g->nodes[v];
-    return n->name ? xsprintf("'%s' %s", n->name, shape_str(&n->shape))
-                   : xsprintf("%s %s", op_info[n->op].name, shape_str(&n->shape));
-}
-
 /* The INPUT behind a value seen through views (flatten of an input). */
 static int source_input(Graph *g, int v) {
     while (op_info[g->nodes[v].op].flags & OPF_VIEW) v = g->nodes[v].in[0];
@@ -521,7 +513,7 @@ static int apply_recurrent(Lower *L, Layer *ly, int x, Loc loc, const char *what
     Graph *g = L->g;
     Node *xn = &g->nodes[x];
     if (xn->dtype != DT_FLOAT || xn->shape.rank != 2 || !xn->shape.batched) {
-        error_at(loc, "%s needs per-sample float sequences [steps, features], but %s is given", what, value_desc(g, x));
+        error_at(loc, "%s needs per-sample float sequences [steps, features], but %s is given", what, node_desc(&g->nodes[x]));
         return -1;
     }
     int features = xn->shape.dims[1], u = ly->units, lstm = ly->kind == LK_LSTM, gates = (lstm ? 4 : 3) * u;
@@ -571,11 +563,11 @@ static int apply_norm(Lower *L, Layer *ly, int x, Loc loc, const char *what) {
     Graph *g = L->g;
     Node *xn = &g->nodes[x];
     if (xn->dtype != DT_FLOAT || xn->shape.rank < 1) {
-        error_at(loc, "%s needs float values with at least one axis, but %s is given", what, value_desc(g, x));
+        error_at(loc, "%s needs float values with at least one axis, but %s is given", what, node_desc(&g->nodes[x]));
         return -1;
     }
     if (ly->kind == LK_BATCHNORM && !xn->shape.batched) {
-        error_at(loc, "%s normalises over the batch: %s has no batch axis", what, value_desc(g, x));
+        error_at(loc, "%s normalises over the batch: %s has no batch axis", what, node_desc(&g->nodes[x]));
         return -1;
     }
     int C = xn->shape.dims[xn->shape.rank - 1];
@@ -619,7 +611,7 @@ static int apply_layer(Lower *L, Layer *ly, int x, Loc loc) {
                                  : layer_kind_name[ly->kind];
     if (ly->kind == LK_EMBEDDING) {
         if (xn->dtype != DT_INT) {
-            error_at(loc, "%s needs int ids, but %s is float", what, value_desc(g, x));
+            error_at(loc, "%s needs int ids, but %s is float", what, node_desc(&g->nodes[x]));
             return -1;
         }
         if (!ly->applied) {
@@ -655,7 +647,7 @@ static int apply_layer(Lower *L, Layer *ly, int x, Loc loc) {
     if (ly->kind == LK_CONV2D) {
         if (xn->dtype != DT_FLOAT || xn->shape.rank != 3 || !xn->shape.batched) {
             error_at(loc, "%s needs per-sample float images [height, width, channels], but %s is given", what,
-                     value_desc(g, x));
+                     node_desc(&g->nodes[x]));
             return -1;
         }
         int channels = xn->shape.dims[2];
@@ -692,11 +684,11 @@ static int apply_layer(Lower *L, Layer *ly, int x, Loc loc) {
     /* dense */
     if (xn->dtype != DT_FLOAT) {
         error_at(loc, "%s needs float values, but %s is int; convert it with cast(x, float)", what,
-                 value_desc(g, x));
+                 node_desc(&g->nodes[x]));
         return -1;
     }
     if (xn->shape.rank < 1) {
-        error_at(loc, "%s needs values with at least one axis, but %s has none", what, value_desc(g, x));
+        error_at(loc, "%s needs values with at least one axis, but %s has none", what, node_desc(&g->nodes[x]));
         return -1;
     }
     int width = xn->shape.dims[xn->shape.rank - 1];
@@ -808,7 +800,7 @@ static int same_shapes(Lower *L, const char *what, const int *v, int n, Loc loc)
         Node *a = &g->nodes[v[0]], *b = &g->nodes[v[i]];
         if (!shape_equal(&a->shape, &b->shape)) {
             error_at(loc, "%s: all inputs must have the same shape, but %s and %s differ", what,
-                     value_desc(g, v[0]), value_desc(g, v[i]));
+                     node_desc(&g->nodes[v[0]]), node_desc(&g->nodes[v[i]]));
             if (a->name && a->loc.line) note_at(a->loc, "'%s' defined here", a->name);
             if (b->name && b->loc.line) note_at(b->loc, "'%s' defined here", b->name);
             return 0;
@@ -828,7 +820,7 @@ static int reduce(Lower *L, Op op, int x, int axis, int mean, Loc axis_loc, Loc 
     int rank = g->nodes[x].shape.rank;
     int per_sample = axis < 0 ? rank + axis : axis - 1;
     if (per_sample < 0 || per_sample >= rank) {
-        error_at(axis_loc, "axis %d is out of range for %s (axis 0 is the batch)", axis, value_desc(g, x));
+        error_at(axis_loc, "axis %d is out of range for %s (axis 0 is the batch)", axis, node_desc(&g->nodes[x]));
         return -1;
     }
     int size = g->nodes[x].shape.dims[per_sample];
@@ -879,7 +871,7 @@ static int call_function(Lower *L, const FnSpec *fn, Expr *call, int first, Loc 
             int per_sample = axis < 0 ? rank + axis : axis - 1;
             if (per_sample < 0 || per_sample >= rank) {
                 error_at(opts[0] ? opts[0]->loc : loc, "concat: axis %d is out of range for %s", axis,
-                         value_desc(g, vals[0]));
+                         node_desc(&g->nodes[vals[0]]));
                 return -1;
             }
             int v = ir_begin(g, OP_CONCAT, vals, nvals, loc);
@@ -890,7 +882,7 @@ static int call_function(Lower *L, const FnSpec *fn, Expr *call, int first, Loc 
         for (int i = 0; i < nvals; i++)
             if (g->nodes[vals[i]].dtype != DT_FLOAT) {
                 error_at(loc, "%s needs float values, but %s is int; convert it with cast(x, float)", what,
-                         value_desc(g, vals[i]));
+                         node_desc(&g->nodes[vals[i]]));
                 return -1;
             }
         if (!same_shapes(L, what, vals, nvals, loc)) return -1;
@@ -950,7 +942,7 @@ static int call_function(Lower *L, const FnSpec *fn, Expr *call, int first, Loc 
             long size = shape_size(&x->shape);
             if (known == 0 || size % known) {
                 error_at(list->loc, "reshape: %s has %ld values per sample, which no -1 can make into this shape",
-                         value_desc(g, a0), size);
+                         node_desc(&g->nodes[a0]), size);
                 return -1;
             }
             to.dims[infer] = (int)(size / known);
@@ -1044,7 +1036,7 @@ static int call_function(Lower *L, const FnSpec *fn, Expr *call, int first, Loc 
         int depth;
         if (!int_arg(b[1], what, "depth", &depth)) return -1;
         if (x->dtype != DT_INT) {
-            error_at(loc, "one_hot needs int ids, but %s is float", value_desc(g, a0));
+            error_at(loc, "one_hot needs int ids, but %s is float", node_desc(&g->nodes[a0]));
             return -1;
         }
         int v = ir_begin(g, OP_ONE_HOT, &a0, 1, loc);
@@ -1062,7 +1054,7 @@ static int call_function(Lower *L, const FnSpec *fn, Expr *call, int first, Loc 
         int is_max = fn->kind == FN_GLOBAL_MAX1D || fn->kind == FN_GLOBAL_MAX2D;
         if (x->dtype != DT_FLOAT || x->shape.rank != (two ? 3 : 2) || !x->shape.batched) {
             error_at(loc, "%s needs per-sample float values of shape %s, but %s is given", what,
-                     two ? "[height, width, channels]" : "[steps, channels]", value_desc(g, a0));
+                     two ? "[height, width, channels]" : "[steps, channels]", node_desc(&g->nodes[a0]));
             return -1;
         }
         int v = a0;
@@ -1093,7 +1085,7 @@ static int call_function(Lower *L, const FnSpec *fn, Expr *call, int first, Loc 
             return -1;
         }
         if (x->dtype != DT_FLOAT) {
-            error_at(loc, "dropout needs float values, but %s is int", value_desc(g, a0));
+            error_at(loc, "dropout needs float values, but %s is int", node_desc(&g->nodes[a0]));
             return -1;
         }
         int dummy = 0;

@@ -13,12 +13,6 @@ typedef int ShapeRule(Graph *g, Node *n);
 
 static Node *in_node(Graph *g, Node *n, int i) { return &g->nodes[n->in[i]]; }
 
-/* "'a' [n, 64]" or "a matmul [n, 64]": how messages name a value. */
-static const char *describe(const Node *v) {
-    if (v->name) return xsprintf("'%s' %s", v->name, shape_str(&v->shape));
-    return xsprintf("%s %s", op_info[v->op].name, shape_str(&v->shape));
-}
-
 static void note_defined(const Node *v) {
     if (v->name && v->loc.line) note_at(v->loc, "'%s' defined here", v->name);
 }
@@ -34,7 +28,7 @@ static int need_float(Graph *g, Node *n, int i) {
     Node *v = in_node(g, n, i);
     if (v->dtype == DT_FLOAT) return 1;
     error_at(n->loc, "%s needs float values, but %s is int; convert it with cast(x, float)",
-             op_info[n->op].name, describe(v));
+             op_info[n->op].name, node_desc(v));
     note_defined(v);
     return 0;
 }
@@ -42,7 +36,7 @@ static int need_float(Graph *g, Node *n, int i) {
 static int need_int(Graph *g, Node *n, int i) {
     Node *v = in_node(g, n, i);
     if (v->dtype == DT_INT) return 1;
-    error_at(n->loc, "%s needs int ids, but %s is float", op_info[n->op].name, describe(v));
+    error_at(n->loc, "%s needs int ids, but %s is float", op_info[n->op].name, node_desc(v));
     note_defined(v);
     return 0;
 }
@@ -89,7 +83,7 @@ static int matmul_core(Graph *g, Node *n) {
     if (w->shape.rank != 2 || w->shape.batched) unreachable();
     if (x->shape.rank < 1 || x->shape.dims[x->shape.rank - 1] != w->shape.dims[0]) {
         error_at(n->loc, "matrix product of %s with %s: the last axis of the first must be %d",
-                 describe(x), describe(w), w->shape.dims[0]);
+                 node_desc(x), node_desc(w), w->shape.dims[0]);
         return 0;
     }
     n->shape = x->shape;
@@ -131,8 +125,8 @@ static int shape_broadcast(Graph *g, Node *n) {
     if (any_poison(g, n) || !need_float(g, n, 0) || !need_float(g, n, 1)) return 0;
     Node *a = in_node(g, n, 0), *b = in_node(g, n, 1);
     if (!broadcast_shapes(&a->shape, &b->shape, &n->shape)) {
-        error_at(n->loc, "%s: cannot broadcast %s with %s", op_info[n->op].name, describe(a),
-                 describe(b));
+        error_at(n->loc, "%s: cannot broadcast %s with %s", op_info[n->op].name, node_desc(a),
+                 node_desc(b));
         note_defined(a);
         note_defined(b);
         return 0;
@@ -147,8 +141,8 @@ static int shape_where(Graph *g, Node *n) {
     Shape ab;
     Node *m = in_node(g, n, 0), *a = in_node(g, n, 1), *b = in_node(g, n, 2);
     if (!broadcast_shapes(&a->shape, &b->shape, &ab) || !broadcast_shapes(&m->shape, &ab, &n->shape)) {
-        error_at(n->loc, "where: cannot broadcast the mask %s with %s and %s", describe(m),
-                 describe(a), describe(b));
+        error_at(n->loc, "where: cannot broadcast the mask %s with %s and %s", node_desc(m),
+                 node_desc(a), node_desc(b));
         return 0;
     }
     return 1;
@@ -202,7 +196,7 @@ static int shape_one_hot(Graph *g, Node *n) {
     if (any_poison(g, n) || !need_int(g, n, 0)) return 0;
     Node *ids = in_node(g, n, 0);
     if (ids->shape.rank + 1 > MN_MAX_RANK) {
-        error_at(n->loc, "one_hot of %s would have more than %d axes", describe(ids), MN_MAX_RANK);
+        error_at(n->loc, "one_hot of %s would have more than %d axes", node_desc(ids), MN_MAX_RANK);
         return 0;
     }
     n->shape = ids->shape;
@@ -354,7 +348,7 @@ static int shape_reshape(Graph *g, Node *n) {
     Node *x = in_node(g, n, 0);
     if (shape_size(&x->shape) != shape_size(&n->to)) {
         error_at(n->loc, "reshape: %s has %ld values per sample, the new shape %s has %ld",
-                 describe(x), shape_size(&x->shape), dims_str(&n->to), shape_size(&n->to));
+                 node_desc(x), shape_size(&x->shape), dims_str(&n->to), shape_size(&n->to));
         note_defined(x);
         return 0;
     }
@@ -373,7 +367,7 @@ static int shape_concat(Graph *g, Node *n) {
         if (!need_float(g, n, i)) return 0;
         if (x->shape.batched != first->shape.batched) {
             error_at(n->loc, "concat: %s and %s must both be per-sample values (or both not): one has a batch axis",
-                     describe(first), describe(x));
+                     node_desc(first), node_desc(x));
             note_defined(first);
             note_defined(x);
             return 0;
@@ -385,7 +379,7 @@ static int shape_concat(Graph *g, Node *n) {
             /* Axes as Keras counts them: the batch is axis 0. */
             error_at(n->loc,
                      "concat along axis %d: %s and %s differ in a dimension other than that axis",
-                     axis + 1, describe(first), describe(x));
+                     axis + 1, node_desc(first), node_desc(x));
             note_defined(first);
             note_defined(x);
             return 0;
@@ -412,7 +406,7 @@ static int shape_embedding(Graph *g, Node *n) {
     if (any_poison(g, n) || !need_int(g, n, 0)) return 0;
     Node *ids = in_node(g, n, 0), *table = in_node(g, n, 1);
     if (ids->shape.rank + 1 > MN_MAX_RANK) {
-        error_at(n->loc, "embedding of %s would have more than %d axes", describe(ids), MN_MAX_RANK);
+        error_at(n->loc, "embedding of %s would have more than %d axes", node_desc(ids), MN_MAX_RANK);
         return 0;
     }
     n->shape = ids->shape;
@@ -431,14 +425,14 @@ static int shape_loss_same(Graph *g, Node *n) {
     if (any_poison(g, n) || !need_float(g, n, 0)) return 0;
     Node *y = in_node(g, n, 0), *t = in_node(g, n, 1);
     if (t->dtype == DT_INT) {
-        error_at(n->loc, "%s needs float targets, but %s is int%s", op_info[n->op].name, describe(t),
+        error_at(n->loc, "%s needs float targets, but %s is int%s", op_info[n->op].name, node_desc(t),
                  n->op == OP_CCE || n->op == OP_CCE_LOGITS ? "; for class ids use sparse_cce" : "");
         note_defined(t);
         return 0;
     }
     if (!y->shape.batched || !shape_equal(&y->shape, &t->shape)) {
         error_at(n->loc, "%s: the prediction %s and the target %s must have the same shape",
-                 op_info[n->op].name, describe(y), describe(t));
+                 op_info[n->op].name, node_desc(y), node_desc(t));
         note_defined(y);
         note_defined(t);
         return 0;
@@ -461,7 +455,7 @@ static int shape_loss_sparse(Graph *g, Node *n) {
     }
     if (!ok) {
         error_at(n->loc, "%s: class ids %s do not match the prediction %s (expected %s or %s with a trailing 1)",
-                 op_info[n->op].name, describe(t), describe(y), "its shape without the last axis", "that");
+                 op_info[n->op].name, node_desc(t), node_desc(y), "its shape without the last axis", "that");
         note_defined(y);
         note_defined(t);
         return 0;
@@ -503,7 +497,7 @@ static int shape_accuracy(Graph *g, Node *n) {
         n->shape = shape_scalar();
         return 1;
     }
-    error_at(n->loc, "accuracy: the prediction %s and the target %s do not match", describe(y), describe(t));
+    error_at(n->loc, "accuracy: the prediction %s and the target %s do not match", node_desc(y), node_desc(t));
     note_defined(y);
     note_defined(t);
     return 0;
