@@ -22,7 +22,7 @@ MNC   ?= mnc
 COMPILER_SRCS = compiler/util.c compiler/diag.c compiler/ast.c compiler/ir.c compiler/shape.c \
                 compiler/lower.c compiler/check.c compiler/autodiff.c compiler/fuse.c \
                 compiler/plan.c compiler/emit_c.c
-RUNTIME_SRCS  = runtime/mn_rng.c runtime/mn_init.c runtime/mn_safetensors.c
+RUNTIME_SRCS  = runtime/mn_rng.c runtime/mn_init.c runtime/mn_safetensors.c runtime/mn_optim.c runtime/mn_threads.c
 PARSER_GEN    = $(BUILD)/mn.tab.c $(BUILD)/lex.mn.c
 COMPILER_OBJS = $(COMPILER_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/mn.tab.o $(BUILD)/lex.mn.o
 RUNTIME_OBJS  = $(RUNTIME_SRCS:%.c=$(BUILD)/%.o)
@@ -57,7 +57,7 @@ $(BUILD)/mn.tab.c $(BUILD)/mn.tab.h: grammar/mn.y compiler/ast.h compiler/mnc.h
 $(BUILD)/lex.mn.c: grammar/mn.l $(BUILD)/mn.tab.h
 	flex -o $@ grammar/mn.l
 
-$(BUILD)/%.o: %.c compiler/mnc.h compiler/ast.h compiler/ir.h compiler/ops.def runtime/mn_runtime.h
+$(BUILD)/%.o: %.c compiler/mnc.h compiler/ast.h compiler/ir.h compiler/ops.def runtime/mn_runtime.h runtime/mn_math.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Icompiler -Iruntime -I$(BUILD) -c $< -o $@
 
@@ -82,11 +82,13 @@ $(BUILD)/clang/mnc: $(COMPILER_SRCS) compiler/main.c grammar/mn.y grammar/mn.l c
 	@$(MAKE) --no-print-directory CC=clang BUILD=$(BUILD)/clang MNC=$@ $@
 
 # ---- the runtime ------------------------------------------------------------------------------
+# -fno-math-errno lets the optimizers' loops vectorise (sqrt without errno).
+$(RUNTIME_OBJS): ALL_CFLAGS += -fno-math-errno
 $(BUILD)/libmnrt.a: $(RUNTIME_OBJS)
 	ar rcs $@ $^
 
 # ---- tests --------------------------------------------------------------------------------------
-$(BUILD)/test_%: tests/unit/test_%.c $(COMPILER_OBJS) $(BUILD)/libmnrt.a
+$(BUILD)/test_%: tests/unit/test_%.c $(COMPILER_OBJS) $(BUILD)/libmnrt.a runtime/mn_math.h
 	$(CC) $(ALL_CFLAGS) -Icompiler -Iruntime -I$(BUILD) $< $(COMPILER_OBJS) $(BUILD)/libmnrt.a -lcunit -lm -o $@
 
 unit-tests: $(UNIT_TESTS:%=$(BUILD)/test_%)
@@ -101,7 +103,7 @@ test: deps
 # golden (tests/golden/); make conformance reruns PyTorch live, and
 # make conformance UPDATE=1 rewrites the goldens.
 $(BUILD)/conformance/%/driver: examples/%.mn $(MNC) $(BUILD)/libmnrt.a tests/conformance/driver.c \
-        tests/conformance/tolerances.h tests/harness/harness.h
+        tests/conformance/tolerances.h tests/harness/harness.h runtime/mn_math.h
 	@mkdir -p $(dir $@)
 	./$(MNC) $< --prefix m -o $(dir $@)m.c
 	$(CC) $(GEN_CFLAGS) -Iruntime -Itests/harness -Itests/conformance -I$(dir $@) tests/conformance/driver.c \
@@ -109,7 +111,7 @@ $(BUILD)/conformance/%/driver: examples/%.mn $(MNC) $(BUILD)/libmnrt.a tests/con
 
 # The same for the extra conformance models (layers no seed model uses).
 $(BUILD)/conformance/%/driver: tests/conformance/cases/%.mn $(MNC) $(BUILD)/libmnrt.a tests/conformance/driver.c \
-        tests/conformance/tolerances.h tests/harness/harness.h
+        tests/conformance/tolerances.h tests/harness/harness.h runtime/mn_math.h
 	@mkdir -p $(dir $@)
 	./$(MNC) $< --prefix m -o $(dir $@)m.c
 	$(CC) $(GEN_CFLAGS) -Iruntime -Itests/harness -Itests/conformance -I$(dir $@) tests/conformance/driver.c \

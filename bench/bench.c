@@ -10,10 +10,13 @@
  *                            frozen0.NAME when not trainable) and the batch
  *                            (input.NAME, target.NAME; int data as float),
  *                            safetensors F32, for the PyTorch side.
- *   bench run THREADS STEPS  times train_step and predict (STEPS = 0: about
+ *   bench run THREADS STEPS  times train_step and predict with
+ *                            mn_set_threads(THREADS) (STEPS = 0: about
  *                            0.5 s per measurement, 5..200 steps), records
- *                            the sgemm calls of one train_step and times
- *                            them alone; prints key=value lines.
+ *                            the sgemm calls of one train_step (on one
+ *                            thread) and times them alone, on OpenBLAS
+ *                            with THREADS threads of its own; prints
+ *                            key=value lines.
  *
  * malloc, calloc and realloc are interposed (forwarding to glibc's __libc_
  * functions) to count heap calls per step; cblas_sgemm is interposed
@@ -32,9 +35,9 @@ extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 static long heap_calls;
-void *malloc(size_t size) { heap_calls++; return __libc_malloc(size); }
-void *calloc(size_t n, size_t size) { heap_calls++; return __libc_calloc(n, size); }
-void *realloc(void *p, size_t size) { heap_calls++; return __libc_realloc(p, size); }
+void *malloc(size_t size) { __atomic_add_fetch(&heap_calls, 1, __ATOMIC_RELAXED); return __libc_malloc(size); }
+void *calloc(size_t n, size_t size) { __atomic_add_fetch(&heap_calls, 1, __ATOMIC_RELAXED); return __libc_calloc(n, size); }
+void *realloc(void *p, size_t size) { __atomic_add_fetch(&heap_calls, 1, __ATOMIC_RELAXED); return __libc_realloc(p, size); }
 
 /* ---- sgemm shapes ---------------------------------------------------------- */
 typedef struct Gemm {
@@ -138,19 +141,35 @@ static void sgemm_peak(int steps) {
         printf("sgemm_calls=0\nsgemm_peak_gflops=0\n");
         return;
     }
+    /* Operand buffers per distinct shape (calls of one shape, e.g. an
+     * LSTM's steps, share them: a step of a large model would not fit in
+     * memory with buffers per call). */
     float **A = xcalloc((size_t)ngemms, sizeof *A), **B = xcalloc((size_t)ngemms, sizeof *B),
           **C = xcalloc((size_t)ngemms, sizeof *C);
+    size_t *asz = xcalloc((size_t)ngemms, sizeof *asz), *bsz = xcalloc((size_t)ngemms, sizeof *bsz),
+           *csz = xcalloc((size_t)ngemms, sizeof *csz);
+    char *owner = xcalloc((size_t)ngemms, 1);
     for (int i = 0; i < ngemms; i++) {
         const Gemm *g = &gemms[i];
         int row = g->order == CblasRowMajor;
         size_t arows = row ? (g->ta == CblasNoTrans ? g->M : g->K) : (g->ta == CblasNoTrans ? g->K : g->M);
         size_t brows = row ? (g->tb == CblasNoTrans ? g->K : g->N) : (g->tb == CblasNoTrans ? g->N : g->K);
         size_t crows = row ? (size_t)g->M : (size_t)g->N;
-        A[i] = xcalloc(arows * (size_t)g->lda + 1, sizeof(float));
-        B[i] = xcalloc(brows * (size_t)g->ldb + 1, sizeof(float));
-        C[i] = xcalloc(crows * (size_t)g->ldc + 1, sizeof(float));
-        for (size_t e = 0; e < arows * (size_t)g->lda; e++) A[i][e] = (float)((e % 7) * 0.1 - 0.3);
-        for (size_t e = 0; e < brows * (size_t)g->ldb; e++) B[i][e] = (float)((e % 5) * 0.1 - 0.2);
+        asz[i] = arows * (size_t)g->lda;
+        bsz[i] = brows * (size_t)g->ldb;
+        csz[i] = crows * (size_t)g->ldc;
+        int j = 0;
+        while (j < i && !(asz[j] == asz[i] && bsz[j] == bsz[i] && csz[j] == csz[i])) j++;
+        if (j < i) {
+            A[i] = A[j], B[i] = B[j], C[i] = C[j];
+            continue;
+        }
+        owner[i] = 1;
+        A[i] = xcalloc(asz[i] + 1, sizeof(float));
+        B[i] = xcalloc(bsz[i] + 1, sizeof(float));
+        C[i] = xcalloc(csz[i] + 1, sizeof(float));
+        for (size_t e = 0; e < asz[i]; e++) A[i][e] = (float)((e % 7) * 0.1 - 0.3);
+        for (size_t e = 0; e < bsz[i]; e++) B[i][e] = (float)((e % 5) * 0.1 - 0.2);
     }
     double *t = NULL;
     int n = 0;
@@ -175,10 +194,15 @@ static void sgemm_peak(int steps) {
     printf("sgemm_calls=%d\nsgemm_steps=%d\nsgemm_us=%.3f\nsgemm_peak_gflops=%.4f\n", ngemms, n, med,
            med > 0 ? gemm_flops / med / 1e3 : 0);
     for (int i = 0; i < ngemms; i++) {
+        if (!owner[i]) continue;
         free(A[i]);
         free(B[i]);
         free(C[i]);
     }
+    free(owner);
+    free(asz);
+    free(bsz);
+    free(csz);
     free(A);
     free(B);
     free(C);
@@ -252,20 +276,29 @@ int main(int argc, char **argv) {
         return 2;
     }
     int threads = atoi(argv[2]), steps = atoi(argv[3]);
-    openblas_set_num_threads(threads);
     Ctx c;
     Data d;
     setup(&c, &d);
     printf("corename=%s\nbatch=%d\nthreads=%d\n", openblas_get_corename(), M_BATCH, threads);
     printf("arena_bytes=%zu\n", sizeof c.model->arena);
+    /* the sgemm calls of one train_step, recorded on one thread */
+    mn_set_threads(1);
     do_train(&c); /* the first call (OpenBLAS sets up its buffers) */
     recording = 1;
     do_train(&c);
     recording = 0;
     printf("gemm_flops=%.0f\n", gemm_flops);
     if (gemm_overflow) printf("gemm_overflow=1\n");
+    /* measured the way a user runs it: mn_set_threads(threads) */
+    if (mn_set_threads(threads) != MN_OK) {
+        fprintf(stderr, "bench: cannot start %d threads\n", threads);
+        return 2;
+    }
     measure("train", do_train, &c, steps);
     measure("predict", do_predict, &c, steps);
+    /* the peak: OpenBLAS alone, with its own `threads` threads */
+    mn_set_threads(1);
+    openblas_set_num_threads(threads);
     sgemm_peak(steps);
     return 0;
 }

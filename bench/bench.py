@@ -39,9 +39,6 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
 HEADER = ["model", "batch", "threads", "mnc_train_us", "torch_train_us", "train_speedup", "mnc_predict_us",
           "torch_predict_us", "predict_speedup", "gflops", "pct_of_sgemm_peak", "allocs_per_step", "arena_bytes",
           "torch_peak_bytes"]
-# Batch 256 of these takes too long on PyTorch's Python-loop LSTM (and
-# image_text's conv): measured with fewer steps.
-SLOW = {"text_category", "image_text", "conv_bias"}
 
 
 def sh(cmd, **kw):
@@ -76,6 +73,7 @@ def torch_worker(case, exchange, threads, steps):
     import torch
     import models
     import st
+    models.FAST = True  # PyTorch's fused LSTM, conv and pooling, not the written-out references
     lib = None
     shim = os.environ.get("LD_PRELOAD", "")
     if shim.endswith("malloc_count.so"):
@@ -242,12 +240,10 @@ def main(argv):
             exchange = os.path.join(ROOT, d, "exchange.safetensors")
             sh([f"{d}/bench", "export", exchange])
             for threads in threads_list:
-                case_steps = steps or (3 if case in SLOW and batch >= 256 else 0)
+                case_steps = steps
                 try:
                     c = run_mnc(d, threads, case_steps)
                 except RuntimeError as err:
-                    # e.g. text_category at batch 256: the sgemm recorder keeps
-                    # the operands of every call of a step and runs out of memory
                     if smoke:
                         raise
                     print(f"# {case} b{batch} t{threads}: mnc's bench failed, row skipped: {str(err).splitlines()[0]}")

@@ -67,6 +67,11 @@ static const char *lit(Emit *E, double x) {
 }
 
 static const char *fn(Emit *E, const char *name) { return xsprintf("%s%s", name, E->fs); }
+/* exp or tanh: libm's in double; in float, mn_math.h's, which vectorise */
+static const char *math(Emit *E, const char *name) { return E->g->f64 ? name : xsprintf("mn_%s_f", name); }
+
+/* A runtime function of the model's float type: mn_NAME_f32 or mn_NAME_f64. */
+static const char *rt(Emit *E, const char *name) { return xsprintf("mn_%s_%s", name, E->g->f64 ? "f64" : "f32"); }
 
 static int root_of(Emit *E, int v) {
     while (op_info[node(E, v)->op].flags & OPF_VIEW) v = node(E, v)->in[0];
@@ -178,8 +183,10 @@ static const char *act_expr(Emit *E, Act act, const char *x) {
     switch (act) {
     case ACT_LINEAR: return x;
     case ACT_RELU: return xsprintf("%s > 0 ? %s : %s", x, x, lit(E, 0));
-    case ACT_SIGMOID: return xsprintf("%s / (%s + %s(-%s))", lit(E, 1), lit(E, 1), fn(E, "exp"), x);
-    case ACT_TANH: return xsprintf("%s(%s)", fn(E, "tanh"), x);
+    case ACT_SIGMOID:
+        if (!E->g->f64) return xsprintf("mn_sigmoid_f(%s)", x);
+        return xsprintf("%s / (%s + %s(-%s))", lit(E, 1), lit(E, 1), fn(E, "exp"), x);
+    case ACT_TANH: return xsprintf("%s(%s)", math(E, "tanh"), x);
     case ACT_SOFTMAX: break;
     }
     unreachable();
@@ -187,8 +194,8 @@ static const char *act_expr(Emit *E, Act act, const char *x) {
 
 static void gemm(Emit *E, const char *ta, const char *tb, const char *m, long nn, const char *k, const char *a,
                  const char *lda, const char *b, long ldb, const char *c, long ldc) {
-    out(E, "    cblas_%sgemm(CblasRowMajor, %s, %s, %s, %ld, %s, %s, %s, %s, %s, %ld, %s, %s, %ld);",
-        E->g->f64 ? "d" : "s", ta, tb, m, nn, k, lit(E, 1), a, lda, b, ldb, lit(E, 0), c, ldc);
+    out(E, "    %s(%s, %s, %s, %ld, %s, %s, %s, %s, %s, %ld, %s, %s, %ld);",
+        rt(E, "gemm"), ta, tb, m, nn, k, lit(E, 1), a, lda, b, ldb, lit(E, 0), c, ldc);
 }
 
 static void emit_matmul(Emit *E, Node *n) {
@@ -202,6 +209,7 @@ static void emit_matmul(Emit *E, Node *n) {
     out(E, "    for (int r = 0; r < %s; r++) {", rows(&n->shape));
     out(E, "        %s *y = %s + (size_t)r * %d;", E->T, ptr(E, v), N);
     if (n->nin == 3) out(E, "        const %s *b = %s;", E->T, ptr(E, n->in[2]));
+    out(E, "        MN_VEC");
     out(E, "        for (int j = 0; j < %d; j++) {", N);
     out(E, "            const %s z = y[j]%s;", E->T, n->nin == 3 ? " + b[j]" : "");
     out(E, "            y[j] = %s;", act_expr(E, n->act, "z"));
@@ -238,7 +246,7 @@ static void emit_unary(Emit *E, Node *n) {
     case OP_TANH: y = act_expr(E, ACT_TANH, "x"); break;
     case OP_NEG: y = "-x"; break;
     case OP_COPY: y = "x"; break;
-    case OP_EXP: y = xsprintf("%s(x)", fn(E, "exp")); break;
+    case OP_EXP: y = xsprintf("%s(x)", math(E, "exp")); break;
     case OP_LOG: y = xsprintf("%s(x)", fn(E, "log")); break;
     case OP_SQRT: y = xsprintf("%s(x)", fn(E, "sqrt")); break;
     case OP_ABS: y = xsprintf("%s(x)", fn(E, "fabs")); break;
@@ -249,6 +257,7 @@ static void emit_unary(Emit *E, Node *n) {
     default: unreachable();
     }
     head(E, n, op_info[n->op].name);
+    out(E, "    MN_VEC");
     out(E, "    for (int i = 0; i < %s; i++) {", count(&n->shape));
     out(E, "        const %s x = %s;", E->T, x);
     out(E, "        %s = %s;", elem(E, v, "i"), y);
@@ -266,6 +275,7 @@ static void emit_act_grad(Emit *E, Node *n) {
     default: unreachable();
     }
     head(E, n, op_info[n->op].name);
+    out(E, "    MN_VEC");
     out(E, "    for (int i = 0; i < %s; i++) {", count(&n->shape));
     out(E, "        const %s y = %s, dy = %s;", E->T, elem(E, n->in[0], "i"), elem(E, n->in[1], "i"));
     out(E, "        %s = %s;", elem(E, v, "i"), d);
@@ -281,7 +291,7 @@ static void emit_softmax(Emit *E, Node *n) {
     out(E, "        %s max = x[0], sum = %s;", E->T, lit(E, 0));
     out(E, "        for (int j = 1; j < %d; j++) max = x[j] > max ? x[j] : max;", C);
     out(E, "        for (int j = 0; j < %d; j++) {", C);
-    out(E, "            y[j] = %s(x[j] - max);", fn(E, "exp"));
+    out(E, "            y[j] = %s(x[j] - max);", math(E, "exp"));
     out(E, "            sum += y[j];");
     out(E, "        }");
     out(E, "        for (int j = 0; j < %d; j++) y[j] /= sum;", C);
@@ -323,6 +333,7 @@ static void emit_binary(Emit *E, Node *n) {
     if (n->op >= OP_LT && n->op <= OP_NE) op = xsprintf("a %s b ? %s : %s", op, lit(E, 1), lit(E, 0));
     head(E, n, op_info[n->op].name);
     Shape *o = &n->shape;
+    out(E, "    MN_VEC");
     out(E, "    for (int i = 0; i < %s; i++) {", count(o));
     out(E, "        const %s a = %s, b = %s;", E->T, elem(E, n->in[0], bcast_index(o, &in(E, n, 0)->shape)),
         elem(E, n->in[1], bcast_index(o, &in(E, n, 1)->shape)));
@@ -334,6 +345,7 @@ static void emit_where(Emit *E, Node *n) {
     int v = (int)(n - E->g->nodes);
     Shape *o = &n->shape;
     head(E, n, "where");
+    out(E, "    MN_VEC");
     out(E, "    for (int i = 0; i < %s; i++)", count(o));
     out(E, "        %s = %s != 0 ? %s : %s;", elem(E, v, "i"), elem(E, n->in[0], bcast_index(o, &in(E, n, 0)->shape)),
         elem(E, n->in[1], bcast_index(o, &in(E, n, 1)->shape)), elem(E, n->in[2], bcast_index(o, &in(E, n, 2)->shape)));
@@ -341,6 +353,7 @@ static void emit_where(Emit *E, Node *n) {
 
 static void emit_cast(Emit *E, Node *n) {
     head(E, n, "cast");
+    out(E, "    MN_VEC");
     out(E, "    for (int i = 0; i < %s; i++) %s = (%s)%s;", count(&n->shape), elem(E, (int)(n - E->g->nodes), "i"), E->T,
         elem(E, n->in[0], "i"));
 }
@@ -361,6 +374,7 @@ static void emit_pow_dp(Emit *E, Node *n) {
 /* x broadcast up to a larger shape: each element reads its source. */
 static void emit_expand(Emit *E, Node *n) {
     head(E, n, "expand");
+    out(E, "    MN_VEC");
     out(E, "    for (int i = 0; i < %s; i++) %s = %s;", count(&n->shape), elem(E, (int)(n - E->g->nodes), "i"),
         elem(E, n->in[0], bcast_index(&n->shape, &in(E, n, 0)->shape)));
 }
@@ -631,30 +645,32 @@ static void emit_lstm_scan(Emit *E, Node *n) {
     const char *S = ptr(E, v), *Z = ptr(E, n->in[0]), *U = ptr(E, n->in[1]);
     head(E, n, xsprintf("lstm scan, %d units%s", u, n->start ? ", backwards" : ""));
     out(E, "    for (int k = 0; k < %d; k++) {", T);
+    out(E, "        static const %s zero[%d]; /* the state before the first step */", E->T, u);
     out(E, "        const int t = %s;", time_of(n, T));
     out(E, "        /* z = x_t W + b (precomputed for every step) + h_{k-1} U */");
     out(E, "        for (int b = 0; b < n; b++)");
     out(E, "            memcpy(%s + ((size_t)b * %d + k) * %d, %s + ((size_t)b * %d + t) * %d, sizeof(%s) * %d);", S, T, 6 * u, Z,
         T, 4 * u, E->T, 4 * u);
     out(E, "        if (k > 0)");
-    out(E, "            cblas_%sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, %d, %d, %s, %s + (size_t)(k - 1) * %d + %d, %d, %s, %d, %s,",
-        E->g->f64 ? "d" : "s", 4 * u, u, lit(E, 1), S, 6 * u, 5 * u, T * 6 * u, U, 4 * u, lit(E, 1));
+    out(E, "            %s(CblasNoTrans, CblasNoTrans, n, %d, %d, %s, %s + (size_t)(k - 1) * %d + %d, %d, %s, %d, %s,",
+        rt(E, "gemm"), 4 * u, u, lit(E, 1), S, 6 * u, 5 * u, T * 6 * u, U, 4 * u, lit(E, 1));
     out(E, "                        %s + (size_t)k * %d, %d);", S, 6 * u, T * 6 * u);
     out(E, "        for (int b = 0; b < n; b++) {");
     out(E, "            %s *s = %s + ((size_t)b * %d + k) * %d;", E->T, S, T, 6 * u);
-    out(E, "            const %s *c_prev = k > 0 ? s - %d + %d : NULL;", E->T, 6 * u, 4 * u);
+    out(E, "            const %s *c_prev = k > 0 ? s - %d + %d : zero;", E->T, 6 * u, 4 * u);
+    out(E, "            MN_VEC");
     out(E, "            for (int j = 0; j < %d; j++) {", u);
     out(E, "                const %s i = %s, f = %s;", E->T, act_expr(E, ACT_SIGMOID, xsprintf("s[j]")),
         act_expr(E, ACT_SIGMOID, xsprintf("s[%d + j]", u)));
-    out(E, "                const %s g = %s(s[%d + j]), o = %s;", E->T, fn(E, "tanh"), 2 * u,
+    out(E, "                const %s g = %s(s[%d + j]), o = %s;", E->T, math(E, "tanh"), 2 * u,
         act_expr(E, ACT_SIGMOID, xsprintf("s[%d + j]", 3 * u)));
-    out(E, "                const %s c = f * (c_prev ? c_prev[j] : 0) + i * g;", E->T);
+    out(E, "                const %s c = f * c_prev[j] + i * g;", E->T);
     out(E, "                s[j] = i;");
     out(E, "                s[%d + j] = f;", u);
     out(E, "                s[%d + j] = g;", 2 * u);
     out(E, "                s[%d + j] = o;", 3 * u);
     out(E, "                s[%d + j] = c;", 4 * u);
-    out(E, "                s[%d + j] = o * %s(c);", 5 * u, fn(E, "tanh"));
+    out(E, "                s[%d + j] = o * %s(c);", 5 * u, math(E, "tanh"));
     out(E, "            }");
     out(E, "        }");
     out(E, "    }");
@@ -711,28 +727,32 @@ static void emit_lstm_scan_grad(Emit *E, Node *n) {
     out(E, "    for (int k = %d; k >= 0; k--) {", T - 1);
     out(E, "        const int t = %s;", time_of(n, T));
     out(E, "        const int t_prev = %s; /* the row of step k - 1 */", n->start ? xsprintf("%d - (k - 1)", T - 1) : "k - 1");
+    out(E, "        static const %s zero[%d]; /* c before the first step */", T_, u);
+    out(E, "        %s sink[%d];               /* the carry out of the first step */", T_, 2 * u);
     out(E, "        for (int b = 0; b < n; b++) {");
     out(E, "            const %s *s = %s + ((size_t)b * %d + k) * %d;", T_, S, T, 6 * u);
+    out(E, "            const %s *c_prev = k > 0 ? s - %d : zero;", T_, 2 * u);
     out(E, "            const %s *ds = %s + ((size_t)b * %d + k) * %d;", T_, dS, T, 6 * u);
     out(E, "            %s *dz = %s + ((size_t)b * %d + t) * %d;", T_, dZ, T, 4 * u);
-    out(E, "            %s *carry_prev = k > 0 ? %s + ((size_t)b * %d + t_prev) * %d : NULL;", T_, dZ, T, 4 * u);
+    out(E, "            %s *carry_prev = k > 0 ? %s + ((size_t)b * %d + t_prev) * %d : sink;", T_, dZ, T, 4 * u);
+    out(E, "            MN_VEC");
     out(E, "            for (int j = 0; j < %d; j++) {", u);
     out(E, "                const %s i = s[j], f = s[%d + j], g = s[%d + j], o = s[%d + j], c = s[%d + j];", T_, u, 2 * u,
         3 * u, 4 * u);
-    out(E, "                const %s c_prev = k > 0 ? s[%d + j] : 0, tc = %s(c);", T_, 4 * u - 6 * u, fn(E, "tanh"));
+    out(E, "                const %s tc = %s(c);", T_, math(E, "tanh"));
     out(E, "                const %s dh = dz[j] + ds[%d + j];", T_, 5 * u);
     out(E, "                const %s dc = dz[%d + j] + ds[%d + j] + dh * o * (1 - tc * tc);", T_, u, 4 * u);
     out(E, "                dz[j] = dc * g * i * (1 - i);");
-    out(E, "                dz[%d + j] = dc * c_prev * f * (1 - f);", u);
+    out(E, "                dz[%d + j] = dc * c_prev[j] * f * (1 - f);", u);
     out(E, "                dz[%d + j] = dc * i * (1 - g * g);", 2 * u);
     out(E, "                dz[%d + j] = dh * tc * o * (1 - o);", 3 * u);
-    out(E, "                if (carry_prev) carry_prev[%d + j] = dc * f;", u);
+    out(E, "                carry_prev[%d + j] = dc * f;", u);
     out(E, "            }");
     out(E, "        }");
     out(E, "        /* dh for step k - 1: dz U^T */");
     out(E, "        if (k > 0)");
-    out(E, "            cblas_%sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, %d, %d, %s, %s + (size_t)t * %d, %d, %s, %d, %s,",
-        E->g->f64 ? "d" : "s", u, 4 * u, lit(E, 1), dZ, 4 * u, T * 4 * u, U, 4 * u, lit(E, 0));
+    out(E, "            %s(CblasNoTrans, CblasTrans, n, %d, %d, %s, %s + (size_t)t * %d, %d, %s, %d, %s,",
+        rt(E, "gemm"), u, 4 * u, lit(E, 1), dZ, 4 * u, T * 4 * u, U, 4 * u, lit(E, 0));
     out(E, "                        %s + (size_t)t_prev * %d, %d);", dZ, 4 * u, T * 4 * u);
     out(E, "    }");
 }
@@ -745,29 +765,31 @@ static void emit_gru_scan(Emit *E, Node *n) {
     const char *S = ptr(E, v), *Z = ptr(E, n->in[0]), *U = ptr(E, n->in[1]), *B = ptr(E, n->in[2]), *T_ = E->T;
     head(E, n, xsprintf("gru scan, %d units%s", u, n->start ? ", backwards" : ""));
     out(E, "    for (int k = 0; k < %d; k++) {", T);
+    out(E, "        static const %s zero[%d]; /* the state before the first step */", T_, u);
     out(E, "        const int t = %s;", time_of(n, T));
     out(E, "        /* inner = h_{k-1} U, into the first 3u slots of step k */");
     out(E, "        if (k > 0)");
-    out(E, "            cblas_%sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, %d, %d, %s, %s + (size_t)(k - 1) * %d + %d, %d, %s, %d, %s,",
-        E->g->f64 ? "d" : "s", 3 * u, u, lit(E, 1), S, 5 * u, 4 * u, T * 5 * u, U, 3 * u, lit(E, 0));
+    out(E, "            %s(CblasNoTrans, CblasNoTrans, n, %d, %d, %s, %s + (size_t)(k - 1) * %d + %d, %d, %s, %d, %s,",
+        rt(E, "gemm"), 3 * u, u, lit(E, 1), S, 5 * u, 4 * u, T * 5 * u, U, 3 * u, lit(E, 0));
     out(E, "                        %s + (size_t)k * %d, %d);", S, 5 * u, T * 5 * u);
     out(E, "        else");
     out(E, "            for (int b = 0; b < n; b++) memset(%s + (size_t)b * %d, 0, sizeof(%s) * %d);", S, T * 5 * u, T_, 3 * u);
     out(E, "        for (int b = 0; b < n; b++) {");
     out(E, "            %s *s = %s + ((size_t)b * %d + k) * %d;", T_, S, T, 5 * u);
     out(E, "            const %s *x = %s + ((size_t)b * %d + t) * %d, *b0 = %s, *b1 = %s + %d;", T_, Z, T, 3 * u, B, B, 3 * u);
-    out(E, "            const %s *h_prev = k > 0 ? s - %d + %d : NULL;", T_, 5 * u, 4 * u);
+    out(E, "            const %s *h_prev = k > 0 ? s - %d + %d : zero;", T_, 5 * u, 4 * u);
+    out(E, "            MN_VEC");
     out(E, "            for (int j = 0; j < %d; j++) {", u);
     out(E, "                const %s z = %s;", T_, act_expr(E, ACT_SIGMOID, xsprintf("(x[j] + b0[j] + s[j] + b1[j])")));
     out(E, "                const %s r = %s;", T_,
         act_expr(E, ACT_SIGMOID, xsprintf("(x[%d + j] + b0[%d + j] + s[%d + j] + b1[%d + j])", u, u, u, u)));
     out(E, "                const %s inh = s[%d + j] + b1[%d + j];", T_, 2 * u, 2 * u);
-    out(E, "                const %s hh = %s(x[%d + j] + b0[%d + j] + r * inh);", T_, fn(E, "tanh"), 2 * u, 2 * u);
+    out(E, "                const %s hh = %s(x[%d + j] + b0[%d + j] + r * inh);", T_, math(E, "tanh"), 2 * u, 2 * u);
     out(E, "                s[j] = z;");
     out(E, "                s[%d + j] = r;", u);
     out(E, "                s[%d + j] = hh;", 2 * u);
     out(E, "                s[%d + j] = inh;", 3 * u);
-    out(E, "                s[%d + j] = z * (h_prev ? h_prev[j] : 0) + (1 - z) * hh;", 4 * u);
+    out(E, "                s[%d + j] = z * h_prev[j] + (1 - z) * hh;", 4 * u);
     out(E, "            }");
     out(E, "        }");
     out(E, "    }");
@@ -788,14 +810,18 @@ static void emit_gru_scan_grad(Emit *E, Node *n) {
     out(E, "    for (int k = %d; k >= 0; k--) {", T - 1);
     out(E, "        const int t = %s;", time_of(n, T));
     out(E, "        const int t_prev = %s; /* the row of step k - 1 */", n->start ? xsprintf("%d - (k - 1)", T - 1) : "k - 1");
+    out(E, "        static const %s zero[%d]; /* h before the first step */", T_, u);
+    out(E, "        %s sink[%d];               /* the carry out of the first step */", T_, u);
     out(E, "        for (int b = 0; b < n; b++) {");
     out(E, "            const %s *s = %s + ((size_t)b * %d + k) * %d;", T_, S, T, 5 * u);
     out(E, "            const %s *ds = %s + ((size_t)b * %d + k) * %d;", T_, dS, T, 5 * u);
     out(E, "            %s *g = %s + ((size_t)b * %d + t) * %d;", T_, G, T, 6 * u);
-    out(E, "            %s *carry_prev = k > 0 ? %s + ((size_t)b * %d + t_prev) * %d : NULL;", T_, G, T, 6 * u);
+    out(E, "            %s *carry_prev = k > 0 ? %s + ((size_t)b * %d + t_prev) * %d : sink;", T_, G, T, 6 * u);
+    out(E, "            const %s *hp = k > 0 ? s - %d : zero;", T_, u);
+    out(E, "            MN_VEC");
     out(E, "            for (int j = 0; j < %d; j++) {", u);
     out(E, "                const %s z = s[j], r = s[%d + j], hh = s[%d + j], inh = s[%d + j];", T_, u, 2 * u, 3 * u);
-    out(E, "                const %s h_prev = k > 0 ? s[%d + j] : 0;", T_, 4 * u - 5 * u);
+    out(E, "                const %s h_prev = hp[j];", T_);
     out(E, "                const %s dh = g[j] + ds[%d + j];", T_, 4 * u);
     out(E, "                const %s dz = dh * (h_prev - hh) * z * (1 - z);", T_);
     out(E, "                const %s dah = dh * (1 - z) * (1 - hh * hh);", T_);
@@ -806,13 +832,13 @@ static void emit_gru_scan_grad(Emit *E, Node *n) {
     out(E, "                g[%d + j] = dz;", 3 * u);
     out(E, "                g[%d + j] = dr;", 4 * u);
     out(E, "                g[%d + j] = dah * r;", 5 * u);
-    out(E, "                if (carry_prev) carry_prev[j] = dh * z;");
+    out(E, "                carry_prev[j] = dh * z;");
     out(E, "            }");
     out(E, "        }");
     out(E, "        /* dh for step k - 1 += d inner U^T */");
     out(E, "        if (k > 0)");
-    out(E, "            cblas_%sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, %d, %d, %s, %s + (size_t)t * %d + %d, %d, %s, %d, %s,",
-        E->g->f64 ? "d" : "s", u, 3 * u, lit(E, 1), G, 6 * u, 3 * u, T * 6 * u, U, 3 * u, lit(E, 1));
+    out(E, "            %s(CblasNoTrans, CblasTrans, n, %d, %d, %s, %s + (size_t)t * %d + %d, %d, %s, %d, %s,",
+        rt(E, "gemm"), u, 3 * u, lit(E, 1), G, 6 * u, 3 * u, T * 6 * u, U, 3 * u, lit(E, 1));
     out(E, "                        %s + (size_t)t_prev * %d, %d);", G, 6 * u, T * 6 * u);
     out(E, "    }");
 }
@@ -850,8 +876,21 @@ static void emit_sum_to(Emit *E, Node *n) {
     Shape *from = &in(E, n, 0)->shape;
     head(E, n, "sum_to");
     out(E, "    memset(%s, 0, sizeof(%s) * (size_t)(%s));", ptr(E, v), E->T, count(&n->shape));
-    out(E, "    for (int i = 0; i < %s; i++) %s += %s;", count(from), elem(E, v, bcast_index(from, &n->shape)),
-        elem(E, n->in[0], "i"));
+    const char *idx = bcast_index(from, &n->shape);
+    long inner = shape_size(&n->shape);
+    if (!n->shape.batched && strcmp(idx, xsprintf("i %% %ld", inner)) == 0) {
+        /* a trailing broadcast (a bias's gradient): add up the rows */
+        long outer = shape_size(from) / inner;
+        const char *nrows = from->batched ? (outer == 1 ? "n" : xsprintf("n * %ld", outer)) : xsprintf("%ld", outer);
+        out(E, "    for (int r = 0; r < %s; r++) {", nrows);
+        out(E, "        const %s *d = %s + (size_t)r * %ld;", E->T, ptr(E, n->in[0]), inner);
+        out(E, "        %s *s = %s;", E->T, ptr(E, v));
+        out(E, "        MN_VEC");
+        out(E, "        for (int j = 0; j < %ld; j++) s[j] += d[j];", inner);
+        out(E, "    }");
+        return;
+    }
+    out(E, "    for (int i = 0; i < %s; i++) %s += %s;", count(from), elem(E, v, idx), elem(E, n->in[0], "i"));
 }
 
 /* Blocks of a value seen as [outer, axis * inner]. */
@@ -1338,32 +1377,24 @@ static void emit_optimizer(Emit *E) {
     out(E, "    %s scale = %s;", T, lit(E, 1));
     if (t->clip_norm > 0) {
         out(E, "    /* clip_norm: scale the gradients so their global norm is at most %g */", t->clip_norm);
-        out(E, "    double norm2 = 0.0;");
-        out(E, "    for (long i = 0; i < count; i++) norm2 += (double)grads[i] * grads[i];");
-        out(E, "    if (sqrt(norm2) > %s) scale = (%s)(%s / sqrt(norm2));", shortest(t->clip_norm, 0), T, shortest(t->clip_norm, 0));
+        out(E, "    const double norm = sqrt(%s(grads, count));", rt(E, "sum_squares"));
+        out(E, "    if (norm > %s) scale = (%s)(%s / norm);", shortest(t->clip_norm, 0), T, shortest(t->clip_norm, 0));
     }
     out(E, "    m->step++;");
     if (t->optimizer == OPT_ADAM) {
         out(E, "    /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */");
-        out(E, "    const %s b1 = %s, b2 = %s, eps = %s;", T, lit(E, t->beta1), lit(E, t->beta2), lit(E, t->epsilon));
         out(E, "    const double steps = (double)m->step;");
         out(E, "    const %s lr_t = (%s)(%s * sqrt(1.0 - pow(%s, steps)) / (1.0 - pow(%s, steps)));", T, T,
             shortest(t->lr, 0), shortest(t->beta2, 0), shortest(t->beta1, 0));
-        out(E, "    for (long i = 0; i < count; i++) {");
-        out(E, "        const %s g = grads[i] * scale;", T);
-        out(E, "        m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;");
-        out(E, "        m->opt_v[i] = b2 * m->opt_v[i] + (1 - b2) * g * g;");
-        out(E, "        m->params[i] -= lr_t * m->opt_m[i] / (%s(m->opt_v[i]) + eps);", fn(E, "sqrt"));
-        out(E, "    }");
+        out(E, "    %s(m->params, m->opt_m, m->opt_v, grads, count, scale, lr_t, %s, %s, %s);", rt(E, "adam"),
+            lit(E, t->beta1), lit(E, t->beta2), lit(E, t->epsilon));
     } else if (t->momentum != 0) {
         out(E, "    /* SGD with momentum, Keras form: v = momentum v - lr g; w += v */");
-        out(E, "    for (long i = 0; i < count; i++) {");
-        out(E, "        m->opt_m[i] = %s * m->opt_m[i] - %s * grads[i] * scale;", lit(E, t->momentum), lit(E, t->lr));
-        out(E, "        m->params[i] += m->opt_m[i];");
-        out(E, "    }");
+        out(E, "    %s(m->params, m->opt_m, grads, count, scale, %s, %s);", rt(E, "sgd_momentum"), lit(E, t->lr),
+            lit(E, t->momentum));
     } else {
         out(E, "    /* SGD: w -= lr g */");
-        out(E, "    for (long i = 0; i < count; i++) m->params[i] -= %s * grads[i] * scale;", lit(E, t->lr));
+        out(E, "    %s(m->params, grads, count, scale, %s);", rt(E, "sgd"), lit(E, t->lr));
     }
     out(E, "}");
 }
@@ -1389,7 +1420,19 @@ static void emit_source(Emit *E, const EmitOptions *opt) {
     blank(E);
     out(E, "#include <cblas.h>");
     blank(E);
+    out(E, "#include \"mn_math.h\"");
     out(E, "#include \"%s\"", opt->header_name);
+    blank(E);
+    out(E, "/* MN_VEC marks a loop whose iterations are independent (no value's");
+    out(E, " * memory overlaps another's): the compiler may vectorise it without");
+    out(E, " * run-time overlap checks, which gcc -O2 does not insert. */");
+    out(E, "#if defined(__clang__)");
+    out(E, "#define MN_VEC _Pragma(\"clang loop vectorize(assume_safety)\")");
+    out(E, "#elif defined(__GNUC__)");
+    out(E, "#define MN_VEC _Pragma(\"GCC ivdep\")");
+    out(E, "#else");
+    out(E, "#define MN_VEC");
+    out(E, "#endif");
     blank(E);
 
     /* descriptors */

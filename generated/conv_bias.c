@@ -9,7 +9,19 @@
 
 #include <cblas.h>
 
+#include "mn_math.h"
 #include "conv_bias.h"
+
+/* MN_VEC marks a loop whose iterations are independent (no value's
+ * memory overlaps another's): the compiler may vectorise it without
+ * run-time overlap checks, which gcc -O2 does not insert. */
+#if defined(__clang__)
+#define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define MN_VEC _Pragma("GCC ivdep")
+#else
+#define MN_VEC
+#endif
 
 const mn_tensor_info conv_bias_tensors[5] = {
     {"channel_bias", 1, {32}, 0, 32, 1},
@@ -61,10 +73,11 @@ static void predict_batch(conv_bias *m, const conv_bias_inputs *in, int n, const
     }
     /* %6 [27, 32] = reshape, a view(conv2d.kernel [3, 3, 3, 32]) */
     /* features [n, 32, 32, 32] = linear(x W + b)(%5 [n, 32, 32, 27], %6 [27, 32], conv2d.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n * 1024, 32, 27, 1.0f, (A + 0), 27, (P + 32), 32, 0.0f, (A + 884736), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 1024, 32, 27, 1.0f, (A + 0), 27, (P + 32), 32, 0.0f, (A + 884736), 32);
     for (int r = 0; r < n * 1024; r++) {
         float *y = (A + 884736) + (size_t)r * 32;
         const float *b = (P + 896);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -73,16 +86,18 @@ static void predict_batch(conv_bias *m, const conv_bias_inputs *in, int n, const
 
     /* conv_bias.mn:13: y = features + channel_bias -> flatten -> dense(10, activation=softmax) */
     /* %8 [n, 32, 32, 32] = add(features [n, 32, 32, 32], channel_bias [32]) */
+    MN_VEC
     for (int i = 0; i < n * 32768; i++) {
         const float a = (A + 884736)[i], b = (P + 0)[i % 32];
         (A + 1933312)[i] = a + b;
     }
     /* %9 [n, 32768] = reshape, a view(%8 [n, 32, 32, 32]) */
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 32768], dense.kernel [32768, 10], dense.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 32768, 1.0f, (A + 1933312), 32768, (P + 928), 10, 0.0f, (A + 0), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32768, 1.0f, (A + 1933312), 32768, (P + 928), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 328608);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -95,7 +110,7 @@ static void predict_batch(conv_bias *m, const conv_bias_inputs *in, int n, const
         float max = x[0], sum = 0.0f;
         for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
         for (int j = 0; j < 10; j++) {
-            y[j] = expf(x[j] - max);
+            y[j] = mn_exp_f(x[j] - max);
             sum += y[j];
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
@@ -138,10 +153,11 @@ float conv_bias_evaluate(conv_bias *m, const conv_bias_inputs *in, const conv_bi
     }
     /* %6 [27, 32] = reshape, a view(conv2d.kernel [3, 3, 3, 32]) */
     /* features [n, 32, 32, 32] = linear(x W + b)(%5 [n, 32, 32, 27], %6 [27, 32], conv2d.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n * 1024, 32, 27, 1.0f, (A + 0), 27, (P + 32), 32, 0.0f, (A + 884736), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 1024, 32, 27, 1.0f, (A + 0), 27, (P + 32), 32, 0.0f, (A + 884736), 32);
     for (int r = 0; r < n * 1024; r++) {
         float *y = (A + 884736) + (size_t)r * 32;
         const float *b = (P + 896);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -150,16 +166,18 @@ float conv_bias_evaluate(conv_bias *m, const conv_bias_inputs *in, const conv_bi
 
     /* conv_bias.mn:13: y = features + channel_bias -> flatten -> dense(10, activation=softmax) */
     /* %8 [n, 32, 32, 32] = add(features [n, 32, 32, 32], channel_bias [32]) */
+    MN_VEC
     for (int i = 0; i < n * 32768; i++) {
         const float a = (A + 884736)[i], b = (P + 0)[i % 32];
         (A + 1933312)[i] = a + b;
     }
     /* %9 [n, 32768] = reshape, a view(%8 [n, 32, 32, 32]) */
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 32768], dense.kernel [32768, 10], dense.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 32768, 1.0f, (A + 1933312), 32768, (P + 928), 10, 0.0f, (A + 0), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32768, 1.0f, (A + 1933312), 32768, (P + 928), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 328608);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -172,7 +190,7 @@ float conv_bias_evaluate(conv_bias *m, const conv_bias_inputs *in, const conv_bi
         float max = x[0], sum = 0.0f;
         for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
         for (int j = 0; j < 10; j++) {
-            y[j] = expf(x[j] - max);
+            y[j] = mn_exp_f(x[j] - max);
             sum += y[j];
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
@@ -241,10 +259,11 @@ float conv_bias_compute_gradients(conv_bias *m, const conv_bias_inputs *in, cons
     }
     /* %6 [27, 32] = reshape, a view(conv2d.kernel [3, 3, 3, 32]) */
     /* features [n, 32, 32, 32] = linear(x W + b)(%5 [n, 32, 32, 27], %6 [27, 32], conv2d.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n * 1024, 32, 27, 1.0f, (A + 0), 27, (P + 32), 32, 0.0f, (A + 884736), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 1024, 32, 27, 1.0f, (A + 0), 27, (P + 32), 32, 0.0f, (A + 884736), 32);
     for (int r = 0; r < n * 1024; r++) {
         float *y = (A + 884736) + (size_t)r * 32;
         const float *b = (P + 896);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -253,16 +272,18 @@ float conv_bias_compute_gradients(conv_bias *m, const conv_bias_inputs *in, cons
 
     /* conv_bias.mn:13: y = features + channel_bias -> flatten -> dense(10, activation=softmax) */
     /* %8 [n, 32, 32, 32] = add(features [n, 32, 32, 32], channel_bias [32]) */
+    MN_VEC
     for (int i = 0; i < n * 32768; i++) {
         const float a = (A + 884736)[i], b = (P + 0)[i % 32];
         (A + 1933312)[i] = a + b;
     }
     /* %9 [n, 32768] = reshape, a view(%8 [n, 32, 32, 32]) */
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 32768], dense.kernel [32768, 10], dense.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 32768, 1.0f, (A + 1933312), 32768, (P + 928), 10, 0.0f, (A + 884736), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32768, 1.0f, (A + 1933312), 32768, (P + 928), 10, 0.0f, (A + 884736), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 884736) + (size_t)r * 10;
         const float *b = (P + 328608);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -305,24 +326,40 @@ float conv_bias_compute_gradients(conv_bias *m, const conv_bias_inputs *in, cons
     /* backward of conv_bias.mn:13: y = features + channel_bias -> flatten -> dense(10, activation=softmax) */
     /* %18 [10] = sum_to(%17 [n, 10]) */
     memset((G + 328608), 0, sizeof(float) * (size_t)(10));
-    for (int i = 0; i < n * 10; i++) (G + 328608)[i % 10] += (A + 885072)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 885072) + (size_t)r * 10;
+        float *s = (G + 328608);
+        MN_VEC
+        for (int j = 0; j < 10; j++) s[j] += d[j];
+    }
     /* %19 [n, 32768] = dy W^T(%17 [n, 10], dense.kernel [32768, 10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32768, 10, 1.0f, (A + 885072), 10, (P + 928), 10, 0.0f, (A + 2981888), 32768);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 32768, 10, 1.0f, (A + 885072), 10, (P + 928), 10, 0.0f, (A + 2981888), 32768);
     /* %20 [32768, 10] = x^T dy(%9 [n, 32768], %17 [n, 10]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32768, 10, n, 1.0f, (A + 1933312), 32768, (A + 885072), 10, 0.0f, (G + 928), 10);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 32768, 10, n, 1.0f, (A + 1933312), 32768, (A + 885072), 10, 0.0f, (G + 928), 10);
     /* %21 [n, 32, 32, 32] = reshape, a view(%19 [n, 32768]) */
     /* %22 [32] = sum_to(%21 [n, 32, 32, 32]) */
     memset((G + 0), 0, sizeof(float) * (size_t)(32));
-    for (int i = 0; i < n * 32768; i++) (G + 0)[i % 32] += (A + 2981888)[i];
+    for (int r = 0; r < n * 1024; r++) {
+        const float *d = (A + 2981888) + (size_t)r * 32;
+        float *s = (G + 0);
+        MN_VEC
+        for (int j = 0; j < 32; j++) s[j] += d[j];
+    }
 
     /* backward of conv_bias.mn:12: features = image -> conv2d(32, 3, padding=same) */
     /* %23 [32] = sum_to(%21 [n, 32, 32, 32]) */
     memset((G + 896), 0, sizeof(float) * (size_t)(32));
-    for (int i = 0; i < n * 32768; i++) (G + 896)[i % 32] += (A + 2981888)[i];
+    for (int r = 0; r < n * 1024; r++) {
+        const float *d = (A + 2981888) + (size_t)r * 32;
+        float *s = (G + 896);
+        MN_VEC
+        for (int j = 0; j < 32; j++) s[j] += d[j];
+    }
     /* %24 [27, 32] = x^T dy(%5 [n, 32, 32, 27], %21 [n, 32, 32, 32]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 27, 32, n * 1024, 1.0f, (A + 0), 27, (A + 2981888), 32, 0.0f, (A + 885072), 32);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 27, 32, n * 1024, 1.0f, (A + 0), 27, (A + 2981888), 32, 0.0f, (A + 885072), 32);
     /* %25 [3, 3, 3, 32] = reshape, a view(%24 [27, 32]) */
     /* %26 [3, 3, 3, 32] = copy(%25 [3, 3, 3, 32]) */
+    MN_VEC
     for (int i = 0; i < 864; i++) {
         const float x = (A + 885072)[i];
         (G + 32)[i] = x;
@@ -341,15 +378,9 @@ void conv_bias_apply_gradients(conv_bias *m, const float *grads)
     float scale = 1.0f;
     m->step++;
     /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-07f;
     const double steps = (double)m->step;
     const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.9, steps)));
-    for (long i = 0; i < count; i++) {
-        const float g = grads[i] * scale;
-        m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;
-        m->opt_v[i] = b2 * m->opt_v[i] + (1 - b2) * g * g;
-        m->params[i] -= lr_t * m->opt_m[i] / (sqrtf(m->opt_v[i]) + eps);
-    }
+    mn_adam_f32(m->params, m->opt_m, m->opt_v, grads, count, scale, lr_t, 0.9f, 0.999f, 1e-07f);
 }
 
 float conv_bias_train_step(conv_bias *m, const conv_bias_inputs *in, const conv_bias_targets *tg, int n)

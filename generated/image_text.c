@@ -9,7 +9,19 @@
 
 #include <cblas.h>
 
+#include "mn_math.h"
 #include "image_text.h"
+
+/* MN_VEC marks a loop whose iterations are independent (no value's
+ * memory overlaps another's): the compiler may vectorise it without
+ * run-time overlap checks, which gcc -O2 does not insert. */
+#if defined(__clang__)
+#define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define MN_VEC _Pragma("GCC ivdep")
+#else
+#define MN_VEC
+#endif
 
 const mn_tensor_info image_text_tensors[8] = {
     {"conv2d.kernel", 4, {3, 3, 3, 32}, 0, 864, 1},
@@ -68,10 +80,11 @@ static void predict_batch(image_text *m, const image_text_inputs *in, int n, con
     }
     /* %6 [27, 32] = reshape, a view(conv2d.kernel [3, 3, 3, 32]) */
     /* %7 [n, 62, 62, 32] = relu(x W + b)(%5 [n, 62, 62, 27], %6 [27, 32], conv2d.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n * 3844, 32, 27, 1.0f, (A + 0), 27, (P + 0), 32, 0.0f, (A + 3321216), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 3844, 32, 27, 1.0f, (A + 0), 27, (P + 0), 32, 0.0f, (A + 3321216), 32);
     for (int r = 0; r < n * 3844; r++) {
         float *y = (A + 3321216) + (size_t)r * 32;
         const float *b = (P + 864);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -105,10 +118,11 @@ static void predict_batch(image_text *m, const image_text_inputs *in, int n, con
         else memset(y, 0, sizeof(float) * 64); /* out of range: a zero vector */
     }
     /* %15 [n, 100, 128] = linear(x W + b)(%11 [n, 100, 64], lstm.kernel [64, 128], lstm.bias [128]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n * 100, 128, 64, 1.0f, (A + 984064), 64, (P + 640896), 128, 0.0f, (A + 1188864), 128);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 100, 128, 64, 1.0f, (A + 984064), 64, (P + 640896), 128, 0.0f, (A + 1188864), 128);
     for (int r = 0; r < n * 100; r++) {
         float *y = (A + 1188864) + (size_t)r * 128;
         const float *b = (P + 653184);
+        MN_VEC
         for (int j = 0; j < 128; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -116,26 +130,28 @@ static void predict_batch(image_text *m, const image_text_inputs *in, int n, con
     }
     /* %16 [n, 100, 192] = lstm scan, 32 units(%15 [n, 100, 128], lstm.recurrent_kernel [32, 128]) */
     for (int k = 0; k < 100; k++) {
+        static const float zero[32]; /* the state before the first step */
         const int t = k;
         /* z = x_t W + b (precomputed for every step) + h_{k-1} U */
         for (int b = 0; b < n; b++)
             memcpy((A + 1598464) + ((size_t)b * 100 + k) * 192, (A + 1188864) + ((size_t)b * 100 + t) * 128, sizeof(float) * 128);
         if (k > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 128, 32, 1.0f, (A + 1598464) + (size_t)(k - 1) * 192 + 160, 19200, (P + 649088), 128, 1.0f,
+            mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 128, 32, 1.0f, (A + 1598464) + (size_t)(k - 1) * 192 + 160, 19200, (P + 649088), 128, 1.0f,
                         (A + 1598464) + (size_t)k * 192, 19200);
         for (int b = 0; b < n; b++) {
             float *s = (A + 1598464) + ((size_t)b * 100 + k) * 192;
-            const float *c_prev = k > 0 ? s - 192 + 128 : NULL;
+            const float *c_prev = k > 0 ? s - 192 + 128 : zero;
+            MN_VEC
             for (int j = 0; j < 32; j++) {
-                const float i = 1.0f / (1.0f + expf(-s[j])), f = 1.0f / (1.0f + expf(-s[32 + j]));
-                const float g = tanhf(s[64 + j]), o = 1.0f / (1.0f + expf(-s[96 + j]));
-                const float c = f * (c_prev ? c_prev[j] : 0) + i * g;
+                const float i = mn_sigmoid_f(s[j]), f = mn_sigmoid_f(s[32 + j]);
+                const float g = mn_tanh_f(s[64 + j]), o = mn_sigmoid_f(s[96 + j]);
+                const float c = f * c_prev[j] + i * g;
                 s[j] = i;
                 s[32 + j] = f;
                 s[64 + j] = g;
                 s[96 + j] = o;
                 s[128 + j] = c;
-                s[160 + j] = o * tanhf(c);
+                s[160 + j] = o * mn_tanh_f(c);
             }
         }
     }
@@ -150,10 +166,11 @@ static void predict_batch(image_text *m, const image_text_inputs *in, int n, con
         memcpy((A + 985088) + (size_t)o * 30784 + 30752, (A + 984064) + (size_t)o * 32, sizeof(float) * 32);
     }
     /* %21 [n, 10] = linear(x W + b)(%18 [n, 30784], dense.kernel [30784, 10], dense.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 30784, 1.0f, (A + 985088), 30784, (P + 653312), 10, 0.0f, (A + 0), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 30784, 1.0f, (A + 985088), 30784, (P + 653312), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 961152);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -166,7 +183,7 @@ static void predict_batch(image_text *m, const image_text_inputs *in, int n, con
         float max = x[0], sum = 0.0f;
         for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
         for (int j = 0; j < 10; j++) {
-            y[j] = expf(x[j] - max);
+            y[j] = mn_exp_f(x[j] - max);
             sum += y[j];
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
@@ -209,10 +226,11 @@ float image_text_evaluate(image_text *m, const image_text_inputs *in, const imag
     }
     /* %6 [27, 32] = reshape, a view(conv2d.kernel [3, 3, 3, 32]) */
     /* %7 [n, 62, 62, 32] = relu(x W + b)(%5 [n, 62, 62, 27], %6 [27, 32], conv2d.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n * 3844, 32, 27, 1.0f, (A + 0), 27, (P + 0), 32, 0.0f, (A + 3321216), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 3844, 32, 27, 1.0f, (A + 0), 27, (P + 0), 32, 0.0f, (A + 3321216), 32);
     for (int r = 0; r < n * 3844; r++) {
         float *y = (A + 3321216) + (size_t)r * 32;
         const float *b = (P + 864);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -246,10 +264,11 @@ float image_text_evaluate(image_text *m, const image_text_inputs *in, const imag
         else memset(y, 0, sizeof(float) * 64); /* out of range: a zero vector */
     }
     /* %15 [n, 100, 128] = linear(x W + b)(%11 [n, 100, 64], lstm.kernel [64, 128], lstm.bias [128]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n * 100, 128, 64, 1.0f, (A + 984064), 64, (P + 640896), 128, 0.0f, (A + 1188864), 128);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 100, 128, 64, 1.0f, (A + 984064), 64, (P + 640896), 128, 0.0f, (A + 1188864), 128);
     for (int r = 0; r < n * 100; r++) {
         float *y = (A + 1188864) + (size_t)r * 128;
         const float *b = (P + 653184);
+        MN_VEC
         for (int j = 0; j < 128; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -257,26 +276,28 @@ float image_text_evaluate(image_text *m, const image_text_inputs *in, const imag
     }
     /* %16 [n, 100, 192] = lstm scan, 32 units(%15 [n, 100, 128], lstm.recurrent_kernel [32, 128]) */
     for (int k = 0; k < 100; k++) {
+        static const float zero[32]; /* the state before the first step */
         const int t = k;
         /* z = x_t W + b (precomputed for every step) + h_{k-1} U */
         for (int b = 0; b < n; b++)
             memcpy((A + 1598464) + ((size_t)b * 100 + k) * 192, (A + 1188864) + ((size_t)b * 100 + t) * 128, sizeof(float) * 128);
         if (k > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 128, 32, 1.0f, (A + 1598464) + (size_t)(k - 1) * 192 + 160, 19200, (P + 649088), 128, 1.0f,
+            mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 128, 32, 1.0f, (A + 1598464) + (size_t)(k - 1) * 192 + 160, 19200, (P + 649088), 128, 1.0f,
                         (A + 1598464) + (size_t)k * 192, 19200);
         for (int b = 0; b < n; b++) {
             float *s = (A + 1598464) + ((size_t)b * 100 + k) * 192;
-            const float *c_prev = k > 0 ? s - 192 + 128 : NULL;
+            const float *c_prev = k > 0 ? s - 192 + 128 : zero;
+            MN_VEC
             for (int j = 0; j < 32; j++) {
-                const float i = 1.0f / (1.0f + expf(-s[j])), f = 1.0f / (1.0f + expf(-s[32 + j]));
-                const float g = tanhf(s[64 + j]), o = 1.0f / (1.0f + expf(-s[96 + j]));
-                const float c = f * (c_prev ? c_prev[j] : 0) + i * g;
+                const float i = mn_sigmoid_f(s[j]), f = mn_sigmoid_f(s[32 + j]);
+                const float g = mn_tanh_f(s[64 + j]), o = mn_sigmoid_f(s[96 + j]);
+                const float c = f * c_prev[j] + i * g;
                 s[j] = i;
                 s[32 + j] = f;
                 s[64 + j] = g;
                 s[96 + j] = o;
                 s[128 + j] = c;
-                s[160 + j] = o * tanhf(c);
+                s[160 + j] = o * mn_tanh_f(c);
             }
         }
     }
@@ -291,10 +312,11 @@ float image_text_evaluate(image_text *m, const image_text_inputs *in, const imag
         memcpy((A + 985088) + (size_t)o * 30784 + 30752, (A + 984064) + (size_t)o * 32, sizeof(float) * 32);
     }
     /* %21 [n, 10] = linear(x W + b)(%18 [n, 30784], dense.kernel [30784, 10], dense.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 30784, 1.0f, (A + 985088), 30784, (P + 653312), 10, 0.0f, (A + 0), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 30784, 1.0f, (A + 985088), 30784, (P + 653312), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 961152);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -307,7 +329,7 @@ float image_text_evaluate(image_text *m, const image_text_inputs *in, const imag
         float max = x[0], sum = 0.0f;
         for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
         for (int j = 0; j < 10; j++) {
-            y[j] = expf(x[j] - max);
+            y[j] = mn_exp_f(x[j] - max);
             sum += y[j];
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
@@ -376,10 +398,11 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
     }
     /* %6 [27, 32] = reshape, a view(conv2d.kernel [3, 3, 3, 32]) */
     /* %7 [n, 62, 62, 32] = relu(x W + b)(%5 [n, 62, 62, 27], %6 [27, 32], conv2d.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n * 3844, 32, 27, 1.0f, (A + 0), 27, (P + 0), 32, 0.0f, (A + 3321216), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 3844, 32, 27, 1.0f, (A + 0), 27, (P + 0), 32, 0.0f, (A + 3321216), 32);
     for (int r = 0; r < n * 3844; r++) {
         float *y = (A + 3321216) + (size_t)r * 32;
         const float *b = (P + 864);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -413,10 +436,11 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
         else memset(y, 0, sizeof(float) * 64); /* out of range: a zero vector */
     }
     /* %15 [n, 100, 128] = linear(x W + b)(%11 [n, 100, 64], lstm.kernel [64, 128], lstm.bias [128]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n * 100, 128, 64, 1.0f, (A + 8241536), 64, (P + 640896), 128, 0.0f, (A + 8446336), 128);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 100, 128, 64, 1.0f, (A + 8241536), 64, (P + 640896), 128, 0.0f, (A + 8446336), 128);
     for (int r = 0; r < n * 100; r++) {
         float *y = (A + 8446336) + (size_t)r * 128;
         const float *b = (P + 653184);
+        MN_VEC
         for (int j = 0; j < 128; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -424,26 +448,28 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
     }
     /* %16 [n, 100, 192] = lstm scan, 32 units(%15 [n, 100, 128], lstm.recurrent_kernel [32, 128]) */
     for (int k = 0; k < 100; k++) {
+        static const float zero[32]; /* the state before the first step */
         const int t = k;
         /* z = x_t W + b (precomputed for every step) + h_{k-1} U */
         for (int b = 0; b < n; b++)
             memcpy((A + 8855936) + ((size_t)b * 100 + k) * 192, (A + 8446336) + ((size_t)b * 100 + t) * 128, sizeof(float) * 128);
         if (k > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 128, 32, 1.0f, (A + 8855936) + (size_t)(k - 1) * 192 + 160, 19200, (P + 649088), 128, 1.0f,
+            mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 128, 32, 1.0f, (A + 8855936) + (size_t)(k - 1) * 192 + 160, 19200, (P + 649088), 128, 1.0f,
                         (A + 8855936) + (size_t)k * 192, 19200);
         for (int b = 0; b < n; b++) {
             float *s = (A + 8855936) + ((size_t)b * 100 + k) * 192;
-            const float *c_prev = k > 0 ? s - 192 + 128 : NULL;
+            const float *c_prev = k > 0 ? s - 192 + 128 : zero;
+            MN_VEC
             for (int j = 0; j < 32; j++) {
-                const float i = 1.0f / (1.0f + expf(-s[j])), f = 1.0f / (1.0f + expf(-s[32 + j]));
-                const float g = tanhf(s[64 + j]), o = 1.0f / (1.0f + expf(-s[96 + j]));
-                const float c = f * (c_prev ? c_prev[j] : 0) + i * g;
+                const float i = mn_sigmoid_f(s[j]), f = mn_sigmoid_f(s[32 + j]);
+                const float g = mn_tanh_f(s[64 + j]), o = mn_sigmoid_f(s[96 + j]);
+                const float c = f * c_prev[j] + i * g;
                 s[j] = i;
                 s[32 + j] = f;
                 s[64 + j] = g;
                 s[96 + j] = o;
                 s[128 + j] = c;
-                s[160 + j] = o * tanhf(c);
+                s[160 + j] = o * mn_tanh_f(c);
             }
         }
     }
@@ -458,10 +484,11 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
         memcpy((A + 9470336) + (size_t)o * 30784 + 30752, (A + 8446336) + (size_t)o * 32, sizeof(float) * 32);
     }
     /* %21 [n, 10] = linear(x W + b)(%18 [n, 30784], dense.kernel [30784, 10], dense.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 30784, 1.0f, (A + 9470336), 30784, (P + 653312), 10, 0.0f, (A + 8446336), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 30784, 1.0f, (A + 9470336), 30784, (P + 653312), 10, 0.0f, (A + 8446336), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 8446336) + (size_t)r * 10;
         const float *b = (P + 961152);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -504,11 +531,16 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
     /* backward of image_text.mn:10: y = concat(i, t) -> dense(10, activation=softmax) */
     /* %27 [10] = sum_to(%26 [n, 10]) */
     memset((G + 961152), 0, sizeof(float) * (size_t)(10));
-    for (int i = 0; i < n * 10; i++) (G + 961152)[i % 10] += (A + 8446672)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 8446672) + (size_t)r * 10;
+        float *s = (G + 961152);
+        MN_VEC
+        for (int j = 0; j < 10; j++) s[j] += d[j];
+    }
     /* %28 [n, 30784] = dy W^T(%26 [n, 10], dense.kernel [30784, 10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 30784, 10, 1.0f, (A + 8446672), 10, (P + 653312), 10, 0.0f, (A + 10455424), 30784);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 30784, 10, 1.0f, (A + 8446672), 10, (P + 653312), 10, 0.0f, (A + 10455424), 30784);
     /* %29 [30784, 10] = x^T dy(%18 [n, 30784], %26 [n, 10]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 30784, 10, n, 1.0f, (A + 9470336), 30784, (A + 8446672), 10, 0.0f, (G + 653312), 10);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 30784, 10, n, 1.0f, (A + 9470336), 30784, (A + 8446672), 10, 0.0f, (G + 653312), 10);
     /* %30 [n, 30752] = slice 0:30752 of axis 0(%28 [n, 30784]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 9470336) + (size_t)o * 30752, (A + 10455424) + (size_t)o * 30784 + 0, sizeof(float) * 30752);
@@ -529,26 +561,30 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
     for (int k = 99; k >= 0; k--) {
         const int t = k;
         const int t_prev = k - 1; /* the row of step k - 1 */
+        static const float zero[32]; /* c before the first step */
+        float sink[64];               /* the carry out of the first step */
         for (int b = 0; b < n; b++) {
             const float *s = (A + 8855936) + ((size_t)b * 100 + k) * 192;
+            const float *c_prev = k > 0 ? s - 64 : zero;
             const float *ds = (A + 10454400) + ((size_t)b * 100 + k) * 192;
             float *dz = (A + 11068800) + ((size_t)b * 100 + t) * 128;
-            float *carry_prev = k > 0 ? (A + 11068800) + ((size_t)b * 100 + t_prev) * 128 : NULL;
+            float *carry_prev = k > 0 ? (A + 11068800) + ((size_t)b * 100 + t_prev) * 128 : sink;
+            MN_VEC
             for (int j = 0; j < 32; j++) {
                 const float i = s[j], f = s[32 + j], g = s[64 + j], o = s[96 + j], c = s[128 + j];
-                const float c_prev = k > 0 ? s[-64 + j] : 0, tc = tanhf(c);
+                const float tc = mn_tanh_f(c);
                 const float dh = dz[j] + ds[160 + j];
                 const float dc = dz[32 + j] + ds[128 + j] + dh * o * (1 - tc * tc);
                 dz[j] = dc * g * i * (1 - i);
-                dz[32 + j] = dc * c_prev * f * (1 - f);
+                dz[32 + j] = dc * c_prev[j] * f * (1 - f);
                 dz[64 + j] = dc * i * (1 - g * g);
                 dz[96 + j] = dh * tc * o * (1 - o);
-                if (carry_prev) carry_prev[32 + j] = dc * f;
+                carry_prev[32 + j] = dc * f;
             }
         }
         /* dh for step k - 1: dz U^T */
         if (k > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 128, 1.0f, (A + 11068800) + (size_t)t * 128, 12800, (P + 649088), 128, 0.0f,
+            mn_gemm_f32(CblasNoTrans, CblasTrans, n, 32, 128, 1.0f, (A + 11068800) + (size_t)t * 128, 12800, (P + 649088), 128, 0.0f,
                         (A + 11068800) + (size_t)t_prev * 128, 12800);
     }
     /* %34 [n, 100, 32] = h before each step(%16 [n, 100, 192]) */
@@ -560,14 +596,19 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
             else memcpy(hp, (A + 8855936) + ((size_t)b * 100 + k - 1) * 192 + 160, sizeof(float) * 32);
         }
     /* %35 [32, 128] = x^T dy(%34 [n, 100, 32], %33 [n, 100, 128]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 128, n * 100, 1.0f, (A + 8446672), 32, (A + 11068800), 128, 0.0f, (G + 649088), 128);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 32, 128, n * 100, 1.0f, (A + 8446672), 32, (A + 11068800), 128, 0.0f, (G + 649088), 128);
     /* %36 [128] = sum_to(%33 [n, 100, 128]) */
     memset((G + 653184), 0, sizeof(float) * (size_t)(128));
-    for (int i = 0; i < n * 12800; i++) (G + 653184)[i % 128] += (A + 11068800)[i];
+    for (int r = 0; r < n * 100; r++) {
+        const float *d = (A + 11068800) + (size_t)r * 128;
+        float *s = (G + 653184);
+        MN_VEC
+        for (int j = 0; j < 128; j++) s[j] += d[j];
+    }
     /* %37 [n, 100, 64] = dy W^T(%33 [n, 100, 128], lstm.kernel [64, 128]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n * 100, 64, 128, 1.0f, (A + 11068800), 128, (P + 640896), 128, 0.0f, (A + 8446672), 64);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n * 100, 64, 128, 1.0f, (A + 11068800), 128, (P + 640896), 128, 0.0f, (A + 8446672), 64);
     /* %38 [64, 128] = x^T dy(%11 [n, 100, 64], %33 [n, 100, 128]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 64, 128, n * 100, 1.0f, (A + 8241536), 64, (A + 11068800), 128, 0.0f, (G + 640896), 128);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 64, 128, n * 100, 1.0f, (A + 8241536), 64, (A + 11068800), 128, 0.0f, (G + 640896), 128);
     /* %39 [10000, 64] = embedding_dw(text [n, 100], %37 [n, 100, 64]) */
     memset((G + 896), 0, sizeof(float) * 640000);
     for (int i = 0; i < n * 100; i++) {
@@ -602,17 +643,24 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
             }
     }
     /* %42 [n, 62, 62, 32] = relu_grad(%7 [n, 62, 62, 32], %41 [n, 62, 62, 32]) */
+    MN_VEC
     for (int i = 0; i < n * 123008; i++) {
         const float y = (A + 3321216)[i], dy = (A + 10454400)[i];
         (A + 14390656)[i] = y > 0 ? dy : 0.0f;
     }
     /* %43 [32] = sum_to(%42 [n, 62, 62, 32]) */
     memset((G + 864), 0, sizeof(float) * (size_t)(32));
-    for (int i = 0; i < n * 123008; i++) (G + 864)[i % 32] += (A + 14390656)[i];
+    for (int r = 0; r < n * 3844; r++) {
+        const float *d = (A + 14390656) + (size_t)r * 32;
+        float *s = (G + 864);
+        MN_VEC
+        for (int j = 0; j < 32; j++) s[j] += d[j];
+    }
     /* %44 [27, 32] = x^T dy(%5 [n, 62, 62, 27], %42 [n, 62, 62, 32]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 27, 32, n * 3844, 1.0f, (A + 0), 27, (A + 14390656), 32, 0.0f, (A + 3321216), 32);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 27, 32, n * 3844, 1.0f, (A + 0), 27, (A + 14390656), 32, 0.0f, (A + 3321216), 32);
     /* %45 [3, 3, 3, 32] = reshape, a view(%44 [27, 32]) */
     /* %46 [3, 3, 3, 32] = copy(%45 [3, 3, 3, 32]) */
+    MN_VEC
     for (int i = 0; i < 864; i++) {
         const float x = (A + 3321216)[i];
         (G + 0)[i] = x;
@@ -631,15 +679,9 @@ void image_text_apply_gradients(image_text *m, const float *grads)
     float scale = 1.0f;
     m->step++;
     /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-07f;
     const double steps = (double)m->step;
     const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.9, steps)));
-    for (long i = 0; i < count; i++) {
-        const float g = grads[i] * scale;
-        m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;
-        m->opt_v[i] = b2 * m->opt_v[i] + (1 - b2) * g * g;
-        m->params[i] -= lr_t * m->opt_m[i] / (sqrtf(m->opt_v[i]) + eps);
-    }
+    mn_adam_f32(m->params, m->opt_m, m->opt_v, grads, count, scale, lr_t, 0.9f, 0.999f, 1e-07f);
 }
 
 float image_text_train_step(image_text *m, const image_text_inputs *in, const image_text_targets *tg, int n)

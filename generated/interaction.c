@@ -9,7 +9,19 @@
 
 #include <cblas.h>
 
+#include "mn_math.h"
 #include "interaction.h"
+
+/* MN_VEC marks a loop whose iterations are independent (no value's
+ * memory overlaps another's): the compiler may vectorise it without
+ * run-time overlap checks, which gcc -O2 does not insert. */
+#if defined(__clang__)
+#define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define MN_VEC _Pragma("GCC ivdep")
+#else
+#define MN_VEC
+#endif
 
 const mn_tensor_info interaction_tensors[6] = {
     {"dense.kernel", 2, {10, 64}, 0, 640, 1},
@@ -51,10 +63,11 @@ static void predict_batch(interaction *m, const interaction_inputs *in, int n, c
 
     /* interaction.mn:10: x_a = input_a -> dense(64, activation=relu) */
     /* x_a [n, 64] = relu(x W + b)(input_a [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_a, 10, (P + 0), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_a, 10, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 640);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -63,10 +76,11 @@ static void predict_batch(interaction *m, const interaction_inputs *in, int n, c
 
     /* interaction.mn:11: x_b = input_b -> dense(64, activation=relu) */
     /* x_b [n, 64] = relu(x W + b)(input_b [n, 5], dense_1.kernel [5, 64], dense_1.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 5, 1.0f, in->input_b, 5, (P + 704), 64, 0.0f, (A + 2048), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 5, 1.0f, in->input_b, 5, (P + 704), 64, 0.0f, (A + 2048), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 2048) + (size_t)r * 64;
         const float *b = (P + 1024);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -75,6 +89,7 @@ static void predict_batch(interaction *m, const interaction_inputs *in, int n, c
 
     /* interaction.mn:12: inter = multiply(x_a, x_b) */
     /* inter [n, 64] = mul(x_a [n, 64], x_b [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float a = (A + 0)[i], b = (A + 2048)[i];
         (A + 4096)[i] = a * b;
@@ -88,19 +103,21 @@ static void predict_batch(interaction *m, const interaction_inputs *in, int n, c
         memcpy((A + 6144) + (size_t)o * 192 + 128, (A + 4096) + (size_t)o * 64, sizeof(float) * 64);
     }
     /* %13 [n, 1] = linear(x W + b)(%10 [n, 192], dense_2.kernel [192, 1], dense_2.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 6144), 192, (P + 1088), 1, 0.0f, (A + 0), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 6144), 192, (P + 1088), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 1280);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
         }
     }
     /* y [n, 1] = sigmoid(%13 [n, 1]) */
+    MN_VEC
     for (int i = 0; i < n; i++) {
         const float x = (A + 0)[i];
-        (A + 32)[i] = 1.0f / (1.0f + expf(-x));
+        (A + 32)[i] = mn_sigmoid_f(x);
     }
 
     /* the outputs */
@@ -127,10 +144,11 @@ float interaction_evaluate(interaction *m, const interaction_inputs *in, const i
 
     /* interaction.mn:10: x_a = input_a -> dense(64, activation=relu) */
     /* x_a [n, 64] = relu(x W + b)(input_a [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_a, 10, (P + 0), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_a, 10, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 640);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -139,10 +157,11 @@ float interaction_evaluate(interaction *m, const interaction_inputs *in, const i
 
     /* interaction.mn:11: x_b = input_b -> dense(64, activation=relu) */
     /* x_b [n, 64] = relu(x W + b)(input_b [n, 5], dense_1.kernel [5, 64], dense_1.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 5, 1.0f, in->input_b, 5, (P + 704), 64, 0.0f, (A + 2048), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 5, 1.0f, in->input_b, 5, (P + 704), 64, 0.0f, (A + 2048), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 2048) + (size_t)r * 64;
         const float *b = (P + 1024);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -151,6 +170,7 @@ float interaction_evaluate(interaction *m, const interaction_inputs *in, const i
 
     /* interaction.mn:12: inter = multiply(x_a, x_b) */
     /* inter [n, 64] = mul(x_a [n, 64], x_b [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float a = (A + 0)[i], b = (A + 2048)[i];
         (A + 4096)[i] = a * b;
@@ -164,19 +184,21 @@ float interaction_evaluate(interaction *m, const interaction_inputs *in, const i
         memcpy((A + 6144) + (size_t)o * 192 + 128, (A + 4096) + (size_t)o * 64, sizeof(float) * 64);
     }
     /* %13 [n, 1] = linear(x W + b)(%10 [n, 192], dense_2.kernel [192, 1], dense_2.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 6144), 192, (P + 1088), 1, 0.0f, (A + 0), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 6144), 192, (P + 1088), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 1280);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
         }
     }
     /* y [n, 1] = sigmoid(%13 [n, 1]) */
+    MN_VEC
     for (int i = 0; i < n; i++) {
         const float x = (A + 0)[i];
-        (A + 32)[i] = 1.0f / (1.0f + expf(-x));
+        (A + 32)[i] = mn_sigmoid_f(x);
     }
 
     /* interaction.mn:16: loss   bce(y, label) */
@@ -216,10 +238,11 @@ float interaction_compute_gradients(interaction *m, const interaction_inputs *in
 
     /* interaction.mn:10: x_a = input_a -> dense(64, activation=relu) */
     /* x_a [n, 64] = relu(x W + b)(input_a [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_a, 10, (P + 0), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_a, 10, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 640);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -228,10 +251,11 @@ float interaction_compute_gradients(interaction *m, const interaction_inputs *in
 
     /* interaction.mn:11: x_b = input_b -> dense(64, activation=relu) */
     /* x_b [n, 64] = relu(x W + b)(input_b [n, 5], dense_1.kernel [5, 64], dense_1.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 5, 1.0f, in->input_b, 5, (P + 704), 64, 0.0f, (A + 2048), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 5, 1.0f, in->input_b, 5, (P + 704), 64, 0.0f, (A + 2048), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 2048) + (size_t)r * 64;
         const float *b = (P + 1024);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -240,6 +264,7 @@ float interaction_compute_gradients(interaction *m, const interaction_inputs *in
 
     /* interaction.mn:12: inter = multiply(x_a, x_b) */
     /* inter [n, 64] = mul(x_a [n, 64], x_b [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float a = (A + 0)[i], b = (A + 2048)[i];
         (A + 4096)[i] = a * b;
@@ -253,10 +278,11 @@ float interaction_compute_gradients(interaction *m, const interaction_inputs *in
         memcpy((A + 6144) + (size_t)o * 192 + 128, (A + 4096) + (size_t)o * 64, sizeof(float) * 64);
     }
     /* %13 [n, 1] = linear(x W + b)(%10 [n, 192], dense_2.kernel [192, 1], dense_2.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 6144), 192, (P + 1088), 1, 0.0f, (A + 4096), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 6144), 192, (P + 1088), 1, 0.0f, (A + 4096), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 4096) + (size_t)r * 1;
         const float *b = (P + 1280);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -289,9 +315,9 @@ float interaction_compute_gradients(interaction *m, const interaction_inputs *in
     memset((G + 1280), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 1280)[0] += (A + 4144)[i];
     /* %20 [n, 192] = dy W^T(%18 [n, 1], dense_2.kernel [192, 1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 192, 1, 1.0f, (A + 4144), 1, (P + 1088), 1, 0.0f, (A + 12288), 192);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 192, 1, 1.0f, (A + 4144), 1, (P + 1088), 1, 0.0f, (A + 12288), 192);
     /* %21 [192, 1] = x^T dy(%10 [n, 192], %18 [n, 1]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 192, 1, n, 1.0f, (A + 6144), 192, (A + 4144), 1, 0.0f, (G + 1088), 1);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 192, 1, n, 1.0f, (A + 6144), 192, (A + 4144), 1, 0.0f, (G + 1088), 1);
     /* %22 [n, 64] = slice 0:64 of axis 0(%20 [n, 192]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 4144) + (size_t)o * 64, (A + 12288) + (size_t)o * 192 + 0, sizeof(float) * 64);
@@ -304,21 +330,25 @@ float interaction_compute_gradients(interaction *m, const interaction_inputs *in
 
     /* backward of interaction.mn:12: inter = multiply(x_a, x_b) */
     /* d_inter [n, 64] = mul(%24 [n, 64], x_b [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float a = (A + 8240)[i], b = (A + 2048)[i];
         (A + 10288)[i] = a * b;
     }
     /* d_inter [n, 64] = add(%22 [n, 64], d_inter [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float a = (A + 4144)[i], b = (A + 10288)[i];
         (A + 12336)[i] = a + b;
     }
     /* d_inter [n, 64] = mul(%24 [n, 64], x_a [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float a = (A + 8240)[i], b = (A + 0)[i];
         (A + 4144)[i] = a * b;
     }
     /* d_inter [n, 64] = add(%23 [n, 64], d_inter [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float a = (A + 6192)[i], b = (A + 4144)[i];
         (A + 8240)[i] = a + b;
@@ -326,27 +356,39 @@ float interaction_compute_gradients(interaction *m, const interaction_inputs *in
 
     /* backward of interaction.mn:11: x_b = input_b -> dense(64, activation=relu) */
     /* d_x_b [n, 64] = relu_grad(x_b [n, 64], d_inter [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float y = (A + 2048)[i], dy = (A + 8240)[i];
         (A + 4144)[i] = y > 0 ? dy : 0.0f;
     }
     /* %30 [64] = sum_to(d_x_b [n, 64]) */
     memset((G + 1024), 0, sizeof(float) * (size_t)(64));
-    for (int i = 0; i < n * 64; i++) (G + 1024)[i % 64] += (A + 4144)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 4144) + (size_t)r * 64;
+        float *s = (G + 1024);
+        MN_VEC
+        for (int j = 0; j < 64; j++) s[j] += d[j];
+    }
     /* %31 [5, 64] = x^T dy(input_b [n, 5], d_x_b [n, 64]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 64, n, 1.0f, in->input_b, 5, (A + 4144), 64, 0.0f, (G + 704), 64);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 5, 64, n, 1.0f, in->input_b, 5, (A + 4144), 64, 0.0f, (G + 704), 64);
 
     /* backward of interaction.mn:10: x_a = input_a -> dense(64, activation=relu) */
     /* d_x_a [n, 64] = relu_grad(x_a [n, 64], d_inter [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float y = (A + 0)[i], dy = (A + 12336)[i];
         (A + 2048)[i] = y > 0 ? dy : 0.0f;
     }
     /* %33 [64] = sum_to(d_x_a [n, 64]) */
     memset((G + 640), 0, sizeof(float) * (size_t)(64));
-    for (int i = 0; i < n * 64; i++) (G + 640)[i % 64] += (A + 2048)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 2048) + (size_t)r * 64;
+        float *s = (G + 640);
+        MN_VEC
+        for (int j = 0; j < 64; j++) s[j] += d[j];
+    }
     /* %34 [10, 64] = x^T dy(input_a [n, 10], d_x_a [n, 64]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, in->input_a, 10, (A + 2048), 64, 0.0f, (G + 0), 64);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, in->input_a, 10, (A + 2048), 64, 0.0f, (G + 0), 64);
 
     (void)P;
     (void)G;
@@ -361,15 +403,9 @@ void interaction_apply_gradients(interaction *m, const float *grads)
     float scale = 1.0f;
     m->step++;
     /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-07f;
     const double steps = (double)m->step;
     const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.9, steps)));
-    for (long i = 0; i < count; i++) {
-        const float g = grads[i] * scale;
-        m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;
-        m->opt_v[i] = b2 * m->opt_v[i] + (1 - b2) * g * g;
-        m->params[i] -= lr_t * m->opt_m[i] / (sqrtf(m->opt_v[i]) + eps);
-    }
+    mn_adam_f32(m->params, m->opt_m, m->opt_v, grads, count, scale, lr_t, 0.9f, 0.999f, 1e-07f);
 }
 
 float interaction_train_step(interaction *m, const interaction_inputs *in, const interaction_targets *tg, int n)

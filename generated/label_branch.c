@@ -9,7 +9,19 @@
 
 #include <cblas.h>
 
+#include "mn_math.h"
 #include "label_branch.h"
+
+/* MN_VEC marks a loop whose iterations are independent (no value's
+ * memory overlaps another's): the compiler may vectorise it without
+ * run-time overlap checks, which gcc -O2 does not insert. */
+#if defined(__clang__)
+#define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define MN_VEC _Pragma("GCC ivdep")
+#else
+#define MN_VEC
+#endif
 
 const mn_tensor_info label_branch_tensors[8] = {
     {"dense.kernel", 2, {100, 64}, 0, 6400, 1},
@@ -55,10 +67,11 @@ static void predict_batch(label_branch *m, const label_branch_inputs *in, int n,
 
     /* label_branch.mn:8: f = features -> dense(64, activation=relu) */
     /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 6400);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -67,22 +80,25 @@ static void predict_batch(label_branch *m, const label_branch_inputs *in, int n,
 
     /* label_branch.mn:9: l = cast(label_in, float) -> dense(32, activation=relu) -> dense(64, activation=relu) */
     /* %6 [n, 1] = cast(label_in [n, 1]) */
+    MN_VEC
     for (int i = 0; i < n; i++) (A + 2048)[i] = (float)in->label_in[i];
     /* %9 [n, 32] = relu(x W + b)(%6 [n, 1], dense_1.kernel [1, 32], dense_1.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 1, 1.0f, (A + 2048), 1, (P + 6464), 32, 0.0f, (A + 2080), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 1, 1.0f, (A + 2048), 1, (P + 6464), 32, 0.0f, (A + 2080), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 2080) + (size_t)r * 32;
         const float *b = (P + 6496);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* l [n, 64] = relu(x W + b)(%9 [n, 32], dense_2.kernel [32, 64], dense_2.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 32, 1.0f, (A + 2080), 32, (P + 6528), 64, 0.0f, (A + 3104), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 32, 1.0f, (A + 2080), 32, (P + 6528), 64, 0.0f, (A + 3104), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 3104) + (size_t)r * 64;
         const float *b = (P + 8576);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -96,10 +112,11 @@ static void predict_batch(label_branch *m, const label_branch_inputs *in, int n,
         memcpy((A + 5152) + (size_t)o * 128 + 64, (A + 3104) + (size_t)o * 64, sizeof(float) * 64);
     }
     /* %16 [n, 10] = linear(x W + b)(%13 [n, 128], dense_3.kernel [128, 10], dense_3.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 128, 1.0f, (A + 5152), 128, (P + 8640), 10, 0.0f, (A + 0), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 128, 1.0f, (A + 5152), 128, (P + 8640), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 9920);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -112,7 +129,7 @@ static void predict_batch(label_branch *m, const label_branch_inputs *in, int n,
         float max = x[0], sum = 0.0f;
         for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
         for (int j = 0; j < 10; j++) {
-            y[j] = expf(x[j] - max);
+            y[j] = mn_exp_f(x[j] - max);
             sum += y[j];
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
@@ -142,10 +159,11 @@ float label_branch_evaluate(label_branch *m, const label_branch_inputs *in, cons
 
     /* label_branch.mn:8: f = features -> dense(64, activation=relu) */
     /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 6400);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -154,22 +172,25 @@ float label_branch_evaluate(label_branch *m, const label_branch_inputs *in, cons
 
     /* label_branch.mn:9: l = cast(label_in, float) -> dense(32, activation=relu) -> dense(64, activation=relu) */
     /* %6 [n, 1] = cast(label_in [n, 1]) */
+    MN_VEC
     for (int i = 0; i < n; i++) (A + 2048)[i] = (float)in->label_in[i];
     /* %9 [n, 32] = relu(x W + b)(%6 [n, 1], dense_1.kernel [1, 32], dense_1.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 1, 1.0f, (A + 2048), 1, (P + 6464), 32, 0.0f, (A + 2080), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 1, 1.0f, (A + 2048), 1, (P + 6464), 32, 0.0f, (A + 2080), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 2080) + (size_t)r * 32;
         const float *b = (P + 6496);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* l [n, 64] = relu(x W + b)(%9 [n, 32], dense_2.kernel [32, 64], dense_2.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 32, 1.0f, (A + 2080), 32, (P + 6528), 64, 0.0f, (A + 3104), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 32, 1.0f, (A + 2080), 32, (P + 6528), 64, 0.0f, (A + 3104), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 3104) + (size_t)r * 64;
         const float *b = (P + 8576);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -183,10 +204,11 @@ float label_branch_evaluate(label_branch *m, const label_branch_inputs *in, cons
         memcpy((A + 5152) + (size_t)o * 128 + 64, (A + 3104) + (size_t)o * 64, sizeof(float) * 64);
     }
     /* %16 [n, 10] = linear(x W + b)(%13 [n, 128], dense_3.kernel [128, 10], dense_3.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 128, 1.0f, (A + 5152), 128, (P + 8640), 10, 0.0f, (A + 0), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 128, 1.0f, (A + 5152), 128, (P + 8640), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 9920);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -199,7 +221,7 @@ float label_branch_evaluate(label_branch *m, const label_branch_inputs *in, cons
         float max = x[0], sum = 0.0f;
         for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
         for (int j = 0; j < 10; j++) {
-            y[j] = expf(x[j] - max);
+            y[j] = mn_exp_f(x[j] - max);
             sum += y[j];
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
@@ -255,10 +277,11 @@ float label_branch_compute_gradients(label_branch *m, const label_branch_inputs 
 
     /* label_branch.mn:8: f = features -> dense(64, activation=relu) */
     /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 6400);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -267,22 +290,25 @@ float label_branch_compute_gradients(label_branch *m, const label_branch_inputs 
 
     /* label_branch.mn:9: l = cast(label_in, float) -> dense(32, activation=relu) -> dense(64, activation=relu) */
     /* %6 [n, 1] = cast(label_in [n, 1]) */
+    MN_VEC
     for (int i = 0; i < n; i++) (A + 2048)[i] = (float)in->label_in[i];
     /* %9 [n, 32] = relu(x W + b)(%6 [n, 1], dense_1.kernel [1, 32], dense_1.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 1, 1.0f, (A + 2048), 1, (P + 6464), 32, 0.0f, (A + 2080), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 1, 1.0f, (A + 2048), 1, (P + 6464), 32, 0.0f, (A + 2080), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 2080) + (size_t)r * 32;
         const float *b = (P + 6496);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* l [n, 64] = relu(x W + b)(%9 [n, 32], dense_2.kernel [32, 64], dense_2.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 32, 1.0f, (A + 2080), 32, (P + 6528), 64, 0.0f, (A + 3104), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 32, 1.0f, (A + 2080), 32, (P + 6528), 64, 0.0f, (A + 3104), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 3104) + (size_t)r * 64;
         const float *b = (P + 8576);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -296,10 +322,11 @@ float label_branch_compute_gradients(label_branch *m, const label_branch_inputs 
         memcpy((A + 5152) + (size_t)o * 128 + 64, (A + 3104) + (size_t)o * 64, sizeof(float) * 64);
     }
     /* %16 [n, 10] = linear(x W + b)(%13 [n, 128], dense_3.kernel [128, 10], dense_3.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 128, 1.0f, (A + 5152), 128, (P + 8640), 10, 0.0f, (A + 9248), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 128, 1.0f, (A + 5152), 128, (P + 8640), 10, 0.0f, (A + 9248), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 9248) + (size_t)r * 10;
         const float *b = (P + 9920);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -342,11 +369,16 @@ float label_branch_compute_gradients(label_branch *m, const label_branch_inputs 
     /* backward of label_branch.mn:10: y = concat(f, l) -> dense(10, activation=softmax) */
     /* %22 [10] = sum_to(%21 [n, 10]) */
     memset((G + 9920), 0, sizeof(float) * (size_t)(10));
-    for (int i = 0; i < n * 10; i++) (G + 9920)[i % 10] += (A + 9584)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 9584) + (size_t)r * 10;
+        float *s = (G + 9920);
+        MN_VEC
+        for (int j = 0; j < 10; j++) s[j] += d[j];
+    }
     /* %23 [n, 128] = dy W^T(%21 [n, 10], dense_3.kernel [128, 10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 128, 10, 1.0f, (A + 9584), 10, (P + 8640), 10, 0.0f, (A + 9904), 128);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 128, 10, 1.0f, (A + 9584), 10, (P + 8640), 10, 0.0f, (A + 9904), 128);
     /* %24 [128, 10] = x^T dy(%13 [n, 128], %21 [n, 10]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 10, n, 1.0f, (A + 5152), 128, (A + 9584), 10, 0.0f, (G + 8640), 10);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 128, 10, n, 1.0f, (A + 5152), 128, (A + 9584), 10, 0.0f, (G + 8640), 10);
     /* %25 [n, 64] = slice 0:64 of axis 0(%23 [n, 128]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 5152) + (size_t)o * 64, (A + 9904) + (size_t)o * 128 + 0, sizeof(float) * 64);
@@ -356,39 +388,57 @@ float label_branch_compute_gradients(label_branch *m, const label_branch_inputs 
 
     /* backward of label_branch.mn:9: l = cast(label_in, float) -> dense(32, activation=relu) -> dense(64, activation=relu) */
     /* d_l [n, 64] = relu_grad(l [n, 64], %26 [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float y = (A + 3104)[i], dy = (A + 7200)[i];
         (A + 9584)[i] = y > 0 ? dy : 0.0f;
     }
     /* %28 [64] = sum_to(d_l [n, 64]) */
     memset((G + 8576), 0, sizeof(float) * (size_t)(64));
-    for (int i = 0; i < n * 64; i++) (G + 8576)[i % 64] += (A + 9584)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 9584) + (size_t)r * 64;
+        float *s = (G + 8576);
+        MN_VEC
+        for (int j = 0; j < 64; j++) s[j] += d[j];
+    }
     /* %29 [n, 32] = dy W^T(d_l [n, 64], dense_2.kernel [32, 64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, (A + 9584), 64, (P + 6528), 64, 0.0f, (A + 3104), 32);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, (A + 9584), 64, (P + 6528), 64, 0.0f, (A + 3104), 32);
     /* %30 [32, 64] = x^T dy(%9 [n, 32], d_l [n, 64]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 64, n, 1.0f, (A + 2080), 32, (A + 9584), 64, 0.0f, (G + 6528), 64);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 32, 64, n, 1.0f, (A + 2080), 32, (A + 9584), 64, 0.0f, (G + 6528), 64);
     /* %31 [n, 32] = relu_grad(%9 [n, 32], %29 [n, 32]) */
+    MN_VEC
     for (int i = 0; i < n * 32; i++) {
         const float y = (A + 2080)[i], dy = (A + 3104)[i];
         (A + 4128)[i] = y > 0 ? dy : 0.0f;
     }
     /* %32 [32] = sum_to(%31 [n, 32]) */
     memset((G + 6496), 0, sizeof(float) * (size_t)(32));
-    for (int i = 0; i < n * 32; i++) (G + 6496)[i % 32] += (A + 4128)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 4128) + (size_t)r * 32;
+        float *s = (G + 6496);
+        MN_VEC
+        for (int j = 0; j < 32; j++) s[j] += d[j];
+    }
     /* %33 [1, 32] = x^T dy(%6 [n, 1], %31 [n, 32]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 32, n, 1.0f, (A + 2048), 1, (A + 4128), 32, 0.0f, (G + 6464), 32);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 1, 32, n, 1.0f, (A + 2048), 1, (A + 4128), 32, 0.0f, (G + 6464), 32);
 
     /* backward of label_branch.mn:8: f = features -> dense(64, activation=relu) */
     /* d_f [n, 64] = relu_grad(f [n, 64], %25 [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float y = (A + 0)[i], dy = (A + 5152)[i];
         (A + 2048)[i] = y > 0 ? dy : 0.0f;
     }
     /* %35 [64] = sum_to(d_f [n, 64]) */
     memset((G + 6400), 0, sizeof(float) * (size_t)(64));
-    for (int i = 0; i < n * 64; i++) (G + 6400)[i % 64] += (A + 2048)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 2048) + (size_t)r * 64;
+        float *s = (G + 6400);
+        MN_VEC
+        for (int j = 0; j < 64; j++) s[j] += d[j];
+    }
     /* %36 [100, 64] = x^T dy(features [n, 100], d_f [n, 64]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 100, 64, n, 1.0f, in->features, 100, (A + 2048), 64, 0.0f, (G + 0), 64);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 100, 64, n, 1.0f, in->features, 100, (A + 2048), 64, 0.0f, (G + 0), 64);
 
     (void)P;
     (void)G;
@@ -403,15 +453,9 @@ void label_branch_apply_gradients(label_branch *m, const float *grads)
     float scale = 1.0f;
     m->step++;
     /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-07f;
     const double steps = (double)m->step;
     const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.9, steps)));
-    for (long i = 0; i < count; i++) {
-        const float g = grads[i] * scale;
-        m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;
-        m->opt_v[i] = b2 * m->opt_v[i] + (1 - b2) * g * g;
-        m->params[i] -= lr_t * m->opt_m[i] / (sqrtf(m->opt_v[i]) + eps);
-    }
+    mn_adam_f32(m->params, m->opt_m, m->opt_v, grads, count, scale, lr_t, 0.9f, 0.999f, 1e-07f);
 }
 
 float label_branch_train_step(label_branch *m, const label_branch_inputs *in, const label_branch_targets *tg, int n)

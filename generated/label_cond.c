@@ -9,7 +9,19 @@
 
 #include <cblas.h>
 
+#include "mn_math.h"
 #include "label_cond.h"
+
+/* MN_VEC marks a loop whose iterations are independent (no value's
+ * memory overlaps another's): the compiler may vectorise it without
+ * run-time overlap checks, which gcc -O2 does not insert. */
+#if defined(__clang__)
+#define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define MN_VEC _Pragma("GCC ivdep")
+#else
+#define MN_VEC
+#endif
 
 const mn_tensor_info label_cond_tensors[5] = {
     {"dense.kernel", 2, {100, 64}, 0, 6400, 1},
@@ -49,10 +61,11 @@ static void predict_batch(label_cond *m, const label_cond_inputs *in, int n, con
 
     /* label_cond.mn:11: f     = features -> dense(64, activation=relu) */
     /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 6400);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -71,15 +84,17 @@ static void predict_batch(label_cond *m, const label_cond_inputs *in, int n, con
 
     /* label_cond.mn:13: y     = f * scale -> dense(10, activation=softmax) */
     /* %9 [n, 64] = mul(f [n, 64], scale [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float a = (A + 0)[i], b = (A + 2048)[i];
         (A + 4096)[i] = a * b;
     }
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 64], dense_1.kernel [64, 10], dense_1.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 4096), 64, (P + 7104), 10, 0.0f, (A + 0), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 4096), 64, (P + 7104), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 7744);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -92,7 +107,7 @@ static void predict_batch(label_cond *m, const label_cond_inputs *in, int n, con
         float max = x[0], sum = 0.0f;
         for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
         for (int j = 0; j < 10; j++) {
-            y[j] = expf(x[j] - max);
+            y[j] = mn_exp_f(x[j] - max);
             sum += y[j];
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
@@ -122,10 +137,11 @@ float label_cond_evaluate(label_cond *m, const label_cond_inputs *in, const labe
 
     /* label_cond.mn:11: f     = features -> dense(64, activation=relu) */
     /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 6400);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -144,15 +160,17 @@ float label_cond_evaluate(label_cond *m, const label_cond_inputs *in, const labe
 
     /* label_cond.mn:13: y     = f * scale -> dense(10, activation=softmax) */
     /* %9 [n, 64] = mul(f [n, 64], scale [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float a = (A + 0)[i], b = (A + 2048)[i];
         (A + 4096)[i] = a * b;
     }
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 64], dense_1.kernel [64, 10], dense_1.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 4096), 64, (P + 7104), 10, 0.0f, (A + 0), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 4096), 64, (P + 7104), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 7744);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -165,7 +183,7 @@ float label_cond_evaluate(label_cond *m, const label_cond_inputs *in, const labe
         float max = x[0], sum = 0.0f;
         for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
         for (int j = 0; j < 10; j++) {
-            y[j] = expf(x[j] - max);
+            y[j] = mn_exp_f(x[j] - max);
             sum += y[j];
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
@@ -221,10 +239,11 @@ float label_cond_compute_gradients(label_cond *m, const label_cond_inputs *in, c
 
     /* label_cond.mn:11: f     = features -> dense(64, activation=relu) */
     /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 6400);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -243,15 +262,17 @@ float label_cond_compute_gradients(label_cond *m, const label_cond_inputs *in, c
 
     /* label_cond.mn:13: y     = f * scale -> dense(10, activation=softmax) */
     /* %9 [n, 64] = mul(f [n, 64], scale [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float a = (A + 0)[i], b = (A + 2048)[i];
         (A + 4096)[i] = a * b;
     }
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 64], dense_1.kernel [64, 10], dense_1.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 4096), 64, (P + 7104), 10, 0.0f, (A + 6144), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 4096), 64, (P + 7104), 10, 0.0f, (A + 6144), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 6144) + (size_t)r * 10;
         const float *b = (P + 7744);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -294,17 +315,24 @@ float label_cond_compute_gradients(label_cond *m, const label_cond_inputs *in, c
     /* backward of label_cond.mn:13: y     = f * scale -> dense(10, activation=softmax) */
     /* %18 [10] = sum_to(%17 [n, 10]) */
     memset((G + 7744), 0, sizeof(float) * (size_t)(10));
-    for (int i = 0; i < n * 10; i++) (G + 7744)[i % 10] += (A + 6480)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 6480) + (size_t)r * 10;
+        float *s = (G + 7744);
+        MN_VEC
+        for (int j = 0; j < 10; j++) s[j] += d[j];
+    }
     /* %19 [n, 64] = dy W^T(%17 [n, 10], dense_1.kernel [64, 10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 10, 1.0f, (A + 6480), 10, (P + 7104), 10, 0.0f, (A + 6800), 64);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 64, 10, 1.0f, (A + 6480), 10, (P + 7104), 10, 0.0f, (A + 6800), 64);
     /* %20 [64, 10] = x^T dy(%9 [n, 64], %17 [n, 10]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 64, 10, n, 1.0f, (A + 4096), 64, (A + 6480), 10, 0.0f, (G + 7104), 10);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 64, 10, n, 1.0f, (A + 4096), 64, (A + 6480), 10, 0.0f, (G + 7104), 10);
     /* %21 [n, 64] = mul(%19 [n, 64], scale [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float a = (A + 6800)[i], b = (A + 2048)[i];
         (A + 4096)[i] = a * b;
     }
     /* %22 [n, 64] = mul(%19 [n, 64], f [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float a = (A + 6800)[i], b = (A + 0)[i];
         (A + 2048)[i] = a * b;
@@ -324,15 +352,21 @@ float label_cond_compute_gradients(label_cond *m, const label_cond_inputs *in, c
 
     /* backward of label_cond.mn:11: f     = features -> dense(64, activation=relu) */
     /* d_f [n, 64] = relu_grad(f [n, 64], %21 [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float y = (A + 0)[i], dy = (A + 4096)[i];
         (A + 2048)[i] = y > 0 ? dy : 0.0f;
     }
     /* %26 [64] = sum_to(d_f [n, 64]) */
     memset((G + 6400), 0, sizeof(float) * (size_t)(64));
-    for (int i = 0; i < n * 64; i++) (G + 6400)[i % 64] += (A + 2048)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 2048) + (size_t)r * 64;
+        float *s = (G + 6400);
+        MN_VEC
+        for (int j = 0; j < 64; j++) s[j] += d[j];
+    }
     /* %27 [100, 64] = x^T dy(features [n, 100], d_f [n, 64]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 100, 64, n, 1.0f, in->features, 100, (A + 2048), 64, 0.0f, (G + 0), 64);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 100, 64, n, 1.0f, in->features, 100, (A + 2048), 64, 0.0f, (G + 0), 64);
 
     (void)P;
     (void)G;
@@ -347,15 +381,9 @@ void label_cond_apply_gradients(label_cond *m, const float *grads)
     float scale = 1.0f;
     m->step++;
     /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-07f;
     const double steps = (double)m->step;
     const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.9, steps)));
-    for (long i = 0; i < count; i++) {
-        const float g = grads[i] * scale;
-        m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;
-        m->opt_v[i] = b2 * m->opt_v[i] + (1 - b2) * g * g;
-        m->params[i] -= lr_t * m->opt_m[i] / (sqrtf(m->opt_v[i]) + eps);
-    }
+    mn_adam_f32(m->params, m->opt_m, m->opt_v, grads, count, scale, lr_t, 0.9f, 0.999f, 1e-07f);
 }
 
 float label_cond_train_step(label_cond *m, const label_cond_inputs *in, const label_cond_targets *tg, int n)

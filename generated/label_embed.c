@@ -9,7 +9,19 @@
 
 #include <cblas.h>
 
+#include "mn_math.h"
 #include "label_embed.h"
+
+/* MN_VEC marks a loop whose iterations are independent (no value's
+ * memory overlaps another's): the compiler may vectorise it without
+ * run-time overlap checks, which gcc -O2 does not insert. */
+#if defined(__clang__)
+#define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define MN_VEC _Pragma("GCC ivdep")
+#else
+#define MN_VEC
+#endif
 
 const mn_tensor_info label_embed_tensors[5] = {
     {"dense.kernel", 2, {100, 64}, 0, 6400, 1},
@@ -49,10 +61,11 @@ static void predict_batch(label_embed *m, const label_embed_inputs *in, int n, c
 
     /* label_embed.mn:8: f = features -> dense(64, activation=relu) */
     /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 6400);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -76,10 +89,11 @@ static void predict_batch(label_embed *m, const label_embed_inputs *in, int n, c
         memcpy((A + 2208) + (size_t)o * 69 + 64, (A + 2048) + (size_t)o * 5, sizeof(float) * 5);
     }
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 69], dense_1.kernel [69, 10], dense_1.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 69, 1.0f, (A + 2208), 69, (P + 6514), 10, 0.0f, (A + 0), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 69, 1.0f, (A + 2208), 69, (P + 6514), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 7204);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -92,7 +106,7 @@ static void predict_batch(label_embed *m, const label_embed_inputs *in, int n, c
         float max = x[0], sum = 0.0f;
         for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
         for (int j = 0; j < 10; j++) {
-            y[j] = expf(x[j] - max);
+            y[j] = mn_exp_f(x[j] - max);
             sum += y[j];
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
@@ -122,10 +136,11 @@ float label_embed_evaluate(label_embed *m, const label_embed_inputs *in, const l
 
     /* label_embed.mn:8: f = features -> dense(64, activation=relu) */
     /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 6400);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -149,10 +164,11 @@ float label_embed_evaluate(label_embed *m, const label_embed_inputs *in, const l
         memcpy((A + 2208) + (size_t)o * 69 + 64, (A + 2048) + (size_t)o * 5, sizeof(float) * 5);
     }
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 69], dense_1.kernel [69, 10], dense_1.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 69, 1.0f, (A + 2208), 69, (P + 6514), 10, 0.0f, (A + 0), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 69, 1.0f, (A + 2208), 69, (P + 6514), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 7204);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -165,7 +181,7 @@ float label_embed_evaluate(label_embed *m, const label_embed_inputs *in, const l
         float max = x[0], sum = 0.0f;
         for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
         for (int j = 0; j < 10; j++) {
-            y[j] = expf(x[j] - max);
+            y[j] = mn_exp_f(x[j] - max);
             sum += y[j];
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
@@ -221,10 +237,11 @@ float label_embed_compute_gradients(label_embed *m, const label_embed_inputs *in
 
     /* label_embed.mn:8: f = features -> dense(64, activation=relu) */
     /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 6400);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -248,10 +265,11 @@ float label_embed_compute_gradients(label_embed *m, const label_embed_inputs *in
         memcpy((A + 2208) + (size_t)o * 69 + 64, (A + 2048) + (size_t)o * 5, sizeof(float) * 5);
     }
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 69], dense_1.kernel [69, 10], dense_1.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 69, 1.0f, (A + 2208), 69, (P + 6514), 10, 0.0f, (A + 4416), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 69, 1.0f, (A + 2208), 69, (P + 6514), 10, 0.0f, (A + 4416), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 4416) + (size_t)r * 10;
         const float *b = (P + 7204);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -294,11 +312,16 @@ float label_embed_compute_gradients(label_embed *m, const label_embed_inputs *in
     /* backward of label_embed.mn:10: y = concat(f, e) -> dense(10, activation=softmax) */
     /* %18 [10] = sum_to(%17 [n, 10]) */
     memset((G + 7204), 0, sizeof(float) * (size_t)(10));
-    for (int i = 0; i < n * 10; i++) (G + 7204)[i % 10] += (A + 4736)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 4736) + (size_t)r * 10;
+        float *s = (G + 7204);
+        MN_VEC
+        for (int j = 0; j < 10; j++) s[j] += d[j];
+    }
     /* %19 [n, 69] = dy W^T(%17 [n, 10], dense_1.kernel [69, 10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 69, 10, 1.0f, (A + 4736), 10, (P + 6514), 10, 0.0f, (A + 5056), 69);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 69, 10, 1.0f, (A + 4736), 10, (P + 6514), 10, 0.0f, (A + 5056), 69);
     /* %20 [69, 10] = x^T dy(%9 [n, 69], %17 [n, 10]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 69, 10, n, 1.0f, (A + 2208), 69, (A + 4736), 10, 0.0f, (G + 6514), 10);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 69, 10, n, 1.0f, (A + 2208), 69, (A + 4736), 10, 0.0f, (G + 6514), 10);
     /* %21 [n, 64] = slice 0:64 of axis 0(%19 [n, 69]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 2064) + (size_t)o * 64, (A + 5056) + (size_t)o * 69 + 0, sizeof(float) * 64);
@@ -320,15 +343,21 @@ float label_embed_compute_gradients(label_embed *m, const label_embed_inputs *in
 
     /* backward of label_embed.mn:8: f = features -> dense(64, activation=relu) */
     /* d_f [n, 64] = relu_grad(f [n, 64], %21 [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float y = (A + 0)[i], dy = (A + 2064)[i];
         (A + 4112)[i] = y > 0 ? dy : 0.0f;
     }
     /* %26 [64] = sum_to(d_f [n, 64]) */
     memset((G + 6400), 0, sizeof(float) * (size_t)(64));
-    for (int i = 0; i < n * 64; i++) (G + 6400)[i % 64] += (A + 4112)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 4112) + (size_t)r * 64;
+        float *s = (G + 6400);
+        MN_VEC
+        for (int j = 0; j < 64; j++) s[j] += d[j];
+    }
     /* %27 [100, 64] = x^T dy(features [n, 100], d_f [n, 64]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 100, 64, n, 1.0f, in->features, 100, (A + 4112), 64, 0.0f, (G + 0), 64);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 100, 64, n, 1.0f, in->features, 100, (A + 4112), 64, 0.0f, (G + 0), 64);
 
     (void)P;
     (void)G;
@@ -343,15 +372,9 @@ void label_embed_apply_gradients(label_embed *m, const float *grads)
     float scale = 1.0f;
     m->step++;
     /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-07f;
     const double steps = (double)m->step;
     const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.9, steps)));
-    for (long i = 0; i < count; i++) {
-        const float g = grads[i] * scale;
-        m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;
-        m->opt_v[i] = b2 * m->opt_v[i] + (1 - b2) * g * g;
-        m->params[i] -= lr_t * m->opt_m[i] / (sqrtf(m->opt_v[i]) + eps);
-    }
+    mn_adam_f32(m->params, m->opt_m, m->opt_v, grads, count, scale, lr_t, 0.9f, 0.999f, 1e-07f);
 }
 
 float label_embed_train_step(label_embed *m, const label_embed_inputs *in, const label_embed_targets *tg, int n)

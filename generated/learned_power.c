@@ -9,7 +9,19 @@
 
 #include <cblas.h>
 
+#include "mn_math.h"
 #include "learned_power.h"
+
+/* MN_VEC marks a loop whose iterations are independent (no value's
+ * memory overlaps another's): the compiler may vectorise it without
+ * run-time overlap checks, which gcc -O2 does not insert. */
+#if defined(__clang__)
+#define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define MN_VEC _Pragma("GCC ivdep")
+#else
+#define MN_VEC
+#endif
 
 const mn_tensor_info learned_power_tensors[5] = {
     {"p", 0, {0}, 0, 1, 1},
@@ -48,34 +60,38 @@ static void predict_batch(learned_power *m, const learned_power_inputs *in, int 
 
     /* learned_power.mn:11: y = pow(x, p) -> dense(64, activation=relu) -> dense(1, activation=sigmoid) */
     /* %3 [n, 10] = pow(x [n, 10], p scalar) */
+    MN_VEC
     for (int i = 0; i < n * 10; i++) {
         const float a = in->x[i], b = (P + 0)[0];
         (A + 0)[i] = powf(a, b);
     }
     /* %6 [n, 64] = relu(x W + b)(%3 [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, (A + 0), 10, (P + 1), 64, 0.0f, (A + 320), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, (A + 0), 10, (P + 1), 64, 0.0f, (A + 320), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 320) + (size_t)r * 64;
         const float *b = (P + 641);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* %9 [n, 1] = linear(x W + b)(%6 [n, 64], dense_1.kernel [64, 1], dense_1.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 320), 64, (P + 705), 1, 0.0f, (A + 0), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 320), 64, (P + 705), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 769);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
         }
     }
     /* y [n, 1] = sigmoid(%9 [n, 1]) */
+    MN_VEC
     for (int i = 0; i < n; i++) {
         const float x = (A + 0)[i];
-        (A + 32)[i] = 1.0f / (1.0f + expf(-x));
+        (A + 32)[i] = mn_sigmoid_f(x);
     }
 
     /* the outputs */
@@ -102,34 +118,38 @@ float learned_power_evaluate(learned_power *m, const learned_power_inputs *in, c
 
     /* learned_power.mn:11: y = pow(x, p) -> dense(64, activation=relu) -> dense(1, activation=sigmoid) */
     /* %3 [n, 10] = pow(x [n, 10], p scalar) */
+    MN_VEC
     for (int i = 0; i < n * 10; i++) {
         const float a = in->x[i], b = (P + 0)[0];
         (A + 0)[i] = powf(a, b);
     }
     /* %6 [n, 64] = relu(x W + b)(%3 [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, (A + 0), 10, (P + 1), 64, 0.0f, (A + 320), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, (A + 0), 10, (P + 1), 64, 0.0f, (A + 320), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 320) + (size_t)r * 64;
         const float *b = (P + 641);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* %9 [n, 1] = linear(x W + b)(%6 [n, 64], dense_1.kernel [64, 1], dense_1.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 320), 64, (P + 705), 1, 0.0f, (A + 0), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 320), 64, (P + 705), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 769);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
         }
     }
     /* y [n, 1] = sigmoid(%9 [n, 1]) */
+    MN_VEC
     for (int i = 0; i < n; i++) {
         const float x = (A + 0)[i];
-        (A + 32)[i] = 1.0f / (1.0f + expf(-x));
+        (A + 32)[i] = mn_sigmoid_f(x);
     }
 
     /* learned_power.mn:14: loss   bce(y, label) */
@@ -169,25 +189,28 @@ float learned_power_compute_gradients(learned_power *m, const learned_power_inpu
 
     /* learned_power.mn:11: y = pow(x, p) -> dense(64, activation=relu) -> dense(1, activation=sigmoid) */
     /* %3 [n, 10] = pow(x [n, 10], p scalar) */
+    MN_VEC
     for (int i = 0; i < n * 10; i++) {
         const float a = in->x[i], b = (P + 0)[0];
         (A + 0)[i] = powf(a, b);
     }
     /* %6 [n, 64] = relu(x W + b)(%3 [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, (A + 0), 10, (P + 1), 64, 0.0f, (A + 320), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, (A + 0), 10, (P + 1), 64, 0.0f, (A + 320), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 320) + (size_t)r * 64;
         const float *b = (P + 641);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* %9 [n, 1] = linear(x W + b)(%6 [n, 64], dense_1.kernel [64, 1], dense_1.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 320), 64, (P + 705), 1, 0.0f, (A + 2368), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 320), 64, (P + 705), 1, 0.0f, (A + 2368), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 2368) + (size_t)r * 1;
         const float *b = (P + 769);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -220,21 +243,27 @@ float learned_power_compute_gradients(learned_power *m, const learned_power_inpu
     memset((G + 769), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 769)[0] += (A + 2416)[i];
     /* %16 [n, 64] = dy W^T(%14 [n, 1], dense_1.kernel [64, 1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 1, 1.0f, (A + 2416), 1, (P + 705), 1, 0.0f, (A + 2448), 64);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 64, 1, 1.0f, (A + 2416), 1, (P + 705), 1, 0.0f, (A + 2448), 64);
     /* %17 [64, 1] = x^T dy(%6 [n, 64], %14 [n, 1]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 64, 1, n, 1.0f, (A + 320), 64, (A + 2416), 1, 0.0f, (G + 705), 1);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 64, 1, n, 1.0f, (A + 320), 64, (A + 2416), 1, 0.0f, (G + 705), 1);
     /* %18 [n, 64] = relu_grad(%6 [n, 64], %16 [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float y = (A + 320)[i], dy = (A + 2448)[i];
         (A + 4496)[i] = y > 0 ? dy : 0.0f;
     }
     /* %19 [64] = sum_to(%18 [n, 64]) */
     memset((G + 641), 0, sizeof(float) * (size_t)(64));
-    for (int i = 0; i < n * 64; i++) (G + 641)[i % 64] += (A + 4496)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 4496) + (size_t)r * 64;
+        float *s = (G + 641);
+        MN_VEC
+        for (int j = 0; j < 64; j++) s[j] += d[j];
+    }
     /* %20 [n, 10] = dy W^T(%18 [n, 64], dense.kernel [10, 64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, (A + 4496), 64, (P + 1), 64, 0.0f, (A + 320), 10);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, (A + 4496), 64, (P + 1), 64, 0.0f, (A + 320), 10);
     /* %21 [10, 64] = x^T dy(%3 [n, 10], %18 [n, 64]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, (A + 0), 10, (A + 4496), 64, 0.0f, (G + 1), 64);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, (A + 0), 10, (A + 4496), 64, 0.0f, (G + 1), 64);
     /* %22 [n, 10] = d pow / dp(x [n, 10], %3 [n, 10], %20 [n, 10]) */
     for (int i = 0; i < n * 10; i++) {
         const float x = in->x[i];
@@ -257,15 +286,9 @@ void learned_power_apply_gradients(learned_power *m, const float *grads)
     float scale = 1.0f;
     m->step++;
     /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-07f;
     const double steps = (double)m->step;
     const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.9, steps)));
-    for (long i = 0; i < count; i++) {
-        const float g = grads[i] * scale;
-        m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;
-        m->opt_v[i] = b2 * m->opt_v[i] + (1 - b2) * g * g;
-        m->params[i] -= lr_t * m->opt_m[i] / (sqrtf(m->opt_v[i]) + eps);
-    }
+    mn_adam_f32(m->params, m->opt_m, m->opt_v, grads, count, scale, lr_t, 0.9f, 0.999f, 1e-07f);
 }
 
 float learned_power_train_step(learned_power *m, const learned_power_inputs *in, const learned_power_targets *tg, int n)

@@ -9,7 +9,19 @@
 
 #include <cblas.h>
 
+#include "mn_math.h"
 #include "learned_reg.h"
+
+/* MN_VEC marks a loop whose iterations are independent (no value's
+ * memory overlaps another's): the compiler may vectorise it without
+ * run-time overlap checks, which gcc -O2 does not insert. */
+#if defined(__clang__)
+#define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define MN_VEC _Pragma("GCC ivdep")
+#else
+#define MN_VEC
+#endif
 
 const mn_tensor_info learned_reg_tensors[8] = {
     {"lam1", 0, {0}, 0, 1, 1},
@@ -54,30 +66,33 @@ static void predict_batch(learned_reg *m, const learned_reg_inputs *in, int n, c
 
     /* learned_reg.mn:13: y = x -> dense(64, activation=relu, l2=lam1) */
     /* %6 [n, 64] = relu(x W + b)(x [n, 784], dense.kernel [784, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 784, 1.0f, in->x, 784, (P + 2), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 784, 1.0f, in->x, 784, (P + 2), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 50178);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* %9 [n, 32] = relu(x W + b)(%6 [n, 64], dense_1.kernel [64, 32], dense_1.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 50242), 32, 0.0f, (A + 2048), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 50242), 32, 0.0f, (A + 2048), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 2048) + (size_t)r * 32;
         const float *b = (P + 52290);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 32], dense_2.kernel [32, 10], dense_2.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 32, 1.0f, (A + 2048), 32, (P + 52322), 10, 0.0f, (A + 0), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32, 1.0f, (A + 2048), 32, (P + 52322), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 52642);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -90,7 +105,7 @@ static void predict_batch(learned_reg *m, const learned_reg_inputs *in, int n, c
         float max = x[0], sum = 0.0f;
         for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
         for (int j = 0; j < 10; j++) {
-            y[j] = expf(x[j] - max);
+            y[j] = mn_exp_f(x[j] - max);
             sum += y[j];
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
@@ -120,30 +135,33 @@ float learned_reg_evaluate(learned_reg *m, const learned_reg_inputs *in, const l
 
     /* learned_reg.mn:13: y = x -> dense(64, activation=relu, l2=lam1) */
     /* %6 [n, 64] = relu(x W + b)(x [n, 784], dense.kernel [784, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 784, 1.0f, in->x, 784, (P + 2), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 784, 1.0f, in->x, 784, (P + 2), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 50178);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* %9 [n, 32] = relu(x W + b)(%6 [n, 64], dense_1.kernel [64, 32], dense_1.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 50242), 32, 0.0f, (A + 2048), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 50242), 32, 0.0f, (A + 2048), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 2048) + (size_t)r * 32;
         const float *b = (P + 52290);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 32], dense_2.kernel [32, 10], dense_2.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 32, 1.0f, (A + 2048), 32, (P + 52322), 10, 0.0f, (A + 0), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32, 1.0f, (A + 2048), 32, (P + 52322), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 52642);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -156,7 +174,7 @@ float learned_reg_evaluate(learned_reg *m, const learned_reg_inputs *in, const l
         float max = x[0], sum = 0.0f;
         for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
         for (int j = 0; j < 10; j++) {
-            y[j] = expf(x[j] - max);
+            y[j] = mn_exp_f(x[j] - max);
             sum += y[j];
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
@@ -205,11 +223,13 @@ float learned_reg_evaluate(learned_reg *m, const learned_reg_inputs *in, const l
         (A + 16)[0] = (float)acc;
     }
     /* %17 scalar = mul(lam1 scalar, %16 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = (P + 0)[i], b = (A + 16)[i];
         (A + 32)[i] = a * b;
     }
     /* %18 scalar = add(%14 scalar, %17 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = (A + 640)[i], b = (A + 32)[i];
         (A + 16)[i] = a + b;
@@ -226,11 +246,13 @@ float learned_reg_evaluate(learned_reg *m, const learned_reg_inputs *in, const l
         (A + 32)[0] = (float)acc;
     }
     /* %20 scalar = mul(lam2 scalar, %19 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = (P + 1)[i], b = (A + 32)[i];
         (A + 48)[i] = a * b;
     }
     /* %21 scalar = add(%18 scalar, %20 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = (A + 16)[i], b = (A + 48)[i];
         (A + 32)[i] = a + b;
@@ -254,30 +276,33 @@ float learned_reg_compute_gradients(learned_reg *m, const learned_reg_inputs *in
 
     /* learned_reg.mn:13: y = x -> dense(64, activation=relu, l2=lam1) */
     /* %6 [n, 64] = relu(x W + b)(x [n, 784], dense.kernel [784, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 784, 1.0f, in->x, 784, (P + 2), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 784, 1.0f, in->x, 784, (P + 2), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 50178);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* %9 [n, 32] = relu(x W + b)(%6 [n, 64], dense_1.kernel [64, 32], dense_1.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 50242), 32, 0.0f, (A + 2048), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 50242), 32, 0.0f, (A + 2048), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 2048) + (size_t)r * 32;
         const float *b = (P + 52290);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 32], dense_2.kernel [32, 10], dense_2.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 32, 1.0f, (A + 2048), 32, (P + 52322), 10, 0.0f, (A + 3072), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32, 1.0f, (A + 2048), 32, (P + 52322), 10, 0.0f, (A + 3072), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 3072) + (size_t)r * 10;
         const float *b = (P + 52642);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -311,11 +336,13 @@ float learned_reg_compute_gradients(learned_reg *m, const learned_reg_inputs *in
         (A + 3408)[0] = (float)acc;
     }
     /* %17 scalar = mul(lam1 scalar, %16 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = (P + 0)[i], b = (A + 3408)[i];
         (A + 3424)[i] = a * b;
     }
     /* %18 scalar = add(%14 scalar, %17 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = (A + 3392)[i], b = (A + 3424)[i];
         (A + 3440)[i] = a + b;
@@ -332,11 +359,13 @@ float learned_reg_compute_gradients(learned_reg *m, const learned_reg_inputs *in
         (A + 3392)[0] = (float)acc;
     }
     /* %20 scalar = mul(lam2 scalar, %19 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = (P + 1)[i], b = (A + 3392)[i];
         (A + 3424)[i] = a * b;
     }
     /* %21 scalar = add(%18 scalar, %20 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = (A + 3440)[i], b = (A + 3424)[i];
         (A + 3456)[i] = a + b;
@@ -344,11 +373,13 @@ float learned_reg_compute_gradients(learned_reg *m, const learned_reg_inputs *in
 
     /* backward of learned_reg.mn:14: -> dense(32, activation=relu, l2=lam2) */
     /* %23 scalar = mul(1.0f, %19 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = 1.0f, b = (A + 3392)[i];
         (G + 1)[i] = a * b;
     }
     /* %24 scalar = mul(1.0f, lam2 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = 1.0f, b = (P + 1)[i];
         (A + 3392)[i] = a * b;
@@ -361,11 +392,13 @@ float learned_reg_compute_gradients(learned_reg *m, const learned_reg_inputs *in
 
     /* backward of learned_reg.mn:13: y = x -> dense(64, activation=relu, l2=lam1) */
     /* %26 scalar = mul(1.0f, %16 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = 1.0f, b = (A + 3408)[i];
         (G + 0)[i] = a * b;
     }
     /* %27 scalar = mul(1.0f, lam1 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = 1.0f, b = (P + 0)[i];
         (A + 3392)[i] = a * b;
@@ -396,39 +429,58 @@ float learned_reg_compute_gradients(learned_reg *m, const learned_reg_inputs *in
     /* backward of learned_reg.mn:13: y = x -> dense(64, activation=relu, l2=lam1) */
     /* %30 [10] = sum_to(%29 [n, 10]) */
     memset((G + 52642), 0, sizeof(float) * (size_t)(10));
-    for (int i = 0; i < n * 10; i++) (G + 52642)[i % 10] += (A + 55696)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 55696) + (size_t)r * 10;
+        float *s = (G + 52642);
+        MN_VEC
+        for (int j = 0; j < 10; j++) s[j] += d[j];
+    }
     /* %31 [n, 32] = dy W^T(%29 [n, 10], dense_2.kernel [32, 10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 10, 1.0f, (A + 55696), 10, (P + 52322), 10, 0.0f, (A + 56016), 32);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 32, 10, 1.0f, (A + 55696), 10, (P + 52322), 10, 0.0f, (A + 56016), 32);
     /* %32 [32, 10] = x^T dy(%9 [n, 32], %29 [n, 10]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 10, n, 1.0f, (A + 2048), 32, (A + 55696), 10, 0.0f, (G + 52322), 10);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 32, 10, n, 1.0f, (A + 2048), 32, (A + 55696), 10, 0.0f, (G + 52322), 10);
     /* %33 [n, 32] = relu_grad(%9 [n, 32], %31 [n, 32]) */
+    MN_VEC
     for (int i = 0; i < n * 32; i++) {
         const float y = (A + 2048)[i], dy = (A + 56016)[i];
         (A + 57040)[i] = y > 0 ? dy : 0.0f;
     }
     /* %34 [32] = sum_to(%33 [n, 32]) */
     memset((G + 52290), 0, sizeof(float) * (size_t)(32));
-    for (int i = 0; i < n * 32; i++) (G + 52290)[i % 32] += (A + 57040)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 57040) + (size_t)r * 32;
+        float *s = (G + 52290);
+        MN_VEC
+        for (int j = 0; j < 32; j++) s[j] += d[j];
+    }
     /* %35 [n, 64] = dy W^T(%33 [n, 32], dense_1.kernel [64, 32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 32, 1.0f, (A + 57040), 32, (P + 50242), 32, 0.0f, (A + 58064), 64);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 64, 32, 1.0f, (A + 57040), 32, (P + 50242), 32, 0.0f, (A + 58064), 64);
     /* %36 [64, 32] = x^T dy(%6 [n, 64], %33 [n, 32]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 64, 32, n, 1.0f, (A + 0), 64, (A + 57040), 32, 0.0f, (A + 60112), 32);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 64, 32, n, 1.0f, (A + 0), 64, (A + 57040), 32, 0.0f, (A + 60112), 32);
     /* %37 [64, 32] = add(%25 [64, 32], %36 [64, 32]) */
+    MN_VEC
     for (int i = 0; i < 2048; i++) {
         const float a = (A + 3472)[i], b = (A + 60112)[i];
         (G + 50242)[i] = a + b;
     }
     /* %38 [n, 64] = relu_grad(%6 [n, 64], %35 [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float y = (A + 0)[i], dy = (A + 58064)[i];
         (A + 3472)[i] = y > 0 ? dy : 0.0f;
     }
     /* %39 [64] = sum_to(%38 [n, 64]) */
     memset((G + 50178), 0, sizeof(float) * (size_t)(64));
-    for (int i = 0; i < n * 64; i++) (G + 50178)[i % 64] += (A + 3472)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 3472) + (size_t)r * 64;
+        float *s = (G + 50178);
+        MN_VEC
+        for (int j = 0; j < 64; j++) s[j] += d[j];
+    }
     /* %40 [784, 64] = x^T dy(x [n, 784], %38 [n, 64]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 784, 64, n, 1.0f, in->x, 784, (A + 3472), 64, 0.0f, (A + 55696), 64);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 784, 64, n, 1.0f, in->x, 784, (A + 3472), 64, 0.0f, (A + 55696), 64);
     /* %41 [784, 64] = add(%28 [784, 64], %40 [784, 64]) */
+    MN_VEC
     for (int i = 0; i < 50176; i++) {
         const float a = (A + 5520)[i], b = (A + 55696)[i];
         (G + 2)[i] = a + b;
@@ -447,15 +499,9 @@ void learned_reg_apply_gradients(learned_reg *m, const float *grads)
     float scale = 1.0f;
     m->step++;
     /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-07f;
     const double steps = (double)m->step;
     const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.9, steps)));
-    for (long i = 0; i < count; i++) {
-        const float g = grads[i] * scale;
-        m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;
-        m->opt_v[i] = b2 * m->opt_v[i] + (1 - b2) * g * g;
-        m->params[i] -= lr_t * m->opt_m[i] / (sqrtf(m->opt_v[i]) + eps);
-    }
+    mn_adam_f32(m->params, m->opt_m, m->opt_v, grads, count, scale, lr_t, 0.9f, 0.999f, 1e-07f);
 }
 
 float learned_reg_train_step(learned_reg *m, const learned_reg_inputs *in, const learned_reg_targets *tg, int n)

@@ -9,7 +9,19 @@
 
 #include <cblas.h>
 
+#include "mn_math.h"
 #include "loss_weights.h"
+
+/* MN_VEC marks a loop whose iterations are independent (no value's
+ * memory overlaps another's): the compiler may vectorise it without
+ * run-time overlap checks, which gcc -O2 does not insert. */
+#if defined(__clang__)
+#define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define MN_VEC _Pragma("GCC ivdep")
+#else
+#define MN_VEC
+#endif
 
 const mn_tensor_info loss_weights_tensors[6] = {
     {"w1", 0, {0}, 0, 1, 1},
@@ -50,20 +62,22 @@ static void predict_batch(loss_weights *m, const loss_weights_inputs *in, int n,
 
     /* loss_weights.mn:13: y = x -> dense(64, activation=relu) -> dense(10, activation=softmax) */
     /* %6 [n, 64] = relu(x W + b)(x [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->x, 10, (P + 2), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->x, 10, (P + 2), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 642);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* %9 [n, 10] = linear(x W + b)(%6 [n, 64], dense_1.kernel [64, 10], dense_1.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 0), 64, (P + 706), 10, 0.0f, (A + 64), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 0), 64, (P + 706), 10, 0.0f, (A + 64), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 64) + (size_t)r * 10;
         const float *b = (P + 1346);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -76,7 +90,7 @@ static void predict_batch(loss_weights *m, const loss_weights_inputs *in, int n,
         float max = x[0], sum = 0.0f;
         for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
         for (int j = 0; j < 10; j++) {
-            y[j] = expf(x[j] - max);
+            y[j] = mn_exp_f(x[j] - max);
             sum += y[j];
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
@@ -106,20 +120,22 @@ float loss_weights_evaluate(loss_weights *m, const loss_weights_inputs *in, cons
 
     /* loss_weights.mn:13: y = x -> dense(64, activation=relu) -> dense(10, activation=softmax) */
     /* %6 [n, 64] = relu(x W + b)(x [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->x, 10, (P + 2), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->x, 10, (P + 2), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 642);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* %9 [n, 10] = linear(x W + b)(%6 [n, 64], dense_1.kernel [64, 10], dense_1.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 0), 64, (P + 706), 10, 0.0f, (A + 64), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 0), 64, (P + 706), 10, 0.0f, (A + 64), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 64) + (size_t)r * 10;
         const float *b = (P + 1346);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -132,7 +148,7 @@ float loss_weights_evaluate(loss_weights *m, const loss_weights_inputs *in, cons
         float max = x[0], sum = 0.0f;
         for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
         for (int j = 0; j < 10; j++) {
-            y[j] = expf(x[j] - max);
+            y[j] = mn_exp_f(x[j] - max);
             sum += y[j];
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
@@ -154,6 +170,7 @@ float loss_weights_evaluate(loss_weights *m, const loss_weights_inputs *in, cons
         (A + 16)[0] = (float)(acc / (n));
     }
     /* %12 scalar = mul(w1 scalar, %11 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = (P + 0)[i], b = (A + 16)[i];
         (A + 32)[i] = a * b;
@@ -168,11 +185,13 @@ float loss_weights_evaluate(loss_weights *m, const loss_weights_inputs *in, cons
         (A + 16)[0] = (float)(acc / (n * 10));
     }
     /* %14 scalar = mul(w2 scalar, %13 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = (P + 1)[i], b = (A + 16)[i];
         (A + 48)[i] = a * b;
     }
     /* %15 scalar = add(%12 scalar, %14 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = (A + 32)[i], b = (A + 48)[i];
         (A + 16)[i] = a + b;
@@ -212,20 +231,22 @@ float loss_weights_compute_gradients(loss_weights *m, const loss_weights_inputs 
 
     /* loss_weights.mn:13: y = x -> dense(64, activation=relu) -> dense(10, activation=softmax) */
     /* %6 [n, 64] = relu(x W + b)(x [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->x, 10, (P + 2), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->x, 10, (P + 2), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 642);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* %9 [n, 10] = linear(x W + b)(%6 [n, 64], dense_1.kernel [64, 10], dense_1.bias [10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 0), 64, (P + 706), 10, 0.0f, (A + 64), 10);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 0), 64, (P + 706), 10, 0.0f, (A + 64), 10);
     for (int r = 0; r < n; r++) {
         float *y = (A + 64) + (size_t)r * 10;
         const float *b = (P + 1346);
+        MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -238,7 +259,7 @@ float loss_weights_compute_gradients(loss_weights *m, const loss_weights_inputs 
         float max = x[0], sum = 0.0f;
         for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
         for (int j = 0; j < 10; j++) {
-            y[j] = expf(x[j] - max);
+            y[j] = mn_exp_f(x[j] - max);
             sum += y[j];
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
@@ -260,6 +281,7 @@ float loss_weights_compute_gradients(loss_weights *m, const loss_weights_inputs 
         (A + 96)[0] = (float)(acc / (n));
     }
     /* %12 scalar = mul(w1 scalar, %11 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = (P + 0)[i], b = (A + 96)[i];
         (A + 112)[i] = a * b;
@@ -274,11 +296,13 @@ float loss_weights_compute_gradients(loss_weights *m, const loss_weights_inputs 
         (A + 128)[0] = (float)(acc / (n * 10));
     }
     /* %14 scalar = mul(w2 scalar, %13 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = (P + 1)[i], b = (A + 128)[i];
         (A + 144)[i] = a * b;
     }
     /* %15 scalar = add(%12 scalar, %14 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = (A + 112)[i], b = (A + 144)[i];
         (A + 160)[i] = a + b;
@@ -286,11 +310,13 @@ float loss_weights_compute_gradients(loss_weights *m, const loss_weights_inputs 
 
     /* backward of loss_weights.mn:16: loss   w1 * cce(y, labels) + w2 * mse(y, labels) */
     /* %18 scalar = mul(1.0f, %13 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = 1.0f, b = (A + 128)[i];
         (G + 1)[i] = a * b;
     }
     /* %19 scalar = mul(1.0f, w2 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = 1.0f, b = (P + 1)[i];
         (A + 112)[i] = a * b;
@@ -304,11 +330,13 @@ float loss_weights_compute_gradients(loss_weights *m, const loss_weights_inputs 
         }
     }
     /* %21 scalar = mul(1.0f, %11 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = 1.0f, b = (A + 96)[i];
         (G + 0)[i] = a * b;
     }
     /* %22 scalar = mul(1.0f, w1 scalar) */
+    MN_VEC
     for (int i = 0; i < 1; i++) {
         const float a = 1.0f, b = (P + 0)[i];
         (A + 96)[i] = a * b;
@@ -339,27 +367,39 @@ float loss_weights_compute_gradients(loss_weights *m, const loss_weights_inputs 
         for (int j = 0; j < 10; j++) dx[j] = y[j] * (dy[j] - dot);
     }
     /* d_y [n, 10] = add(%23 [n, 10], d_y [n, 10]) */
+    MN_VEC
     for (int i = 0; i < n * 10; i++) {
         const float a = (A + 112)[i], b = (A + 64)[i];
         (A + 80)[i] = a + b;
     }
     /* %26 [10] = sum_to(d_y [n, 10]) */
     memset((G + 1346), 0, sizeof(float) * (size_t)(10));
-    for (int i = 0; i < n * 10; i++) (G + 1346)[i % 10] += (A + 80)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 80) + (size_t)r * 10;
+        float *s = (G + 1346);
+        MN_VEC
+        for (int j = 0; j < 10; j++) s[j] += d[j];
+    }
     /* %27 [n, 64] = dy W^T(d_y [n, 10], dense_1.kernel [64, 10]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 10, 1.0f, (A + 80), 10, (P + 706), 10, 0.0f, (A + 96), 64);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 64, 10, 1.0f, (A + 80), 10, (P + 706), 10, 0.0f, (A + 96), 64);
     /* %28 [64, 10] = x^T dy(%6 [n, 64], d_y [n, 10]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 64, 10, n, 1.0f, (A + 0), 64, (A + 80), 10, 0.0f, (G + 706), 10);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 64, 10, n, 1.0f, (A + 0), 64, (A + 80), 10, 0.0f, (G + 706), 10);
     /* %29 [n, 64] = relu_grad(%6 [n, 64], %27 [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float y = (A + 0)[i], dy = (A + 96)[i];
         (A + 176)[i] = y > 0 ? dy : 0.0f;
     }
     /* %30 [64] = sum_to(%29 [n, 64]) */
     memset((G + 642), 0, sizeof(float) * (size_t)(64));
-    for (int i = 0; i < n * 64; i++) (G + 642)[i % 64] += (A + 176)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 176) + (size_t)r * 64;
+        float *s = (G + 642);
+        MN_VEC
+        for (int j = 0; j < 64; j++) s[j] += d[j];
+    }
     /* %31 [10, 64] = x^T dy(x [n, 10], %29 [n, 64]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, in->x, 10, (A + 176), 64, 0.0f, (G + 2), 64);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, in->x, 10, (A + 176), 64, 0.0f, (G + 2), 64);
 
     (void)P;
     (void)G;
@@ -374,15 +414,9 @@ void loss_weights_apply_gradients(loss_weights *m, const float *grads)
     float scale = 1.0f;
     m->step++;
     /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-07f;
     const double steps = (double)m->step;
     const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.9, steps)));
-    for (long i = 0; i < count; i++) {
-        const float g = grads[i] * scale;
-        m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;
-        m->opt_v[i] = b2 * m->opt_v[i] + (1 - b2) * g * g;
-        m->params[i] -= lr_t * m->opt_m[i] / (sqrtf(m->opt_v[i]) + eps);
-    }
+    mn_adam_f32(m->params, m->opt_m, m->opt_v, grads, count, scale, lr_t, 0.9f, 0.999f, 1e-07f);
 }
 
 float loss_weights_train_step(loss_weights *m, const loss_weights_inputs *in, const loss_weights_targets *tg, int n)

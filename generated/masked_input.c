@@ -9,7 +9,19 @@
 
 #include <cblas.h>
 
+#include "mn_math.h"
 #include "masked_input.h"
+
+/* MN_VEC marks a loop whose iterations are independent (no value's
+ * memory overlaps another's): the compiler may vectorise it without
+ * run-time overlap checks, which gcc -O2 does not insert. */
+#if defined(__clang__)
+#define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define MN_VEC _Pragma("GCC ivdep")
+#else
+#define MN_VEC
+#endif
 
 const mn_tensor_info masked_input_tensors[4] = {
     {"dense.kernel", 2, {15, 32}, 0, 480, 1},
@@ -48,11 +60,13 @@ static void predict_batch(masked_input *m, const masked_input_inputs *in, int n,
 
     /* masked_input.mn:11: b_or_zero = where(b_present == 1, b, 0) */
     /* %5 [n, 1] = eq(b_present [n, 1], 1.0f) */
+    MN_VEC
     for (int i = 0; i < n; i++) {
         const float a = in->b_present[i], b = 1.0f;
         (A + 0)[i] = a == b ? 1.0f : 0.0f;
     }
     /* b_or_zero [n, 5] = where(%5 [n, 1], b [n, 5], 0.0f) */
+    MN_VEC
     for (int i = 0; i < n * 5; i++)
         (A + 32)[i] = (A + 0)[i / 5] != 0 ? in->b[i] : 0.0f;
 
@@ -63,20 +77,22 @@ static void predict_batch(masked_input *m, const masked_input_inputs *in, int n,
         memcpy((A + 192) + (size_t)o * 15 + 10, (A + 32) + (size_t)o * 5, sizeof(float) * 5);
     }
     /* %11 [n, 32] = relu(x W + b)(%8 [n, 15], dense.kernel [15, 32], dense.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 15, 1.0f, (A + 192), 15, (P + 0), 32, 0.0f, (A + 672), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 15, 1.0f, (A + 192), 15, (P + 0), 32, 0.0f, (A + 672), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 672) + (size_t)r * 32;
         const float *b = (P + 480);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* y [n, 1] = linear(x W + b)(%11 [n, 32], dense_1.kernel [32, 1], dense_1.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 672), 32, (P + 512), 1, 0.0f, (A + 0), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 672), 32, (P + 512), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 544);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -107,11 +123,13 @@ float masked_input_evaluate(masked_input *m, const masked_input_inputs *in, cons
 
     /* masked_input.mn:11: b_or_zero = where(b_present == 1, b, 0) */
     /* %5 [n, 1] = eq(b_present [n, 1], 1.0f) */
+    MN_VEC
     for (int i = 0; i < n; i++) {
         const float a = in->b_present[i], b = 1.0f;
         (A + 0)[i] = a == b ? 1.0f : 0.0f;
     }
     /* b_or_zero [n, 5] = where(%5 [n, 1], b [n, 5], 0.0f) */
+    MN_VEC
     for (int i = 0; i < n * 5; i++)
         (A + 32)[i] = (A + 0)[i / 5] != 0 ? in->b[i] : 0.0f;
 
@@ -122,20 +140,22 @@ float masked_input_evaluate(masked_input *m, const masked_input_inputs *in, cons
         memcpy((A + 192) + (size_t)o * 15 + 10, (A + 32) + (size_t)o * 5, sizeof(float) * 5);
     }
     /* %11 [n, 32] = relu(x W + b)(%8 [n, 15], dense.kernel [15, 32], dense.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 15, 1.0f, (A + 192), 15, (P + 0), 32, 0.0f, (A + 672), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 15, 1.0f, (A + 192), 15, (P + 0), 32, 0.0f, (A + 672), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 672) + (size_t)r * 32;
         const float *b = (P + 480);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* y [n, 1] = linear(x W + b)(%11 [n, 32], dense_1.kernel [32, 1], dense_1.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 672), 32, (P + 512), 1, 0.0f, (A + 0), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 672), 32, (P + 512), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 544);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -170,11 +190,13 @@ float masked_input_compute_gradients(masked_input *m, const masked_input_inputs 
 
     /* masked_input.mn:11: b_or_zero = where(b_present == 1, b, 0) */
     /* %5 [n, 1] = eq(b_present [n, 1], 1.0f) */
+    MN_VEC
     for (int i = 0; i < n; i++) {
         const float a = in->b_present[i], b = 1.0f;
         (A + 0)[i] = a == b ? 1.0f : 0.0f;
     }
     /* b_or_zero [n, 5] = where(%5 [n, 1], b [n, 5], 0.0f) */
+    MN_VEC
     for (int i = 0; i < n * 5; i++)
         (A + 32)[i] = (A + 0)[i / 5] != 0 ? in->b[i] : 0.0f;
 
@@ -185,20 +207,22 @@ float masked_input_compute_gradients(masked_input *m, const masked_input_inputs 
         memcpy((A + 192) + (size_t)o * 15 + 10, (A + 32) + (size_t)o * 5, sizeof(float) * 5);
     }
     /* %11 [n, 32] = relu(x W + b)(%8 [n, 15], dense.kernel [15, 32], dense.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 15, 1.0f, (A + 192), 15, (P + 0), 32, 0.0f, (A + 672), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 15, 1.0f, (A + 192), 15, (P + 0), 32, 0.0f, (A + 672), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 672) + (size_t)r * 32;
         const float *b = (P + 480);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* y [n, 1] = linear(x W + b)(%11 [n, 32], dense_1.kernel [32, 1], dense_1.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 672), 32, (P + 512), 1, 0.0f, (A + 0), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 672), 32, (P + 512), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 544);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -231,19 +255,25 @@ float masked_input_compute_gradients(masked_input *m, const masked_input_inputs 
     memset((G + 544), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 544)[0] += (A + 48)[i];
     /* %19 [n, 32] = dy W^T(%17 [n, 1], dense_1.kernel [32, 1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 1, 1.0f, (A + 48), 1, (P + 512), 1, 0.0f, (A + 1696), 32);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 32, 1, 1.0f, (A + 48), 1, (P + 512), 1, 0.0f, (A + 1696), 32);
     /* %20 [32, 1] = x^T dy(%11 [n, 32], %17 [n, 1]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 1, n, 1.0f, (A + 672), 32, (A + 48), 1, 0.0f, (G + 512), 1);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 32, 1, n, 1.0f, (A + 672), 32, (A + 48), 1, 0.0f, (G + 512), 1);
     /* %21 [n, 32] = relu_grad(%11 [n, 32], %19 [n, 32]) */
+    MN_VEC
     for (int i = 0; i < n * 32; i++) {
         const float y = (A + 672)[i], dy = (A + 1696)[i];
         (A + 2720)[i] = y > 0 ? dy : 0.0f;
     }
     /* %22 [32] = sum_to(%21 [n, 32]) */
     memset((G + 480), 0, sizeof(float) * (size_t)(32));
-    for (int i = 0; i < n * 32; i++) (G + 480)[i % 32] += (A + 2720)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 2720) + (size_t)r * 32;
+        float *s = (G + 480);
+        MN_VEC
+        for (int j = 0; j < 32; j++) s[j] += d[j];
+    }
     /* %23 [15, 32] = x^T dy(%8 [n, 15], %21 [n, 32]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 15, 32, n, 1.0f, (A + 192), 15, (A + 2720), 32, 0.0f, (G + 0), 32);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 15, 32, n, 1.0f, (A + 192), 15, (A + 2720), 32, 0.0f, (G + 0), 32);
 
     (void)P;
     (void)G;
@@ -258,15 +288,9 @@ void masked_input_apply_gradients(masked_input *m, const float *grads)
     float scale = 1.0f;
     m->step++;
     /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-07f;
     const double steps = (double)m->step;
     const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.9, steps)));
-    for (long i = 0; i < count; i++) {
-        const float g = grads[i] * scale;
-        m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;
-        m->opt_v[i] = b2 * m->opt_v[i] + (1 - b2) * g * g;
-        m->params[i] -= lr_t * m->opt_m[i] / (sqrtf(m->opt_v[i]) + eps);
-    }
+    mn_adam_f32(m->params, m->opt_m, m->opt_v, grads, count, scale, lr_t, 0.9f, 0.999f, 1e-07f);
 }
 
 float masked_input_train_step(masked_input *m, const masked_input_inputs *in, const masked_input_targets *tg, int n)

@@ -9,7 +9,19 @@
 
 #include <cblas.h>
 
+#include "mn_math.h"
 #include "num_cat.h"
+
+/* MN_VEC marks a loop whose iterations are independent (no value's
+ * memory overlaps another's): the compiler may vectorise it without
+ * run-time overlap checks, which gcc -O2 does not insert. */
+#if defined(__clang__)
+#define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define MN_VEC _Pragma("GCC ivdep")
+#else
+#define MN_VEC
+#endif
 
 const mn_tensor_info num_cat_tensors[7] = {
     {"dense.kernel", 2, {10, 64}, 0, 640, 1},
@@ -53,20 +65,22 @@ static void predict_batch(num_cat *m, const num_cat_inputs *in, int n, const num
 
     /* num_cat.mn:8: n = numbers -> dense(64, activation=relu) -> dense(32, activation=relu) */
     /* %5 [n, 64] = relu(x W + b)(numbers [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->numbers, 10, (P + 0), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->numbers, 10, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 640);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* n [n, 32] = relu(x W + b)(%5 [n, 64], dense_1.kernel [64, 32], dense_1.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 704), 32, 0.0f, (A + 2048), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 704), 32, 0.0f, (A + 2048), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 2048) + (size_t)r * 32;
         const float *b = (P + 2752);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -90,10 +104,11 @@ static void predict_batch(num_cat *m, const num_cat_inputs *in, int n, const num
         memcpy((A + 512) + (size_t)o * 48 + 32, (A + 0) + (size_t)o * 16, sizeof(float) * 16);
     }
     /* y [n, 1] = linear(x W + b)(%12 [n, 48], dense_2.kernel [48, 1], dense_2.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 48, 1.0f, (A + 512), 48, (P + 4384), 1, 0.0f, (A + 0), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 48, 1.0f, (A + 512), 48, (P + 4384), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 4432);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -124,20 +139,22 @@ float num_cat_evaluate(num_cat *m, const num_cat_inputs *in, const num_cat_targe
 
     /* num_cat.mn:8: n = numbers -> dense(64, activation=relu) -> dense(32, activation=relu) */
     /* %5 [n, 64] = relu(x W + b)(numbers [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->numbers, 10, (P + 0), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->numbers, 10, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 640);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* n [n, 32] = relu(x W + b)(%5 [n, 64], dense_1.kernel [64, 32], dense_1.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 704), 32, 0.0f, (A + 2048), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 704), 32, 0.0f, (A + 2048), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 2048) + (size_t)r * 32;
         const float *b = (P + 2752);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -161,10 +178,11 @@ float num_cat_evaluate(num_cat *m, const num_cat_inputs *in, const num_cat_targe
         memcpy((A + 512) + (size_t)o * 48 + 32, (A + 0) + (size_t)o * 16, sizeof(float) * 16);
     }
     /* y [n, 1] = linear(x W + b)(%12 [n, 48], dense_2.kernel [48, 1], dense_2.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 48, 1.0f, (A + 512), 48, (P + 4384), 1, 0.0f, (A + 0), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 48, 1.0f, (A + 512), 48, (P + 4384), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 4432);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -199,20 +217,22 @@ float num_cat_compute_gradients(num_cat *m, const num_cat_inputs *in, const num_
 
     /* num_cat.mn:8: n = numbers -> dense(64, activation=relu) -> dense(32, activation=relu) */
     /* %5 [n, 64] = relu(x W + b)(numbers [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->numbers, 10, (P + 0), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->numbers, 10, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 640);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
     /* n [n, 32] = relu(x W + b)(%5 [n, 64], dense_1.kernel [64, 32], dense_1.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 704), 32, 0.0f, (A + 2048), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 704), 32, 0.0f, (A + 2048), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 2048) + (size_t)r * 32;
         const float *b = (P + 2752);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -236,10 +256,11 @@ float num_cat_compute_gradients(num_cat *m, const num_cat_inputs *in, const num_
         memcpy((A + 3584) + (size_t)o * 48 + 32, (A + 3072) + (size_t)o * 16, sizeof(float) * 16);
     }
     /* y [n, 1] = linear(x W + b)(%12 [n, 48], dense_2.kernel [48, 1], dense_2.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 48, 1.0f, (A + 3584), 48, (P + 4384), 1, 0.0f, (A + 3072), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 48, 1.0f, (A + 3584), 48, (P + 4384), 1, 0.0f, (A + 3072), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 3072) + (size_t)r * 1;
         const float *b = (P + 4432);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -272,9 +293,9 @@ float num_cat_compute_gradients(num_cat *m, const num_cat_inputs *in, const num_
     memset((G + 4432), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 4432)[0] += (A + 3120)[i];
     /* %20 [n, 48] = dy W^T(%18 [n, 1], dense_2.kernel [48, 1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 48, 1, 1.0f, (A + 3120), 1, (P + 4384), 1, 0.0f, (A + 5120), 48);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 48, 1, 1.0f, (A + 3120), 1, (P + 4384), 1, 0.0f, (A + 5120), 48);
     /* %21 [48, 1] = x^T dy(%12 [n, 48], %18 [n, 1]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 48, 1, n, 1.0f, (A + 3584), 48, (A + 3120), 1, 0.0f, (G + 4384), 1);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 48, 1, n, 1.0f, (A + 3584), 48, (A + 3120), 1, 0.0f, (G + 4384), 1);
     /* %22 [n, 32] = slice 0:32 of axis 0(%20 [n, 48]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 3120) + (size_t)o * 32, (A + 5120) + (size_t)o * 48 + 0, sizeof(float) * 32);
@@ -296,27 +317,39 @@ float num_cat_compute_gradients(num_cat *m, const num_cat_inputs *in, const num_
 
     /* backward of num_cat.mn:8: n = numbers -> dense(64, activation=relu) -> dense(32, activation=relu) */
     /* d_n [n, 32] = relu_grad(n [n, 32], %22 [n, 32]) */
+    MN_VEC
     for (int i = 0; i < n * 32; i++) {
         const float y = (A + 2048)[i], dy = (A + 3120)[i];
         (A + 4144)[i] = y > 0 ? dy : 0.0f;
     }
     /* %27 [32] = sum_to(d_n [n, 32]) */
     memset((G + 2752), 0, sizeof(float) * (size_t)(32));
-    for (int i = 0; i < n * 32; i++) (G + 2752)[i % 32] += (A + 4144)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 4144) + (size_t)r * 32;
+        float *s = (G + 2752);
+        MN_VEC
+        for (int j = 0; j < 32; j++) s[j] += d[j];
+    }
     /* %28 [n, 64] = dy W^T(d_n [n, 32], dense_1.kernel [64, 32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 32, 1.0f, (A + 4144), 32, (P + 704), 32, 0.0f, (A + 5168), 64);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 64, 32, 1.0f, (A + 4144), 32, (P + 704), 32, 0.0f, (A + 5168), 64);
     /* %29 [64, 32] = x^T dy(%5 [n, 64], d_n [n, 32]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 64, 32, n, 1.0f, (A + 0), 64, (A + 4144), 32, 0.0f, (G + 704), 32);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 64, 32, n, 1.0f, (A + 0), 64, (A + 4144), 32, 0.0f, (G + 704), 32);
     /* %30 [n, 64] = relu_grad(%5 [n, 64], %28 [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float y = (A + 0)[i], dy = (A + 5168)[i];
         (A + 3120)[i] = y > 0 ? dy : 0.0f;
     }
     /* %31 [64] = sum_to(%30 [n, 64]) */
     memset((G + 640), 0, sizeof(float) * (size_t)(64));
-    for (int i = 0; i < n * 64; i++) (G + 640)[i % 64] += (A + 3120)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 3120) + (size_t)r * 64;
+        float *s = (G + 640);
+        MN_VEC
+        for (int j = 0; j < 64; j++) s[j] += d[j];
+    }
     /* %32 [10, 64] = x^T dy(numbers [n, 10], %30 [n, 64]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, in->numbers, 10, (A + 3120), 64, 0.0f, (G + 0), 64);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, in->numbers, 10, (A + 3120), 64, 0.0f, (G + 0), 64);
 
     (void)P;
     (void)G;
@@ -331,15 +364,9 @@ void num_cat_apply_gradients(num_cat *m, const float *grads)
     float scale = 1.0f;
     m->step++;
     /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-07f;
     const double steps = (double)m->step;
     const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.9, steps)));
-    for (long i = 0; i < count; i++) {
-        const float g = grads[i] * scale;
-        m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;
-        m->opt_v[i] = b2 * m->opt_v[i] + (1 - b2) * g * g;
-        m->params[i] -= lr_t * m->opt_m[i] / (sqrtf(m->opt_v[i]) + eps);
-    }
+    mn_adam_f32(m->params, m->opt_m, m->opt_v, grads, count, scale, lr_t, 0.9f, 0.999f, 1e-07f);
 }
 
 float num_cat_train_step(num_cat *m, const num_cat_inputs *in, const num_cat_targets *tg, int n)

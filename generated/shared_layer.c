@@ -9,7 +9,19 @@
 
 #include <cblas.h>
 
+#include "mn_math.h"
 #include "shared_layer.h"
+
+/* MN_VEC marks a loop whose iterations are independent (no value's
+ * memory overlaps another's): the compiler may vectorise it without
+ * run-time overlap checks, which gcc -O2 does not insert. */
+#if defined(__clang__)
+#define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define MN_VEC _Pragma("GCC ivdep")
+#else
+#define MN_VEC
+#endif
 
 const mn_tensor_info shared_layer_tensors[4] = {
     {"shared.kernel", 2, {10, 32}, 0, 320, 1},
@@ -47,10 +59,11 @@ static void predict_batch(shared_layer *m, const shared_layer_inputs *in, int n,
 
     /* shared_layer.mn:12: x1 = shared(input_1) */
     /* x1 [n, 32] = relu(x W + b)(input_1 [n, 10], shared.kernel [10, 32], shared.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_1, 10, (P + 0), 32, 0.0f, (A + 0), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_1, 10, (P + 0), 32, 0.0f, (A + 0), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 32;
         const float *b = (P + 320);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -59,10 +72,11 @@ static void predict_batch(shared_layer *m, const shared_layer_inputs *in, int n,
 
     /* shared_layer.mn:13: x2 = input_2 -> shared */
     /* x2 [n, 32] = relu(x W + b)(input_2 [n, 10], shared.kernel [10, 32], shared.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_2, 10, (P + 0), 32, 0.0f, (A + 1024), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_2, 10, (P + 0), 32, 0.0f, (A + 1024), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 1024) + (size_t)r * 32;
         const float *b = (P + 320);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -76,19 +90,21 @@ static void predict_batch(shared_layer *m, const shared_layer_inputs *in, int n,
         memcpy((A + 2048) + (size_t)o * 64 + 32, (A + 1024) + (size_t)o * 32, sizeof(float) * 32);
     }
     /* %10 [n, 1] = linear(x W + b)(%7 [n, 64], dense.kernel [64, 1], dense.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 2048), 64, (P + 352), 1, 0.0f, (A + 0), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 2048), 64, (P + 352), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 416);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
         }
     }
     /* y [n, 1] = sigmoid(%10 [n, 1]) */
+    MN_VEC
     for (int i = 0; i < n; i++) {
         const float x = (A + 0)[i];
-        (A + 32)[i] = 1.0f / (1.0f + expf(-x));
+        (A + 32)[i] = mn_sigmoid_f(x);
     }
 
     /* the outputs */
@@ -115,10 +131,11 @@ float shared_layer_evaluate(shared_layer *m, const shared_layer_inputs *in, cons
 
     /* shared_layer.mn:12: x1 = shared(input_1) */
     /* x1 [n, 32] = relu(x W + b)(input_1 [n, 10], shared.kernel [10, 32], shared.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_1, 10, (P + 0), 32, 0.0f, (A + 0), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_1, 10, (P + 0), 32, 0.0f, (A + 0), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 32;
         const float *b = (P + 320);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -127,10 +144,11 @@ float shared_layer_evaluate(shared_layer *m, const shared_layer_inputs *in, cons
 
     /* shared_layer.mn:13: x2 = input_2 -> shared */
     /* x2 [n, 32] = relu(x W + b)(input_2 [n, 10], shared.kernel [10, 32], shared.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_2, 10, (P + 0), 32, 0.0f, (A + 1024), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_2, 10, (P + 0), 32, 0.0f, (A + 1024), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 1024) + (size_t)r * 32;
         const float *b = (P + 320);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -144,19 +162,21 @@ float shared_layer_evaluate(shared_layer *m, const shared_layer_inputs *in, cons
         memcpy((A + 2048) + (size_t)o * 64 + 32, (A + 1024) + (size_t)o * 32, sizeof(float) * 32);
     }
     /* %10 [n, 1] = linear(x W + b)(%7 [n, 64], dense.kernel [64, 1], dense.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 2048), 64, (P + 352), 1, 0.0f, (A + 0), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 2048), 64, (P + 352), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 416);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
         }
     }
     /* y [n, 1] = sigmoid(%10 [n, 1]) */
+    MN_VEC
     for (int i = 0; i < n; i++) {
         const float x = (A + 0)[i];
-        (A + 32)[i] = 1.0f / (1.0f + expf(-x));
+        (A + 32)[i] = mn_sigmoid_f(x);
     }
 
     /* shared_layer.mn:17: loss   bce(y, label) */
@@ -196,10 +216,11 @@ float shared_layer_compute_gradients(shared_layer *m, const shared_layer_inputs 
 
     /* shared_layer.mn:12: x1 = shared(input_1) */
     /* x1 [n, 32] = relu(x W + b)(input_1 [n, 10], shared.kernel [10, 32], shared.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_1, 10, (P + 0), 32, 0.0f, (A + 0), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_1, 10, (P + 0), 32, 0.0f, (A + 0), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 32;
         const float *b = (P + 320);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -208,10 +229,11 @@ float shared_layer_compute_gradients(shared_layer *m, const shared_layer_inputs 
 
     /* shared_layer.mn:13: x2 = input_2 -> shared */
     /* x2 [n, 32] = relu(x W + b)(input_2 [n, 10], shared.kernel [10, 32], shared.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_2, 10, (P + 0), 32, 0.0f, (A + 1024), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_2, 10, (P + 0), 32, 0.0f, (A + 1024), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 1024) + (size_t)r * 32;
         const float *b = (P + 320);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -225,10 +247,11 @@ float shared_layer_compute_gradients(shared_layer *m, const shared_layer_inputs 
         memcpy((A + 2048) + (size_t)o * 64 + 32, (A + 1024) + (size_t)o * 32, sizeof(float) * 32);
     }
     /* %10 [n, 1] = linear(x W + b)(%7 [n, 64], dense.kernel [64, 1], dense.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 2048), 64, (P + 352), 1, 0.0f, (A + 4096), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 2048), 64, (P + 352), 1, 0.0f, (A + 4096), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 4096) + (size_t)r * 1;
         const float *b = (P + 416);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -261,9 +284,9 @@ float shared_layer_compute_gradients(shared_layer *m, const shared_layer_inputs 
     memset((G + 416), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 416)[0] += (A + 4144)[i];
     /* %17 [n, 64] = dy W^T(%15 [n, 1], dense.kernel [64, 1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 1, 1.0f, (A + 4144), 1, (P + 352), 1, 0.0f, (A + 4176), 64);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 64, 1, 1.0f, (A + 4144), 1, (P + 352), 1, 0.0f, (A + 4176), 64);
     /* %18 [64, 1] = x^T dy(%7 [n, 64], %15 [n, 1]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 64, 1, n, 1.0f, (A + 2048), 64, (A + 4144), 1, 0.0f, (G + 352), 1);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 64, 1, n, 1.0f, (A + 2048), 64, (A + 4144), 1, 0.0f, (G + 352), 1);
     /* %19 [n, 32] = slice 0:32 of axis 0(%17 [n, 64]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 2048) + (size_t)o * 32, (A + 4176) + (size_t)o * 64 + 0, sizeof(float) * 32);
@@ -273,33 +296,47 @@ float shared_layer_compute_gradients(shared_layer *m, const shared_layer_inputs 
 
     /* backward of shared_layer.mn:13: x2 = input_2 -> shared */
     /* d_x2 [n, 32] = relu_grad(x2 [n, 32], %20 [n, 32]) */
+    MN_VEC
     for (int i = 0; i < n * 32; i++) {
         const float y = (A + 1024)[i], dy = (A + 3072)[i];
         (A + 4144)[i] = y > 0 ? dy : 0.0f;
     }
     /* %22 [32] = sum_to(d_x2 [n, 32]) */
     memset((A + 1024), 0, sizeof(float) * (size_t)(32));
-    for (int i = 0; i < n * 32; i++) (A + 1024)[i % 32] += (A + 4144)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 4144) + (size_t)r * 32;
+        float *s = (A + 1024);
+        MN_VEC
+        for (int j = 0; j < 32; j++) s[j] += d[j];
+    }
     /* %23 [10, 32] = x^T dy(input_2 [n, 10], d_x2 [n, 32]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 32, n, 1.0f, in->input_2, 10, (A + 4144), 32, 0.0f, (A + 1056), 32);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 10, 32, n, 1.0f, in->input_2, 10, (A + 4144), 32, 0.0f, (A + 1056), 32);
 
     /* backward of shared_layer.mn:12: x1 = shared(input_1) */
     /* d_x1 [n, 32] = relu_grad(x1 [n, 32], %19 [n, 32]) */
+    MN_VEC
     for (int i = 0; i < n * 32; i++) {
         const float y = (A + 0)[i], dy = (A + 2048)[i];
         (A + 3072)[i] = y > 0 ? dy : 0.0f;
     }
     /* %25 [32] = sum_to(d_x1 [n, 32]) */
     memset((A + 0), 0, sizeof(float) * (size_t)(32));
-    for (int i = 0; i < n * 32; i++) (A + 0)[i % 32] += (A + 3072)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 3072) + (size_t)r * 32;
+        float *s = (A + 0);
+        MN_VEC
+        for (int j = 0; j < 32; j++) s[j] += d[j];
+    }
     /* %26 [32] = add(%22 [32], %25 [32]) */
+    MN_VEC
     for (int i = 0; i < 32; i++) {
         const float a = (A + 1024)[i], b = (A + 0)[i];
         (G + 320)[i] = a + b;
     }
     /* %27 [10, 32] = x^T dy(input_1 [n, 10], d_x1 [n, 32]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 32, n, 1.0f, in->input_1, 10, (A + 3072), 32, 0.0f, (A + 0), 32);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 10, 32, n, 1.0f, in->input_1, 10, (A + 3072), 32, 0.0f, (A + 0), 32);
     /* %28 [10, 32] = add(%23 [10, 32], %27 [10, 32]) */
+    MN_VEC
     for (int i = 0; i < 320; i++) {
         const float a = (A + 1056)[i], b = (A + 0)[i];
         (G + 0)[i] = a + b;
@@ -318,15 +355,9 @@ void shared_layer_apply_gradients(shared_layer *m, const float *grads)
     float scale = 1.0f;
     m->step++;
     /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-07f;
     const double steps = (double)m->step;
     const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.9, steps)));
-    for (long i = 0; i < count; i++) {
-        const float g = grads[i] * scale;
-        m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;
-        m->opt_v[i] = b2 * m->opt_v[i] + (1 - b2) * g * g;
-        m->params[i] -= lr_t * m->opt_m[i] / (sqrtf(m->opt_v[i]) + eps);
-    }
+    mn_adam_f32(m->params, m->opt_m, m->opt_v, grads, count, scale, lr_t, 0.9f, 0.999f, 1e-07f);
 }
 
 float shared_layer_train_step(shared_layer *m, const shared_layer_inputs *in, const shared_layer_targets *tg, int n)

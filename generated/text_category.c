@@ -9,7 +9,19 @@
 
 #include <cblas.h>
 
+#include "mn_math.h"
 #include "text_category.h"
+
+/* MN_VEC marks a loop whose iterations are independent (no value's
+ * memory overlaps another's): the compiler may vectorise it without
+ * run-time overlap checks, which gcc -O2 does not insert. */
+#if defined(__clang__)
+#define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define MN_VEC _Pragma("GCC ivdep")
+#else
+#define MN_VEC
+#endif
 
 const mn_tensor_info text_category_tensors[10] = {
     {"embedding.embeddings", 2, {10000, 128}, 0, 1280000, 1},
@@ -66,10 +78,11 @@ static void predict_batch(text_category *m, const text_category_inputs *in, int 
         else memset(y, 0, sizeof(float) * 128); /* out of range: a zero vector */
     }
     /* %8 [n, 200, 256] = linear(x W + b)(%4 [n, 200, 128], bidirectional.forward.kernel [128, 256], bidirectional.forward.bias [256]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1280000), 256, 0.0f, (A + 819200), 256);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1280000), 256, 0.0f, (A + 819200), 256);
     for (int r = 0; r < n * 200; r++) {
         float *y = (A + 819200) + (size_t)r * 256;
         const float *b = (P + 1329152);
+        MN_VEC
         for (int j = 0; j < 256; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -77,26 +90,28 @@ static void predict_batch(text_category *m, const text_category_inputs *in, int 
     }
     /* %9 [n, 200, 384] = lstm scan, 64 units(%8 [n, 200, 256], bidirectional.forward.recurrent_kernel [64, 256]) */
     for (int k = 0; k < 200; k++) {
+        static const float zero[64]; /* the state before the first step */
         const int t = k;
         /* z = x_t W + b (precomputed for every step) + h_{k-1} U */
         for (int b = 0; b < n; b++)
             memcpy((A + 2457600) + ((size_t)b * 200 + k) * 384, (A + 819200) + ((size_t)b * 200 + t) * 256, sizeof(float) * 256);
         if (k > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 256, 64, 1.0f, (A + 2457600) + (size_t)(k - 1) * 384 + 320, 76800, (P + 1312768), 256, 1.0f,
+            mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 256, 64, 1.0f, (A + 2457600) + (size_t)(k - 1) * 384 + 320, 76800, (P + 1312768), 256, 1.0f,
                         (A + 2457600) + (size_t)k * 384, 76800);
         for (int b = 0; b < n; b++) {
             float *s = (A + 2457600) + ((size_t)b * 200 + k) * 384;
-            const float *c_prev = k > 0 ? s - 384 + 256 : NULL;
+            const float *c_prev = k > 0 ? s - 384 + 256 : zero;
+            MN_VEC
             for (int j = 0; j < 64; j++) {
-                const float i = 1.0f / (1.0f + expf(-s[j])), f = 1.0f / (1.0f + expf(-s[64 + j]));
-                const float g = tanhf(s[128 + j]), o = 1.0f / (1.0f + expf(-s[192 + j]));
-                const float c = f * (c_prev ? c_prev[j] : 0) + i * g;
+                const float i = mn_sigmoid_f(s[j]), f = mn_sigmoid_f(s[64 + j]);
+                const float g = mn_tanh_f(s[128 + j]), o = mn_sigmoid_f(s[192 + j]);
+                const float c = f * c_prev[j] + i * g;
                 s[j] = i;
                 s[64 + j] = f;
                 s[128 + j] = g;
                 s[192 + j] = o;
                 s[256 + j] = c;
-                s[320 + j] = o * tanhf(c);
+                s[320 + j] = o * mn_tanh_f(c);
             }
         }
     }
@@ -104,10 +119,11 @@ static void predict_batch(text_category *m, const text_category_inputs *in, int 
     for (int b = 0; b < n; b++)
         memcpy((A + 819200) + (size_t)b * 64, (A + 2457600) + ((size_t)b * 200 + 199) * 384 + 320, sizeof(float) * 64);
     /* %14 [n, 200, 256] = linear(x W + b)(%4 [n, 200, 128], bidirectional.backward.kernel [128, 256], bidirectional.backward.bias [256]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1329408), 256, 0.0f, (A + 821248), 256);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1329408), 256, 0.0f, (A + 821248), 256);
     for (int r = 0; r < n * 200; r++) {
         float *y = (A + 821248) + (size_t)r * 256;
         const float *b = (P + 1378560);
+        MN_VEC
         for (int j = 0; j < 256; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -115,26 +131,28 @@ static void predict_batch(text_category *m, const text_category_inputs *in, int 
     }
     /* %15 [n, 200, 384] = lstm scan, 64 units, backwards(%14 [n, 200, 256], bidirectional.backward.recurrent_kernel [64, 256]) */
     for (int k = 0; k < 200; k++) {
+        static const float zero[64]; /* the state before the first step */
         const int t = 199 - k;
         /* z = x_t W + b (precomputed for every step) + h_{k-1} U */
         for (int b = 0; b < n; b++)
             memcpy((A + 2459648) + ((size_t)b * 200 + k) * 384, (A + 821248) + ((size_t)b * 200 + t) * 256, sizeof(float) * 256);
         if (k > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 256, 64, 1.0f, (A + 2459648) + (size_t)(k - 1) * 384 + 320, 76800, (P + 1362176), 256, 1.0f,
+            mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 256, 64, 1.0f, (A + 2459648) + (size_t)(k - 1) * 384 + 320, 76800, (P + 1362176), 256, 1.0f,
                         (A + 2459648) + (size_t)k * 384, 76800);
         for (int b = 0; b < n; b++) {
             float *s = (A + 2459648) + ((size_t)b * 200 + k) * 384;
-            const float *c_prev = k > 0 ? s - 384 + 256 : NULL;
+            const float *c_prev = k > 0 ? s - 384 + 256 : zero;
+            MN_VEC
             for (int j = 0; j < 64; j++) {
-                const float i = 1.0f / (1.0f + expf(-s[j])), f = 1.0f / (1.0f + expf(-s[64 + j]));
-                const float g = tanhf(s[128 + j]), o = 1.0f / (1.0f + expf(-s[192 + j]));
-                const float c = f * (c_prev ? c_prev[j] : 0) + i * g;
+                const float i = mn_sigmoid_f(s[j]), f = mn_sigmoid_f(s[64 + j]);
+                const float g = mn_tanh_f(s[128 + j]), o = mn_sigmoid_f(s[192 + j]);
+                const float c = f * c_prev[j] + i * g;
                 s[j] = i;
                 s[64 + j] = f;
                 s[128 + j] = g;
                 s[192 + j] = o;
                 s[256 + j] = c;
-                s[320 + j] = o * tanhf(c);
+                s[320 + j] = o * mn_tanh_f(c);
             }
         }
     }
@@ -164,19 +182,21 @@ static void predict_batch(text_category *m, const text_category_inputs *in, int 
         memcpy((A + 6144) + (size_t)o * 192 + 128, (A + 0) + (size_t)o * 64, sizeof(float) * 64);
     }
     /* %24 [n, 1] = linear(x W + b)(%21 [n, 192], dense.kernel [192, 1], dense.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 6144), 192, (P + 1379136), 1, 0.0f, (A + 0), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 6144), 192, (P + 1379136), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 1379328);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
         }
     }
     /* y [n, 1] = sigmoid(%24 [n, 1]) */
+    MN_VEC
     for (int i = 0; i < n; i++) {
         const float x = (A + 0)[i];
-        (A + 32)[i] = 1.0f / (1.0f + expf(-x));
+        (A + 32)[i] = mn_sigmoid_f(x);
     }
 
     /* the outputs */
@@ -210,10 +230,11 @@ float text_category_evaluate(text_category *m, const text_category_inputs *in, c
         else memset(y, 0, sizeof(float) * 128); /* out of range: a zero vector */
     }
     /* %8 [n, 200, 256] = linear(x W + b)(%4 [n, 200, 128], bidirectional.forward.kernel [128, 256], bidirectional.forward.bias [256]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1280000), 256, 0.0f, (A + 819200), 256);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1280000), 256, 0.0f, (A + 819200), 256);
     for (int r = 0; r < n * 200; r++) {
         float *y = (A + 819200) + (size_t)r * 256;
         const float *b = (P + 1329152);
+        MN_VEC
         for (int j = 0; j < 256; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -221,26 +242,28 @@ float text_category_evaluate(text_category *m, const text_category_inputs *in, c
     }
     /* %9 [n, 200, 384] = lstm scan, 64 units(%8 [n, 200, 256], bidirectional.forward.recurrent_kernel [64, 256]) */
     for (int k = 0; k < 200; k++) {
+        static const float zero[64]; /* the state before the first step */
         const int t = k;
         /* z = x_t W + b (precomputed for every step) + h_{k-1} U */
         for (int b = 0; b < n; b++)
             memcpy((A + 2457600) + ((size_t)b * 200 + k) * 384, (A + 819200) + ((size_t)b * 200 + t) * 256, sizeof(float) * 256);
         if (k > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 256, 64, 1.0f, (A + 2457600) + (size_t)(k - 1) * 384 + 320, 76800, (P + 1312768), 256, 1.0f,
+            mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 256, 64, 1.0f, (A + 2457600) + (size_t)(k - 1) * 384 + 320, 76800, (P + 1312768), 256, 1.0f,
                         (A + 2457600) + (size_t)k * 384, 76800);
         for (int b = 0; b < n; b++) {
             float *s = (A + 2457600) + ((size_t)b * 200 + k) * 384;
-            const float *c_prev = k > 0 ? s - 384 + 256 : NULL;
+            const float *c_prev = k > 0 ? s - 384 + 256 : zero;
+            MN_VEC
             for (int j = 0; j < 64; j++) {
-                const float i = 1.0f / (1.0f + expf(-s[j])), f = 1.0f / (1.0f + expf(-s[64 + j]));
-                const float g = tanhf(s[128 + j]), o = 1.0f / (1.0f + expf(-s[192 + j]));
-                const float c = f * (c_prev ? c_prev[j] : 0) + i * g;
+                const float i = mn_sigmoid_f(s[j]), f = mn_sigmoid_f(s[64 + j]);
+                const float g = mn_tanh_f(s[128 + j]), o = mn_sigmoid_f(s[192 + j]);
+                const float c = f * c_prev[j] + i * g;
                 s[j] = i;
                 s[64 + j] = f;
                 s[128 + j] = g;
                 s[192 + j] = o;
                 s[256 + j] = c;
-                s[320 + j] = o * tanhf(c);
+                s[320 + j] = o * mn_tanh_f(c);
             }
         }
     }
@@ -248,10 +271,11 @@ float text_category_evaluate(text_category *m, const text_category_inputs *in, c
     for (int b = 0; b < n; b++)
         memcpy((A + 819200) + (size_t)b * 64, (A + 2457600) + ((size_t)b * 200 + 199) * 384 + 320, sizeof(float) * 64);
     /* %14 [n, 200, 256] = linear(x W + b)(%4 [n, 200, 128], bidirectional.backward.kernel [128, 256], bidirectional.backward.bias [256]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1329408), 256, 0.0f, (A + 821248), 256);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1329408), 256, 0.0f, (A + 821248), 256);
     for (int r = 0; r < n * 200; r++) {
         float *y = (A + 821248) + (size_t)r * 256;
         const float *b = (P + 1378560);
+        MN_VEC
         for (int j = 0; j < 256; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -259,26 +283,28 @@ float text_category_evaluate(text_category *m, const text_category_inputs *in, c
     }
     /* %15 [n, 200, 384] = lstm scan, 64 units, backwards(%14 [n, 200, 256], bidirectional.backward.recurrent_kernel [64, 256]) */
     for (int k = 0; k < 200; k++) {
+        static const float zero[64]; /* the state before the first step */
         const int t = 199 - k;
         /* z = x_t W + b (precomputed for every step) + h_{k-1} U */
         for (int b = 0; b < n; b++)
             memcpy((A + 2459648) + ((size_t)b * 200 + k) * 384, (A + 821248) + ((size_t)b * 200 + t) * 256, sizeof(float) * 256);
         if (k > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 256, 64, 1.0f, (A + 2459648) + (size_t)(k - 1) * 384 + 320, 76800, (P + 1362176), 256, 1.0f,
+            mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 256, 64, 1.0f, (A + 2459648) + (size_t)(k - 1) * 384 + 320, 76800, (P + 1362176), 256, 1.0f,
                         (A + 2459648) + (size_t)k * 384, 76800);
         for (int b = 0; b < n; b++) {
             float *s = (A + 2459648) + ((size_t)b * 200 + k) * 384;
-            const float *c_prev = k > 0 ? s - 384 + 256 : NULL;
+            const float *c_prev = k > 0 ? s - 384 + 256 : zero;
+            MN_VEC
             for (int j = 0; j < 64; j++) {
-                const float i = 1.0f / (1.0f + expf(-s[j])), f = 1.0f / (1.0f + expf(-s[64 + j]));
-                const float g = tanhf(s[128 + j]), o = 1.0f / (1.0f + expf(-s[192 + j]));
-                const float c = f * (c_prev ? c_prev[j] : 0) + i * g;
+                const float i = mn_sigmoid_f(s[j]), f = mn_sigmoid_f(s[64 + j]);
+                const float g = mn_tanh_f(s[128 + j]), o = mn_sigmoid_f(s[192 + j]);
+                const float c = f * c_prev[j] + i * g;
                 s[j] = i;
                 s[64 + j] = f;
                 s[128 + j] = g;
                 s[192 + j] = o;
                 s[256 + j] = c;
-                s[320 + j] = o * tanhf(c);
+                s[320 + j] = o * mn_tanh_f(c);
             }
         }
     }
@@ -308,19 +334,21 @@ float text_category_evaluate(text_category *m, const text_category_inputs *in, c
         memcpy((A + 6144) + (size_t)o * 192 + 128, (A + 0) + (size_t)o * 64, sizeof(float) * 64);
     }
     /* %24 [n, 1] = linear(x W + b)(%21 [n, 192], dense.kernel [192, 1], dense.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 6144), 192, (P + 1379136), 1, 0.0f, (A + 0), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 6144), 192, (P + 1379136), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 1379328);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
         }
     }
     /* y [n, 1] = sigmoid(%24 [n, 1]) */
+    MN_VEC
     for (int i = 0; i < n; i++) {
         const float x = (A + 0)[i];
-        (A + 32)[i] = 1.0f / (1.0f + expf(-x));
+        (A + 32)[i] = mn_sigmoid_f(x);
     }
 
     /* text_category.mn:15: loss   bce(y, label) */
@@ -367,10 +395,11 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
         else memset(y, 0, sizeof(float) * 128); /* out of range: a zero vector */
     }
     /* %8 [n, 200, 256] = linear(x W + b)(%4 [n, 200, 128], bidirectional.forward.kernel [128, 256], bidirectional.forward.bias [256]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1280000), 256, 0.0f, (A + 819200), 256);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1280000), 256, 0.0f, (A + 819200), 256);
     for (int r = 0; r < n * 200; r++) {
         float *y = (A + 819200) + (size_t)r * 256;
         const float *b = (P + 1329152);
+        MN_VEC
         for (int j = 0; j < 256; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -378,26 +407,28 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
     }
     /* %9 [n, 200, 384] = lstm scan, 64 units(%8 [n, 200, 256], bidirectional.forward.recurrent_kernel [64, 256]) */
     for (int k = 0; k < 200; k++) {
+        static const float zero[64]; /* the state before the first step */
         const int t = k;
         /* z = x_t W + b (precomputed for every step) + h_{k-1} U */
         for (int b = 0; b < n; b++)
             memcpy((A + 2457600) + ((size_t)b * 200 + k) * 384, (A + 819200) + ((size_t)b * 200 + t) * 256, sizeof(float) * 256);
         if (k > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 256, 64, 1.0f, (A + 2457600) + (size_t)(k - 1) * 384 + 320, 76800, (P + 1312768), 256, 1.0f,
+            mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 256, 64, 1.0f, (A + 2457600) + (size_t)(k - 1) * 384 + 320, 76800, (P + 1312768), 256, 1.0f,
                         (A + 2457600) + (size_t)k * 384, 76800);
         for (int b = 0; b < n; b++) {
             float *s = (A + 2457600) + ((size_t)b * 200 + k) * 384;
-            const float *c_prev = k > 0 ? s - 384 + 256 : NULL;
+            const float *c_prev = k > 0 ? s - 384 + 256 : zero;
+            MN_VEC
             for (int j = 0; j < 64; j++) {
-                const float i = 1.0f / (1.0f + expf(-s[j])), f = 1.0f / (1.0f + expf(-s[64 + j]));
-                const float g = tanhf(s[128 + j]), o = 1.0f / (1.0f + expf(-s[192 + j]));
-                const float c = f * (c_prev ? c_prev[j] : 0) + i * g;
+                const float i = mn_sigmoid_f(s[j]), f = mn_sigmoid_f(s[64 + j]);
+                const float g = mn_tanh_f(s[128 + j]), o = mn_sigmoid_f(s[192 + j]);
+                const float c = f * c_prev[j] + i * g;
                 s[j] = i;
                 s[64 + j] = f;
                 s[128 + j] = g;
                 s[192 + j] = o;
                 s[256 + j] = c;
-                s[320 + j] = o * tanhf(c);
+                s[320 + j] = o * mn_tanh_f(c);
             }
         }
     }
@@ -405,10 +436,11 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
     for (int b = 0; b < n; b++)
         memcpy((A + 819200) + (size_t)b * 64, (A + 2457600) + ((size_t)b * 200 + 199) * 384 + 320, sizeof(float) * 64);
     /* %14 [n, 200, 256] = linear(x W + b)(%4 [n, 200, 128], bidirectional.backward.kernel [128, 256], bidirectional.backward.bias [256]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1329408), 256, 0.0f, (A + 4915200), 256);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1329408), 256, 0.0f, (A + 4915200), 256);
     for (int r = 0; r < n * 200; r++) {
         float *y = (A + 4915200) + (size_t)r * 256;
         const float *b = (P + 1378560);
+        MN_VEC
         for (int j = 0; j < 256; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -416,26 +448,28 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
     }
     /* %15 [n, 200, 384] = lstm scan, 64 units, backwards(%14 [n, 200, 256], bidirectional.backward.recurrent_kernel [64, 256]) */
     for (int k = 0; k < 200; k++) {
+        static const float zero[64]; /* the state before the first step */
         const int t = 199 - k;
         /* z = x_t W + b (precomputed for every step) + h_{k-1} U */
         for (int b = 0; b < n; b++)
             memcpy((A + 6553600) + ((size_t)b * 200 + k) * 384, (A + 4915200) + ((size_t)b * 200 + t) * 256, sizeof(float) * 256);
         if (k > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 256, 64, 1.0f, (A + 6553600) + (size_t)(k - 1) * 384 + 320, 76800, (P + 1362176), 256, 1.0f,
+            mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 256, 64, 1.0f, (A + 6553600) + (size_t)(k - 1) * 384 + 320, 76800, (P + 1362176), 256, 1.0f,
                         (A + 6553600) + (size_t)k * 384, 76800);
         for (int b = 0; b < n; b++) {
             float *s = (A + 6553600) + ((size_t)b * 200 + k) * 384;
-            const float *c_prev = k > 0 ? s - 384 + 256 : NULL;
+            const float *c_prev = k > 0 ? s - 384 + 256 : zero;
+            MN_VEC
             for (int j = 0; j < 64; j++) {
-                const float i = 1.0f / (1.0f + expf(-s[j])), f = 1.0f / (1.0f + expf(-s[64 + j]));
-                const float g = tanhf(s[128 + j]), o = 1.0f / (1.0f + expf(-s[192 + j]));
-                const float c = f * (c_prev ? c_prev[j] : 0) + i * g;
+                const float i = mn_sigmoid_f(s[j]), f = mn_sigmoid_f(s[64 + j]);
+                const float g = mn_tanh_f(s[128 + j]), o = mn_sigmoid_f(s[192 + j]);
+                const float c = f * c_prev[j] + i * g;
                 s[j] = i;
                 s[64 + j] = f;
                 s[128 + j] = g;
                 s[192 + j] = o;
                 s[256 + j] = c;
-                s[320 + j] = o * tanhf(c);
+                s[320 + j] = o * mn_tanh_f(c);
             }
         }
     }
@@ -465,10 +499,11 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
         memcpy((A + 827392) + (size_t)o * 192 + 128, (A + 819200) + (size_t)o * 64, sizeof(float) * 64);
     }
     /* %24 [n, 1] = linear(x W + b)(%21 [n, 192], dense.kernel [192, 1], dense.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 827392), 192, (P + 1379136), 1, 0.0f, (A + 819200), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 827392), 192, (P + 1379136), 1, 0.0f, (A + 819200), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 819200) + (size_t)r * 1;
         const float *b = (P + 1379328);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -501,9 +536,9 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
     memset((G + 1379328), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 1379328)[0] += (A + 819248)[i];
     /* %31 [n, 192] = dy W^T(%29 [n, 1], dense.kernel [192, 1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 192, 1, 1.0f, (A + 819248), 1, (P + 1379136), 1, 0.0f, (A + 819280), 192);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 192, 1, 1.0f, (A + 819248), 1, (P + 1379136), 1, 0.0f, (A + 819280), 192);
     /* %32 [192, 1] = x^T dy(%21 [n, 192], %29 [n, 1]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 192, 1, n, 1.0f, (A + 827392), 192, (A + 819248), 1, 0.0f, (G + 1379136), 1);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 192, 1, n, 1.0f, (A + 827392), 192, (A + 819248), 1, 0.0f, (G + 1379136), 1);
     /* %33 [n, 128] = slice 0:128 of axis 0(%31 [n, 192]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 825424) + (size_t)o * 128, (A + 819280) + (size_t)o * 192 + 0, sizeof(float) * 128);
@@ -542,26 +577,30 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
     for (int k = 199; k >= 0; k--) {
         const int t = 199 - k;
         const int t_prev = 199 - (k - 1); /* the row of step k - 1 */
+        static const float zero[64]; /* c before the first step */
+        float sink[128];               /* the carry out of the first step */
         for (int b = 0; b < n; b++) {
             const float *s = (A + 6553600) + ((size_t)b * 200 + k) * 384;
+            const float *c_prev = k > 0 ? s - 128 : zero;
             const float *ds = (A + 9011200) + ((size_t)b * 200 + k) * 384;
             float *dz = (A + 4915200) + ((size_t)b * 200 + t) * 256;
-            float *carry_prev = k > 0 ? (A + 4915200) + ((size_t)b * 200 + t_prev) * 256 : NULL;
+            float *carry_prev = k > 0 ? (A + 4915200) + ((size_t)b * 200 + t_prev) * 256 : sink;
+            MN_VEC
             for (int j = 0; j < 64; j++) {
                 const float i = s[j], f = s[64 + j], g = s[128 + j], o = s[192 + j], c = s[256 + j];
-                const float c_prev = k > 0 ? s[-128 + j] : 0, tc = tanhf(c);
+                const float tc = mn_tanh_f(c);
                 const float dh = dz[j] + ds[320 + j];
                 const float dc = dz[64 + j] + ds[256 + j] + dh * o * (1 - tc * tc);
                 dz[j] = dc * g * i * (1 - i);
-                dz[64 + j] = dc * c_prev * f * (1 - f);
+                dz[64 + j] = dc * c_prev[j] * f * (1 - f);
                 dz[128 + j] = dc * i * (1 - g * g);
                 dz[192 + j] = dh * tc * o * (1 - o);
-                if (carry_prev) carry_prev[64 + j] = dc * f;
+                carry_prev[64 + j] = dc * f;
             }
         }
         /* dh for step k - 1: dz U^T */
         if (k > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 256, 1.0f, (A + 4915200) + (size_t)t * 256, 51200, (P + 1362176), 256, 0.0f,
+            mn_gemm_f32(CblasNoTrans, CblasTrans, n, 64, 256, 1.0f, (A + 4915200) + (size_t)t * 256, 51200, (P + 1362176), 256, 0.0f,
                         (A + 4915200) + (size_t)t_prev * 256, 51200);
     }
     /* %41 [n, 200, 64] = h before each step(%15 [n, 200, 384]) */
@@ -573,14 +612,19 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
             else memcpy(hp, (A + 6553600) + ((size_t)b * 200 + k - 1) * 384 + 320, sizeof(float) * 64);
         }
     /* %42 [64, 256] = x^T dy(%41 [n, 200, 64], %40 [n, 200, 256]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 64, 256, n * 200, 1.0f, (A + 821296), 64, (A + 4915200), 256, 0.0f, (G + 1362176), 256);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 64, 256, n * 200, 1.0f, (A + 821296), 64, (A + 4915200), 256, 0.0f, (G + 1362176), 256);
     /* %43 [256] = sum_to(%40 [n, 200, 256]) */
     memset((G + 1378560), 0, sizeof(float) * (size_t)(256));
-    for (int i = 0; i < n * 51200; i++) (G + 1378560)[i % 256] += (A + 4915200)[i];
+    for (int r = 0; r < n * 200; r++) {
+        const float *d = (A + 4915200) + (size_t)r * 256;
+        float *s = (G + 1378560);
+        MN_VEC
+        for (int j = 0; j < 256; j++) s[j] += d[j];
+    }
     /* %44 [n, 200, 128] = dy W^T(%40 [n, 200, 256], bidirectional.backward.kernel [128, 256]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n * 200, 128, 256, 1.0f, (A + 4915200), 256, (P + 1329408), 256, 0.0f, (A + 821296), 128);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n * 200, 128, 256, 1.0f, (A + 4915200), 256, (P + 1329408), 256, 0.0f, (A + 821296), 128);
     /* %45 [128, 256] = x^T dy(%4 [n, 200, 128], %40 [n, 200, 256]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 256, n * 200, 1.0f, (A + 0), 128, (A + 4915200), 256, 0.0f, (G + 1329408), 256);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 128, 256, n * 200, 1.0f, (A + 0), 128, (A + 4915200), 256, 0.0f, (G + 1329408), 256);
     /* %46 [n, 200, 384] = d rnn_h / dstates(%37 [n, 64]) */
     memset((A + 4915200), 0, sizeof(float) * (size_t)n * 76800);
     for (int b = 0; b < n; b++)
@@ -593,26 +637,30 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
     for (int k = 199; k >= 0; k--) {
         const int t = k;
         const int t_prev = k - 1; /* the row of step k - 1 */
+        static const float zero[64]; /* c before the first step */
+        float sink[128];               /* the carry out of the first step */
         for (int b = 0; b < n; b++) {
             const float *s = (A + 2457600) + ((size_t)b * 200 + k) * 384;
+            const float *c_prev = k > 0 ? s - 128 : zero;
             const float *ds = (A + 4915200) + ((size_t)b * 200 + k) * 384;
             float *dz = (A + 7372800) + ((size_t)b * 200 + t) * 256;
-            float *carry_prev = k > 0 ? (A + 7372800) + ((size_t)b * 200 + t_prev) * 256 : NULL;
+            float *carry_prev = k > 0 ? (A + 7372800) + ((size_t)b * 200 + t_prev) * 256 : sink;
+            MN_VEC
             for (int j = 0; j < 64; j++) {
                 const float i = s[j], f = s[64 + j], g = s[128 + j], o = s[192 + j], c = s[256 + j];
-                const float c_prev = k > 0 ? s[-128 + j] : 0, tc = tanhf(c);
+                const float tc = mn_tanh_f(c);
                 const float dh = dz[j] + ds[320 + j];
                 const float dc = dz[64 + j] + ds[256 + j] + dh * o * (1 - tc * tc);
                 dz[j] = dc * g * i * (1 - i);
-                dz[64 + j] = dc * c_prev * f * (1 - f);
+                dz[64 + j] = dc * c_prev[j] * f * (1 - f);
                 dz[128 + j] = dc * i * (1 - g * g);
                 dz[192 + j] = dh * tc * o * (1 - o);
-                if (carry_prev) carry_prev[64 + j] = dc * f;
+                carry_prev[64 + j] = dc * f;
             }
         }
         /* dh for step k - 1: dz U^T */
         if (k > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 64, 256, 1.0f, (A + 7372800) + (size_t)t * 256, 51200, (P + 1312768), 256, 0.0f,
+            mn_gemm_f32(CblasNoTrans, CblasTrans, n, 64, 256, 1.0f, (A + 7372800) + (size_t)t * 256, 51200, (P + 1312768), 256, 0.0f,
                         (A + 7372800) + (size_t)t_prev * 256, 51200);
     }
     /* %48 [n, 200, 64] = h before each step(%9 [n, 200, 384]) */
@@ -624,19 +672,25 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
             else memcpy(hp, (A + 2457600) + ((size_t)b * 200 + k - 1) * 384 + 320, sizeof(float) * 64);
         }
     /* %49 [64, 256] = x^T dy(%48 [n, 200, 64], %47 [n, 200, 256]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 64, 256, n * 200, 1.0f, (A + 1640496), 64, (A + 7372800), 256, 0.0f, (G + 1312768), 256);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 64, 256, n * 200, 1.0f, (A + 1640496), 64, (A + 7372800), 256, 0.0f, (G + 1312768), 256);
     /* %50 [256] = sum_to(%47 [n, 200, 256]) */
     memset((G + 1329152), 0, sizeof(float) * (size_t)(256));
-    for (int i = 0; i < n * 51200; i++) (G + 1329152)[i % 256] += (A + 7372800)[i];
+    for (int r = 0; r < n * 200; r++) {
+        const float *d = (A + 7372800) + (size_t)r * 256;
+        float *s = (G + 1329152);
+        MN_VEC
+        for (int j = 0; j < 256; j++) s[j] += d[j];
+    }
     /* %51 [n, 200, 128] = dy W^T(%47 [n, 200, 256], bidirectional.forward.kernel [128, 256]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n * 200, 128, 256, 1.0f, (A + 7372800), 256, (P + 1280000), 256, 0.0f, (A + 1640496), 128);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n * 200, 128, 256, 1.0f, (A + 7372800), 256, (P + 1280000), 256, 0.0f, (A + 1640496), 128);
     /* %52 [n, 200, 128] = add(%44 [n, 200, 128], %51 [n, 200, 128]) */
+    MN_VEC
     for (int i = 0; i < n * 25600; i++) {
         const float a = (A + 821296)[i], b = (A + 1640496)[i];
         (A + 2459696)[i] = a + b;
     }
     /* %53 [128, 256] = x^T dy(%4 [n, 200, 128], %47 [n, 200, 256]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 128, 256, n * 200, 1.0f, (A + 0), 128, (A + 7372800), 256, 0.0f, (G + 1280000), 256);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 128, 256, n * 200, 1.0f, (A + 0), 128, (A + 7372800), 256, 0.0f, (G + 1280000), 256);
     /* %54 [10000, 128] = embedding_dw(text [n, 200], %52 [n, 200, 128]) */
     memset((G + 0), 0, sizeof(float) * 1280000);
     for (int i = 0; i < n * 200; i++) {
@@ -660,15 +714,9 @@ void text_category_apply_gradients(text_category *m, const float *grads)
     float scale = 1.0f;
     m->step++;
     /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-07f;
     const double steps = (double)m->step;
     const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.9, steps)));
-    for (long i = 0; i < count; i++) {
-        const float g = grads[i] * scale;
-        m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;
-        m->opt_v[i] = b2 * m->opt_v[i] + (1 - b2) * g * g;
-        m->params[i] -= lr_t * m->opt_m[i] / (sqrtf(m->opt_v[i]) + eps);
-    }
+    mn_adam_f32(m->params, m->opt_m, m->opt_v, grads, count, scale, lr_t, 0.9f, 0.999f, 1e-07f);
 }
 
 float text_category_train_step(text_category *m, const text_category_inputs *in, const text_category_targets *tg, int n)

@@ -9,7 +9,19 @@
 
 #include <cblas.h>
 
+#include "mn_math.h"
 #include "ts_const.h"
+
+/* MN_VEC marks a loop whose iterations are independent (no value's
+ * memory overlaps another's): the compiler may vectorise it without
+ * run-time overlap checks, which gcc -O2 does not insert. */
+#if defined(__clang__)
+#define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define MN_VEC _Pragma("GCC ivdep")
+#else
+#define MN_VEC
+#endif
 
 const mn_tensor_info ts_const_tensors[7] = {
     {"lstm.kernel", 2, {1, 128}, 0, 128, 1},
@@ -53,10 +65,11 @@ static void predict_batch(ts_const *m, const ts_const_inputs *in, int n, const t
 
     /* ts_const.mn:10: s = series -> lstm(32) */
     /* %6 [n, 50, 128] = linear(x W + b)(series [n, 50, 1], lstm.kernel [1, 128], lstm.bias [128]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n * 50, 128, 1, 1.0f, in->series, 1, (P + 0), 128, 0.0f, (A + 0), 128);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 50, 128, 1, 1.0f, in->series, 1, (P + 0), 128, 0.0f, (A + 0), 128);
     for (int r = 0; r < n * 50; r++) {
         float *y = (A + 0) + (size_t)r * 128;
         const float *b = (P + 4224);
+        MN_VEC
         for (int j = 0; j < 128; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -64,26 +77,28 @@ static void predict_batch(ts_const *m, const ts_const_inputs *in, int n, const t
     }
     /* %7 [n, 50, 192] = lstm scan, 32 units(%6 [n, 50, 128], lstm.recurrent_kernel [32, 128]) */
     for (int k = 0; k < 50; k++) {
+        static const float zero[32]; /* the state before the first step */
         const int t = k;
         /* z = x_t W + b (precomputed for every step) + h_{k-1} U */
         for (int b = 0; b < n; b++)
             memcpy((A + 204800) + ((size_t)b * 50 + k) * 192, (A + 0) + ((size_t)b * 50 + t) * 128, sizeof(float) * 128);
         if (k > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 128, 32, 1.0f, (A + 204800) + (size_t)(k - 1) * 192 + 160, 9600, (P + 128), 128, 1.0f,
+            mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 128, 32, 1.0f, (A + 204800) + (size_t)(k - 1) * 192 + 160, 9600, (P + 128), 128, 1.0f,
                         (A + 204800) + (size_t)k * 192, 9600);
         for (int b = 0; b < n; b++) {
             float *s = (A + 204800) + ((size_t)b * 50 + k) * 192;
-            const float *c_prev = k > 0 ? s - 192 + 128 : NULL;
+            const float *c_prev = k > 0 ? s - 192 + 128 : zero;
+            MN_VEC
             for (int j = 0; j < 32; j++) {
-                const float i = 1.0f / (1.0f + expf(-s[j])), f = 1.0f / (1.0f + expf(-s[32 + j]));
-                const float g = tanhf(s[64 + j]), o = 1.0f / (1.0f + expf(-s[96 + j]));
-                const float c = f * (c_prev ? c_prev[j] : 0) + i * g;
+                const float i = mn_sigmoid_f(s[j]), f = mn_sigmoid_f(s[32 + j]);
+                const float g = mn_tanh_f(s[64 + j]), o = mn_sigmoid_f(s[96 + j]);
+                const float c = f * c_prev[j] + i * g;
                 s[j] = i;
                 s[32 + j] = f;
                 s[64 + j] = g;
                 s[96 + j] = o;
                 s[128 + j] = c;
-                s[160 + j] = o * tanhf(c);
+                s[160 + j] = o * mn_tanh_f(c);
             }
         }
     }
@@ -93,10 +108,11 @@ static void predict_batch(ts_const *m, const ts_const_inputs *in, int n, const t
 
     /* ts_const.mn:11: c = temp -> dense(32) */
     /* c [n, 32] = linear(x W + b)(temp [n, 1], dense.kernel [1, 32], dense.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 1, 1.0f, in->temp, 1, (P + 4352), 32, 0.0f, (A + 1024), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 1, 1.0f, in->temp, 1, (P + 4352), 32, 0.0f, (A + 1024), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 1024) + (size_t)r * 32;
         const float *b = (P + 4384);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -105,15 +121,17 @@ static void predict_batch(ts_const *m, const ts_const_inputs *in, int n, const t
 
     /* ts_const.mn:12: y = add(s, c) -> dense(1) */
     /* %12 [n, 32] = add(s [n, 32], c [n, 32]) */
+    MN_VEC
     for (int i = 0; i < n * 32; i++) {
         const float a = (A + 0)[i], b = (A + 1024)[i];
         (A + 2048)[i] = a + b;
     }
     /* y [n, 1] = linear(x W + b)(%12 [n, 32], dense_1.kernel [32, 1], dense_1.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 2048), 32, (P + 4416), 1, 0.0f, (A + 0), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 2048), 32, (P + 4416), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 4448);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -144,10 +162,11 @@ float ts_const_evaluate(ts_const *m, const ts_const_inputs *in, const ts_const_t
 
     /* ts_const.mn:10: s = series -> lstm(32) */
     /* %6 [n, 50, 128] = linear(x W + b)(series [n, 50, 1], lstm.kernel [1, 128], lstm.bias [128]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n * 50, 128, 1, 1.0f, in->series, 1, (P + 0), 128, 0.0f, (A + 0), 128);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 50, 128, 1, 1.0f, in->series, 1, (P + 0), 128, 0.0f, (A + 0), 128);
     for (int r = 0; r < n * 50; r++) {
         float *y = (A + 0) + (size_t)r * 128;
         const float *b = (P + 4224);
+        MN_VEC
         for (int j = 0; j < 128; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -155,26 +174,28 @@ float ts_const_evaluate(ts_const *m, const ts_const_inputs *in, const ts_const_t
     }
     /* %7 [n, 50, 192] = lstm scan, 32 units(%6 [n, 50, 128], lstm.recurrent_kernel [32, 128]) */
     for (int k = 0; k < 50; k++) {
+        static const float zero[32]; /* the state before the first step */
         const int t = k;
         /* z = x_t W + b (precomputed for every step) + h_{k-1} U */
         for (int b = 0; b < n; b++)
             memcpy((A + 204800) + ((size_t)b * 50 + k) * 192, (A + 0) + ((size_t)b * 50 + t) * 128, sizeof(float) * 128);
         if (k > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 128, 32, 1.0f, (A + 204800) + (size_t)(k - 1) * 192 + 160, 9600, (P + 128), 128, 1.0f,
+            mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 128, 32, 1.0f, (A + 204800) + (size_t)(k - 1) * 192 + 160, 9600, (P + 128), 128, 1.0f,
                         (A + 204800) + (size_t)k * 192, 9600);
         for (int b = 0; b < n; b++) {
             float *s = (A + 204800) + ((size_t)b * 50 + k) * 192;
-            const float *c_prev = k > 0 ? s - 192 + 128 : NULL;
+            const float *c_prev = k > 0 ? s - 192 + 128 : zero;
+            MN_VEC
             for (int j = 0; j < 32; j++) {
-                const float i = 1.0f / (1.0f + expf(-s[j])), f = 1.0f / (1.0f + expf(-s[32 + j]));
-                const float g = tanhf(s[64 + j]), o = 1.0f / (1.0f + expf(-s[96 + j]));
-                const float c = f * (c_prev ? c_prev[j] : 0) + i * g;
+                const float i = mn_sigmoid_f(s[j]), f = mn_sigmoid_f(s[32 + j]);
+                const float g = mn_tanh_f(s[64 + j]), o = mn_sigmoid_f(s[96 + j]);
+                const float c = f * c_prev[j] + i * g;
                 s[j] = i;
                 s[32 + j] = f;
                 s[64 + j] = g;
                 s[96 + j] = o;
                 s[128 + j] = c;
-                s[160 + j] = o * tanhf(c);
+                s[160 + j] = o * mn_tanh_f(c);
             }
         }
     }
@@ -184,10 +205,11 @@ float ts_const_evaluate(ts_const *m, const ts_const_inputs *in, const ts_const_t
 
     /* ts_const.mn:11: c = temp -> dense(32) */
     /* c [n, 32] = linear(x W + b)(temp [n, 1], dense.kernel [1, 32], dense.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 1, 1.0f, in->temp, 1, (P + 4352), 32, 0.0f, (A + 1024), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 1, 1.0f, in->temp, 1, (P + 4352), 32, 0.0f, (A + 1024), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 1024) + (size_t)r * 32;
         const float *b = (P + 4384);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -196,15 +218,17 @@ float ts_const_evaluate(ts_const *m, const ts_const_inputs *in, const ts_const_t
 
     /* ts_const.mn:12: y = add(s, c) -> dense(1) */
     /* %12 [n, 32] = add(s [n, 32], c [n, 32]) */
+    MN_VEC
     for (int i = 0; i < n * 32; i++) {
         const float a = (A + 0)[i], b = (A + 1024)[i];
         (A + 2048)[i] = a + b;
     }
     /* y [n, 1] = linear(x W + b)(%12 [n, 32], dense_1.kernel [32, 1], dense_1.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 2048), 32, (P + 4416), 1, 0.0f, (A + 0), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 2048), 32, (P + 4416), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 4448);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -239,10 +263,11 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
 
     /* ts_const.mn:10: s = series -> lstm(32) */
     /* %6 [n, 50, 128] = linear(x W + b)(series [n, 50, 1], lstm.kernel [1, 128], lstm.bias [128]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n * 50, 128, 1, 1.0f, in->series, 1, (P + 0), 128, 0.0f, (A + 0), 128);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 50, 128, 1, 1.0f, in->series, 1, (P + 0), 128, 0.0f, (A + 0), 128);
     for (int r = 0; r < n * 50; r++) {
         float *y = (A + 0) + (size_t)r * 128;
         const float *b = (P + 4224);
+        MN_VEC
         for (int j = 0; j < 128; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -250,26 +275,28 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
     }
     /* %7 [n, 50, 192] = lstm scan, 32 units(%6 [n, 50, 128], lstm.recurrent_kernel [32, 128]) */
     for (int k = 0; k < 50; k++) {
+        static const float zero[32]; /* the state before the first step */
         const int t = k;
         /* z = x_t W + b (precomputed for every step) + h_{k-1} U */
         for (int b = 0; b < n; b++)
             memcpy((A + 204800) + ((size_t)b * 50 + k) * 192, (A + 0) + ((size_t)b * 50 + t) * 128, sizeof(float) * 128);
         if (k > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 128, 32, 1.0f, (A + 204800) + (size_t)(k - 1) * 192 + 160, 9600, (P + 128), 128, 1.0f,
+            mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 128, 32, 1.0f, (A + 204800) + (size_t)(k - 1) * 192 + 160, 9600, (P + 128), 128, 1.0f,
                         (A + 204800) + (size_t)k * 192, 9600);
         for (int b = 0; b < n; b++) {
             float *s = (A + 204800) + ((size_t)b * 50 + k) * 192;
-            const float *c_prev = k > 0 ? s - 192 + 128 : NULL;
+            const float *c_prev = k > 0 ? s - 192 + 128 : zero;
+            MN_VEC
             for (int j = 0; j < 32; j++) {
-                const float i = 1.0f / (1.0f + expf(-s[j])), f = 1.0f / (1.0f + expf(-s[32 + j]));
-                const float g = tanhf(s[64 + j]), o = 1.0f / (1.0f + expf(-s[96 + j]));
-                const float c = f * (c_prev ? c_prev[j] : 0) + i * g;
+                const float i = mn_sigmoid_f(s[j]), f = mn_sigmoid_f(s[32 + j]);
+                const float g = mn_tanh_f(s[64 + j]), o = mn_sigmoid_f(s[96 + j]);
+                const float c = f * c_prev[j] + i * g;
                 s[j] = i;
                 s[32 + j] = f;
                 s[64 + j] = g;
                 s[96 + j] = o;
                 s[128 + j] = c;
-                s[160 + j] = o * tanhf(c);
+                s[160 + j] = o * mn_tanh_f(c);
             }
         }
     }
@@ -279,10 +306,11 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
 
     /* ts_const.mn:11: c = temp -> dense(32) */
     /* c [n, 32] = linear(x W + b)(temp [n, 1], dense.kernel [1, 32], dense.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 1, 1.0f, in->temp, 1, (P + 4352), 32, 0.0f, (A + 1024), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 1, 1.0f, in->temp, 1, (P + 4352), 32, 0.0f, (A + 1024), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 1024) + (size_t)r * 32;
         const float *b = (P + 4384);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -291,15 +319,17 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
 
     /* ts_const.mn:12: y = add(s, c) -> dense(1) */
     /* %12 [n, 32] = add(s [n, 32], c [n, 32]) */
+    MN_VEC
     for (int i = 0; i < n * 32; i++) {
         const float a = (A + 0)[i], b = (A + 1024)[i];
         (A + 2048)[i] = a + b;
     }
     /* y [n, 1] = linear(x W + b)(%12 [n, 32], dense_1.kernel [32, 1], dense_1.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 2048), 32, (P + 4416), 1, 0.0f, (A + 0), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 2048), 32, (P + 4416), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 4448);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -332,16 +362,21 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
     memset((G + 4448), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 4448)[0] += (A + 48)[i];
     /* %20 [n, 32] = dy W^T(%18 [n, 1], dense_1.kernel [32, 1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 1, 1.0f, (A + 48), 1, (P + 4416), 1, 0.0f, (A + 80), 32);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 32, 1, 1.0f, (A + 48), 1, (P + 4416), 1, 0.0f, (A + 80), 32);
     /* %21 [32, 1] = x^T dy(%12 [n, 32], %18 [n, 1]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 1, n, 1.0f, (A + 2048), 32, (A + 48), 1, 0.0f, (G + 4416), 1);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 32, 1, n, 1.0f, (A + 2048), 32, (A + 48), 1, 0.0f, (G + 4416), 1);
 
     /* backward of ts_const.mn:11: c = temp -> dense(32) */
     /* %22 [32] = sum_to(%20 [n, 32]) */
     memset((G + 4384), 0, sizeof(float) * (size_t)(32));
-    for (int i = 0; i < n * 32; i++) (G + 4384)[i % 32] += (A + 80)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 80) + (size_t)r * 32;
+        float *s = (G + 4384);
+        MN_VEC
+        for (int j = 0; j < 32; j++) s[j] += d[j];
+    }
     /* %23 [1, 32] = x^T dy(temp [n, 1], %20 [n, 32]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 32, n, 1.0f, in->temp, 1, (A + 80), 32, 0.0f, (G + 4352), 32);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 1, 32, n, 1.0f, in->temp, 1, (A + 80), 32, 0.0f, (G + 4352), 32);
 
     /* backward of ts_const.mn:10: s = series -> lstm(32) */
     /* %24 [n, 50, 192] = d rnn_h / dstates(%20 [n, 32]) */
@@ -356,26 +391,30 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
     for (int k = 49; k >= 0; k--) {
         const int t = k;
         const int t_prev = k - 1; /* the row of step k - 1 */
+        static const float zero[32]; /* c before the first step */
+        float sink[64];               /* the carry out of the first step */
         for (int b = 0; b < n; b++) {
             const float *s = (A + 204800) + ((size_t)b * 50 + k) * 192;
+            const float *c_prev = k > 0 ? s - 64 : zero;
             const float *ds = (A + 512000) + ((size_t)b * 50 + k) * 192;
             float *dz = (A + 819200) + ((size_t)b * 50 + t) * 128;
-            float *carry_prev = k > 0 ? (A + 819200) + ((size_t)b * 50 + t_prev) * 128 : NULL;
+            float *carry_prev = k > 0 ? (A + 819200) + ((size_t)b * 50 + t_prev) * 128 : sink;
+            MN_VEC
             for (int j = 0; j < 32; j++) {
                 const float i = s[j], f = s[32 + j], g = s[64 + j], o = s[96 + j], c = s[128 + j];
-                const float c_prev = k > 0 ? s[-64 + j] : 0, tc = tanhf(c);
+                const float tc = mn_tanh_f(c);
                 const float dh = dz[j] + ds[160 + j];
                 const float dc = dz[32 + j] + ds[128 + j] + dh * o * (1 - tc * tc);
                 dz[j] = dc * g * i * (1 - i);
-                dz[32 + j] = dc * c_prev * f * (1 - f);
+                dz[32 + j] = dc * c_prev[j] * f * (1 - f);
                 dz[64 + j] = dc * i * (1 - g * g);
                 dz[96 + j] = dh * tc * o * (1 - o);
-                if (carry_prev) carry_prev[32 + j] = dc * f;
+                carry_prev[32 + j] = dc * f;
             }
         }
         /* dh for step k - 1: dz U^T */
         if (k > 0)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 32, 128, 1.0f, (A + 819200) + (size_t)t * 128, 6400, (P + 128), 128, 0.0f,
+            mn_gemm_f32(CblasNoTrans, CblasTrans, n, 32, 128, 1.0f, (A + 819200) + (size_t)t * 128, 6400, (P + 128), 128, 0.0f,
                         (A + 819200) + (size_t)t_prev * 128, 6400);
     }
     /* %26 [n, 50, 32] = h before each step(%7 [n, 50, 192]) */
@@ -387,12 +426,17 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
             else memcpy(hp, (A + 204800) + ((size_t)b * 50 + k - 1) * 192 + 160, sizeof(float) * 32);
         }
     /* %27 [32, 128] = x^T dy(%26 [n, 50, 32], %25 [n, 50, 128]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 32, 128, n * 50, 1.0f, (A + 48), 32, (A + 819200), 128, 0.0f, (G + 128), 128);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 32, 128, n * 50, 1.0f, (A + 48), 32, (A + 819200), 128, 0.0f, (G + 128), 128);
     /* %28 [128] = sum_to(%25 [n, 50, 128]) */
     memset((G + 4224), 0, sizeof(float) * (size_t)(128));
-    for (int i = 0; i < n * 6400; i++) (G + 4224)[i % 128] += (A + 819200)[i];
+    for (int r = 0; r < n * 50; r++) {
+        const float *d = (A + 819200) + (size_t)r * 128;
+        float *s = (G + 4224);
+        MN_VEC
+        for (int j = 0; j < 128; j++) s[j] += d[j];
+    }
     /* %29 [1, 128] = x^T dy(series [n, 50, 1], %25 [n, 50, 128]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 1, 128, n * 50, 1.0f, in->series, 1, (A + 819200), 128, 0.0f, (G + 0), 128);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 1, 128, n * 50, 1.0f, in->series, 1, (A + 819200), 128, 0.0f, (G + 0), 128);
 
     (void)P;
     (void)G;
@@ -407,15 +451,9 @@ void ts_const_apply_gradients(ts_const *m, const float *grads)
     float scale = 1.0f;
     m->step++;
     /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-07f;
     const double steps = (double)m->step;
     const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.9, steps)));
-    for (long i = 0; i < count; i++) {
-        const float g = grads[i] * scale;
-        m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;
-        m->opt_v[i] = b2 * m->opt_v[i] + (1 - b2) * g * g;
-        m->params[i] -= lr_t * m->opt_m[i] / (sqrtf(m->opt_v[i]) + eps);
-    }
+    mn_adam_f32(m->params, m->opt_m, m->opt_v, grads, count, scale, lr_t, 0.9f, 0.999f, 1e-07f);
 }
 
 float ts_const_train_step(ts_const *m, const ts_const_inputs *in, const ts_const_targets *tg, int n)

@@ -9,7 +9,19 @@
 
 #include <cblas.h>
 
+#include "mn_math.h"
 #include "two_concat.h"
+
+/* MN_VEC marks a loop whose iterations are independent (no value's
+ * memory overlaps another's): the compiler may vectorise it without
+ * run-time overlap checks, which gcc -O2 does not insert. */
+#if defined(__clang__)
+#define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define MN_VEC _Pragma("GCC ivdep")
+#else
+#define MN_VEC
+#endif
 
 const mn_tensor_info two_concat_tensors[6] = {
     {"dense.kernel", 2, {10, 64}, 0, 640, 1},
@@ -51,10 +63,11 @@ static void predict_batch(two_concat *m, const two_concat_inputs *in, int n, con
 
     /* two_concat.mn:9: a = input_1 -> dense(64, activation=relu) */
     /* a [n, 64] = relu(x W + b)(input_1 [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_1, 10, (P + 0), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_1, 10, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 640);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -63,10 +76,11 @@ static void predict_batch(two_concat *m, const two_concat_inputs *in, int n, con
 
     /* two_concat.mn:10: b = input_2 -> dense(32, activation=relu) */
     /* b [n, 32] = relu(x W + b)(input_2 [n, 5], dense_1.kernel [5, 32], dense_1.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 5, 1.0f, in->input_2, 5, (P + 704), 32, 0.0f, (A + 2048), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 5, 1.0f, in->input_2, 5, (P + 704), 32, 0.0f, (A + 2048), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 2048) + (size_t)r * 32;
         const float *b = (P + 864);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -80,19 +94,21 @@ static void predict_batch(two_concat *m, const two_concat_inputs *in, int n, con
         memcpy((A + 3072) + (size_t)o * 96 + 64, (A + 2048) + (size_t)o * 32, sizeof(float) * 32);
     }
     /* %12 [n, 1] = linear(x W + b)(%9 [n, 96], dense_2.kernel [96, 1], dense_2.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 96, 1.0f, (A + 3072), 96, (P + 896), 1, 0.0f, (A + 0), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 96, 1.0f, (A + 3072), 96, (P + 896), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 992);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
         }
     }
     /* y [n, 1] = sigmoid(%12 [n, 1]) */
+    MN_VEC
     for (int i = 0; i < n; i++) {
         const float x = (A + 0)[i];
-        (A + 32)[i] = 1.0f / (1.0f + expf(-x));
+        (A + 32)[i] = mn_sigmoid_f(x);
     }
 
     /* the outputs */
@@ -119,10 +135,11 @@ float two_concat_evaluate(two_concat *m, const two_concat_inputs *in, const two_
 
     /* two_concat.mn:9: a = input_1 -> dense(64, activation=relu) */
     /* a [n, 64] = relu(x W + b)(input_1 [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_1, 10, (P + 0), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_1, 10, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 640);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -131,10 +148,11 @@ float two_concat_evaluate(two_concat *m, const two_concat_inputs *in, const two_
 
     /* two_concat.mn:10: b = input_2 -> dense(32, activation=relu) */
     /* b [n, 32] = relu(x W + b)(input_2 [n, 5], dense_1.kernel [5, 32], dense_1.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 5, 1.0f, in->input_2, 5, (P + 704), 32, 0.0f, (A + 2048), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 5, 1.0f, in->input_2, 5, (P + 704), 32, 0.0f, (A + 2048), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 2048) + (size_t)r * 32;
         const float *b = (P + 864);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -148,19 +166,21 @@ float two_concat_evaluate(two_concat *m, const two_concat_inputs *in, const two_
         memcpy((A + 3072) + (size_t)o * 96 + 64, (A + 2048) + (size_t)o * 32, sizeof(float) * 32);
     }
     /* %12 [n, 1] = linear(x W + b)(%9 [n, 96], dense_2.kernel [96, 1], dense_2.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 96, 1.0f, (A + 3072), 96, (P + 896), 1, 0.0f, (A + 0), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 96, 1.0f, (A + 3072), 96, (P + 896), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 992);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
         }
     }
     /* y [n, 1] = sigmoid(%12 [n, 1]) */
+    MN_VEC
     for (int i = 0; i < n; i++) {
         const float x = (A + 0)[i];
-        (A + 32)[i] = 1.0f / (1.0f + expf(-x));
+        (A + 32)[i] = mn_sigmoid_f(x);
     }
 
     /* two_concat.mn:14: loss   bce(y, label) */
@@ -200,10 +220,11 @@ float two_concat_compute_gradients(two_concat *m, const two_concat_inputs *in, c
 
     /* two_concat.mn:9: a = input_1 -> dense(64, activation=relu) */
     /* a [n, 64] = relu(x W + b)(input_1 [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_1, 10, (P + 0), 64, 0.0f, (A + 0), 64);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_1, 10, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
         float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 640);
+        MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -212,10 +233,11 @@ float two_concat_compute_gradients(two_concat *m, const two_concat_inputs *in, c
 
     /* two_concat.mn:10: b = input_2 -> dense(32, activation=relu) */
     /* b [n, 32] = relu(x W + b)(input_2 [n, 5], dense_1.kernel [5, 32], dense_1.bias [32]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 32, 5, 1.0f, in->input_2, 5, (P + 704), 32, 0.0f, (A + 2048), 32);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 5, 1.0f, in->input_2, 5, (P + 704), 32, 0.0f, (A + 2048), 32);
     for (int r = 0; r < n; r++) {
         float *y = (A + 2048) + (size_t)r * 32;
         const float *b = (P + 864);
+        MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
@@ -229,10 +251,11 @@ float two_concat_compute_gradients(two_concat *m, const two_concat_inputs *in, c
         memcpy((A + 3072) + (size_t)o * 96 + 64, (A + 2048) + (size_t)o * 32, sizeof(float) * 32);
     }
     /* %12 [n, 1] = linear(x W + b)(%9 [n, 96], dense_2.kernel [96, 1], dense_2.bias [1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, 1, 96, 1.0f, (A + 3072), 96, (P + 896), 1, 0.0f, (A + 6144), 1);
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 96, 1.0f, (A + 3072), 96, (P + 896), 1, 0.0f, (A + 6144), 1);
     for (int r = 0; r < n; r++) {
         float *y = (A + 6144) + (size_t)r * 1;
         const float *b = (P + 992);
+        MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
             y[j] = z;
@@ -265,9 +288,9 @@ float two_concat_compute_gradients(two_concat *m, const two_concat_inputs *in, c
     memset((G + 992), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 992)[0] += (A + 6192)[i];
     /* %19 [n, 96] = dy W^T(%17 [n, 1], dense_2.kernel [96, 1]) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, 96, 1, 1.0f, (A + 6192), 1, (P + 896), 1, 0.0f, (A + 6224), 96);
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 96, 1, 1.0f, (A + 6192), 1, (P + 896), 1, 0.0f, (A + 6224), 96);
     /* %20 [96, 1] = x^T dy(%9 [n, 96], %17 [n, 1]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 96, 1, n, 1.0f, (A + 3072), 96, (A + 6192), 1, 0.0f, (G + 896), 1);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 96, 1, n, 1.0f, (A + 3072), 96, (A + 6192), 1, 0.0f, (G + 896), 1);
     /* %21 [n, 64] = slice 0:64 of axis 0(%19 [n, 96]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 3072) + (size_t)o * 64, (A + 6224) + (size_t)o * 96 + 0, sizeof(float) * 64);
@@ -277,27 +300,39 @@ float two_concat_compute_gradients(two_concat *m, const two_concat_inputs *in, c
 
     /* backward of two_concat.mn:10: b = input_2 -> dense(32, activation=relu) */
     /* d_b [n, 32] = relu_grad(b [n, 32], %22 [n, 32]) */
+    MN_VEC
     for (int i = 0; i < n * 32; i++) {
         const float y = (A + 2048)[i], dy = (A + 5120)[i];
         (A + 6192)[i] = y > 0 ? dy : 0.0f;
     }
     /* %24 [32] = sum_to(d_b [n, 32]) */
     memset((G + 864), 0, sizeof(float) * (size_t)(32));
-    for (int i = 0; i < n * 32; i++) (G + 864)[i % 32] += (A + 6192)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 6192) + (size_t)r * 32;
+        float *s = (G + 864);
+        MN_VEC
+        for (int j = 0; j < 32; j++) s[j] += d[j];
+    }
     /* %25 [5, 32] = x^T dy(input_2 [n, 5], d_b [n, 32]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 5, 32, n, 1.0f, in->input_2, 5, (A + 6192), 32, 0.0f, (G + 704), 32);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 5, 32, n, 1.0f, in->input_2, 5, (A + 6192), 32, 0.0f, (G + 704), 32);
 
     /* backward of two_concat.mn:9: a = input_1 -> dense(64, activation=relu) */
     /* d_a [n, 64] = relu_grad(a [n, 64], %21 [n, 64]) */
+    MN_VEC
     for (int i = 0; i < n * 64; i++) {
         const float y = (A + 0)[i], dy = (A + 3072)[i];
         (A + 6192)[i] = y > 0 ? dy : 0.0f;
     }
     /* %27 [64] = sum_to(d_a [n, 64]) */
     memset((G + 640), 0, sizeof(float) * (size_t)(64));
-    for (int i = 0; i < n * 64; i++) (G + 640)[i % 64] += (A + 6192)[i];
+    for (int r = 0; r < n; r++) {
+        const float *d = (A + 6192) + (size_t)r * 64;
+        float *s = (G + 640);
+        MN_VEC
+        for (int j = 0; j < 64; j++) s[j] += d[j];
+    }
     /* %28 [10, 64] = x^T dy(input_1 [n, 10], d_a [n, 64]) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, in->input_1, 10, (A + 6192), 64, 0.0f, (G + 0), 64);
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, in->input_1, 10, (A + 6192), 64, 0.0f, (G + 0), 64);
 
     (void)P;
     (void)G;
@@ -312,15 +347,9 @@ void two_concat_apply_gradients(two_concat *m, const float *grads)
     float scale = 1.0f;
     m->step++;
     /* Adam, Keras form: w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps) */
-    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-07f;
     const double steps = (double)m->step;
     const float lr_t = (float)(0.001 * sqrt(1.0 - pow(0.999, steps)) / (1.0 - pow(0.9, steps)));
-    for (long i = 0; i < count; i++) {
-        const float g = grads[i] * scale;
-        m->opt_m[i] = b1 * m->opt_m[i] + (1 - b1) * g;
-        m->opt_v[i] = b2 * m->opt_v[i] + (1 - b2) * g * g;
-        m->params[i] -= lr_t * m->opt_m[i] / (sqrtf(m->opt_v[i]) + eps);
-    }
+    mn_adam_f32(m->params, m->opt_m, m->opt_v, grads, count, scale, lr_t, 0.9f, 0.999f, 1e-07f);
 }
 
 float two_concat_train_step(two_concat *m, const two_concat_inputs *in, const two_concat_targets *tg, int n)

@@ -23,6 +23,42 @@ extern "C" {
 
 #define MN_MAX_RANK 6
 
+/* ---- matrix products and threads (mn_threads.c) --------------------------
+ * mn_gemm_f32/f64: C = alpha op(A) op(B) + beta C, row-major; the arguments
+ * of cblas_sgemm/dgemm less the order (ta, tb: CblasNoTrans or CblasTrans).
+ * mn_set_threads(k), 1 <= k <= MN_MAX_THREADS: from then on the products
+ * of generated code are shared by k threads (k - 1 workers started now,
+ * once; OpenBLAS itself is set to one thread). Default 1. Returns MN_OK,
+ * MN_ERR_ARG, or MN_ERR_NOMEM when a thread cannot be started (then 1). */
+#define MN_MAX_THREADS 64
+int mn_set_threads(int threads);
+int mn_get_threads(void);
+void mn_gemm_f32(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                 float beta, float *C, int ldc);
+void mn_gemm_f64(int ta, int tb, int M, int N, int K, double alpha, const double *A, int lda, const double *B,
+                 int ldb, double beta, double *C, int ldc);
+
+/* ---- optimizers (mn_optim.c) ----------------------------------------------
+ * One step over the flat buffer of `count` trainable weights w with
+ * gradients g (each multiplied by `scale`, the clip-norm factor or 1).
+ *   adam          m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+ *                 w -= lr_t m / (sqrt(v) + eps)   (lr_t: Keras's bias-
+ *                 corrected rate, lr sqrt(1 - b2^t) / (1 - b1^t))
+ *   sgd_momentum  m = momentum m - lr g;  w += m
+ *   sgd           w -= lr g
+ * sum_squares is the squared global norm (accumulated in double). */
+double mn_sum_squares_f32(const float *g, long count);
+double mn_sum_squares_f64(const double *g, long count);
+void mn_adam_f32(float *w, float *m, float *v, const float *g, long count, float scale, float lr_t, float b1,
+                 float b2, float eps);
+void mn_adam_f64(double *w, double *m, double *v, const double *g, long count, double scale, double lr_t,
+                 double b1, double b2, double eps);
+void mn_sgd_momentum_f32(float *w, float *m, const float *g, long count, float scale, float lr, float momentum);
+void mn_sgd_momentum_f64(double *w, double *m, const double *g, long count, double scale, double lr,
+                         double momentum);
+void mn_sgd_f32(float *w, const float *g, long count, float scale, float lr);
+void mn_sgd_f64(double *w, const double *g, long count, double scale, double lr);
+
 /* ---- errors -------------------------------------------------------------- */
 enum {
     MN_OK = 0,

@@ -213,6 +213,8 @@ def conv2d(P, name, x, padding="valid", strides=1, activation=None):
     kernel = P[name + ".kernel"]
     kh, kw = kernel.shape[0], kernel.shape[1]
     sh, sw = (strides, strides) if isinstance(strides, int) else strides
+    if FAST:
+        return ACTIVATIONS[activation](conv2d_fused(x, kernel, P[name + ".bias"], padding, sh, sw))
     if padding == "same":
         top, bottom = same_padding(x.shape[1], kh, sh)
         left, right = same_padding(x.shape[2], kw, sw)
@@ -234,11 +236,27 @@ def conv2d(P, name, x, padding="valid", strides=1, activation=None):
     return ACTIVATIONS[activation](y)
 
 
+def conv2d_fused(x, kernel, bias, padding, sh, sw):
+    """conv2d's product through F.conv2d (NCHW, weight [filters, in, kh, kw];
+    TensorFlow's "same" padding, odd pixel after, as an explicit F.pad)."""
+    xc = x.permute(0, 3, 1, 2)
+    if padding == "same":
+        top, bottom = same_padding(x.shape[1], kernel.shape[0], sh)
+        left, right = same_padding(x.shape[2], kernel.shape[1], sw)
+        xc = torch.nn.functional.pad(xc, (left, right, top, bottom))
+    elif padding != "valid":
+        raise ValueError(padding)
+    y = torch.nn.functional.conv2d(xc, kernel.permute(3, 2, 0, 1), bias, stride=(sh, sw))
+    return y.permute(0, 2, 3, 1)
+
+
 def maxpool2d(x, pool=2):
     """Keras MaxPooling2D(pool) on NHWC: strides = pool, padding valid (the
     rows/columns that do not fill a window are dropped). The gradient goes to
     the first maximum of each window in row-major order (one position, as
     TF's MaxPoolGrad; not split between ties)."""
+    if FAST:
+        return torch.nn.functional.max_pool2d(x.permute(0, 3, 1, 2), pool).permute(0, 2, 3, 1)
     n, h, w, c = x.shape
     ho, wo = h // pool, w // pool
     windows = x[:, : ho * pool, : wo * pool, :].reshape(n, ho, pool, wo, pool, c)
@@ -251,10 +269,36 @@ def lstm_weights(P, name):
     return P[name + ".kernel"], P[name + ".recurrent_kernel"], P[name + ".bias"]
 
 
+# Opt-in: lstm_run through PyTorch's own fused LSTM (torch._VF.lstm, what
+# torch.nn.LSTM calls) instead of the step-by-step loop below, and conv2d and
+# maxpool2d through F.conv2d and F.max_pool2d instead of sums of windows. The
+# written-out forms are the checked reference and stay the default
+# (conformance uses them); bench.py sets this so that PyTorch's speed is
+# measured fairly. selftest.py checks that both give the same output and
+# gradients.
+FAST = False
+
+
+def lstm_run_fused(kernel, recurrent_kernel, bias, x):
+    """lstm_run through torch._VF.lstm: Keras's gate blocks i, f, c, o are
+    PyTorch's i, f, g, o, so w_ih = kernel^T [4u, in], w_hh =
+    recurrent_kernel^T, b_ih = bias, b_hh = 0 (the transposes carry the
+    gradients back to the Keras-layout tensors)."""
+    u = recurrent_kernel.shape[0]
+    h0 = x.new_zeros(1, x.shape[0], u)
+    c0 = x.new_zeros(1, x.shape[0], u)
+    weights = [kernel.t(), recurrent_kernel.t(), bias, bias.new_zeros(bias.shape)]
+    # (input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
+    _, h_n, _ = torch._VF.lstm(x, (h0, c0), weights, True, 1, 0.0, torch.is_grad_enabled(), False, True)
+    return h_n[0]
+
+
 def lstm_run(kernel, recurrent_kernel, bias, x):
     """Keras LSTM (return_sequences=False) over x [n, steps, in]: gates in
     the column blocks i, f, c, o; recurrent activation sigmoid, activation
     tanh; zero initial state; returns the last h [n, units]."""
+    if FAST:
+        return lstm_run_fused(kernel, recurrent_kernel, bias, x)
     u = recurrent_kernel.shape[0]
     n = x.shape[0]
     h = x.new_zeros(n, u)

@@ -121,6 +121,53 @@ def check_bidirectional(n, steps, inp, u):
     report(name + " d input", rel(x.grad, x2.grad), TOL)
 
 
+def check_fast_conv(n, h, w, c, f, k, padding, strides):
+    """models.FAST's conv2d (F.conv2d) and maxpool2d (F.max_pool2d)
+    against the written-out forms: output and gradients (random data, so no
+    ties in the pooling windows)."""
+    P = {"c.kernel": leaf(k, k, c, f), "c.bias": leaf(f)}
+    x = leaf(n, h, w, c)
+    results = {}
+    saved = models.FAST
+    try:
+        for fast in (False, True):
+            models.FAST = fast
+            for t in (P["c.kernel"], P["c.bias"], x):
+                t.grad = None
+            y = models.maxpool2d(models.conv2d(P, "c", x, padding=padding, strides=strides, activation="relu"), 2)
+            g = torch.linspace(-1, 1, y.numel(), dtype=F64).reshape(y.shape)
+            (y * g).sum().backward()
+            results[fast] = (y.detach(), P["c.kernel"].grad, P["c.bias"].grad, x.grad)
+    finally:
+        models.FAST = saved
+    name = f"FAST conv2d+maxpool {h}x{w}x{c} -> {f}, {k}x{k} {padding} strides {strides}"
+    for what, a, b in zip(("y", "d kernel", "d bias", "d input"), results[True], results[False]):
+        report(f"{name} {what}", rel(a, b) if a is not None else float("inf"), TOL)
+
+
+def check_fast_rnn(n, steps, inp, u):
+    """models.FAST (lstm_run through torch._VF.lstm, which bench.py uses)
+    against the loop (the checked reference): output and gradients."""
+    kernel, rec, bias = leaf(inp, 4 * u), leaf(u, 4 * u), leaf(4 * u)
+    x = leaf(n, steps, inp)
+    g = torch.randn(n, u, dtype=F64)
+    results = {}
+    saved = models.FAST
+    try:
+        for fast in (False, True):
+            models.FAST = fast
+            for t in (kernel, rec, bias, x):
+                t.grad = None
+            h = models.lstm_run(kernel, rec, bias, x)
+            (h * g).sum().backward()
+            results[fast] = (h.detach(), kernel.grad, rec.grad, bias.grad, x.grad)
+    finally:
+        models.FAST = saved
+    name = f"FAST lstm n={n} in={inp} units={u} steps={steps}"
+    for what, a, b in zip(("h", "d kernel", "d recurrent_kernel", "d bias", "d input"), results[True], results[False]):
+        report(f"{name} {what}", rel(a, b) if a is not None else float("inf"), TOL)
+
+
 # ---- conv2d and maxpool --------------------------------------------------
 
 # TensorFlow's "same" rule written out per case, (before, after) on one axis:
@@ -465,6 +512,9 @@ def main():
     check_lstm(3, 5, 4, 6)
     check_lstm(2, 1, 1, 3)
     check_bidirectional(3, 6, 4, 5)
+    check_fast_rnn(5, 7, 3, 4)
+    check_fast_conv(2, 9, 8, 3, 4, 3, "same", 2)
+    check_fast_conv(2, 8, 8, 2, 3, 3, "valid", 1)
     check_same_padding_rule()
     for h, w, k, s in [(8, 7, 3, 1), (8, 7, 4, 1), (7, 8, 2, 1), (8, 7, 3, 2), (9, 6, 4, 2), (6, 6, 1, 3), (5, 5, 5, 3)]:
         if (h, k, s) in SAME_PADS and (w, k, s) in SAME_PADS:

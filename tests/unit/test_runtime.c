@@ -1,5 +1,5 @@
 /* test_runtime.c — unit tests of the mnc runtime (mn_rng.c, mn_init.c,
- * mn_safetensors.c), with CUnit.
+ * mn_safetensors.c, mn_math.h), with CUnit.
  *
  * Known-answer values were derived independently of this C code:
  *   - xoshiro256** from the state {1, 2, 3, 4}: the published vector of the
@@ -11,11 +11,13 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "mn_math.h"
 #include "mn_runtime.h"
 
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
 #include <dirent.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -728,6 +730,273 @@ static void test_arguments_and_strerror(void)
     CU_ASSERT(mn_strerror(12345) != NULL);
 }
 
+/* ---- vectorisable math (mn_math.h) --------------------------------------- */
+
+/* The error of got against the double-precision reference, in units of the
+ * last place of the float nearest ref (2^-149 in the subnormal range).  A
+ * reference that rounds to +-inf in float wants +-inf (FLT_MAX is accepted
+ * right at the boundary); a NaN reference wants a NaN; a NaN or an infinity
+ * anywhere else is an error of 1e30. */
+static double ulp_error(float got, double ref)
+{
+    if (isnan(ref))
+        return isnan(got) ? 0.0 : 1e30;
+    if (isnan(got))
+        return 1e30;
+    float ref_f = (float)ref;
+    if (isinf(ref_f))
+        return got == ref_f || got == copysignf(FLT_MAX, ref_f) ? 0.0 : 1e30;
+    if ((double)got == ref)
+        return 0.0;
+    if (isinf(got))
+        return 1e30;
+    int e;
+    frexp(ref, &e);
+    double ulp = fabs(ref) < FLT_MIN ? ldexp(1.0, -149) : ldexp(1.0, e - 24);
+    return fabs((double)got - ref) / ulp;
+}
+
+static double ref_exp(double x)
+{
+    return exp(x);
+}
+
+static double ref_sigmoid(double x)
+{
+    return 1.0 / (1.0 + exp(-x));
+}
+
+static double ref_tanh(double x)
+{
+    return tanh(x);
+}
+
+/* The functions over a block, as the generated code calls them: these loops
+ * are the ones gcc and clang vectorise at -O2, so the sweeps below test the
+ * vector code. */
+enum { MATH_BLOCK = 1024 };
+
+static void exp_block(float *restrict y, const float *restrict x)
+{
+    for (int i = 0; i < MATH_BLOCK; i++)
+        y[i] = mn_exp_f(x[i]);
+}
+
+static void sigmoid_block(float *restrict y, const float *restrict x)
+{
+    for (int i = 0; i < MATH_BLOCK; i++)
+        y[i] = mn_sigmoid_f(x[i]);
+}
+
+static void tanh_block(float *restrict y, const float *restrict x)
+{
+    for (int i = 0; i < MATH_BLOCK; i++)
+        y[i] = mn_tanh_f(x[i]);
+}
+
+typedef struct {
+    void (*block)(float *restrict, const float *restrict);
+    double (*ref)(double);
+    double max_error;   /* over the points with ref >= min_ref */
+    float worst_x;
+    double min_ref;     /* below it, the error is not counted */
+    long nan_for_non_nan;
+    int odd;            /* check f(-x) == -f(x) bit for bit as well */
+    long not_odd;
+} math_sweep;
+
+/* Runs n points (the rest of the block is zeros) through the function and
+ * records the worst error. */
+static void sweep_block(math_sweep *s, float *x, int n)
+{
+    static float y[MATH_BLOCK], y_neg[MATH_BLOCK], x_neg[MATH_BLOCK];
+    for (int i = n; i < MATH_BLOCK; i++)
+        x[i] = 0.0f;
+    s->block(y, x);
+    if (s->odd) {
+        for (int i = 0; i < MATH_BLOCK; i++)
+            x_neg[i] = -x[i];
+        s->block(y_neg, x_neg);
+    }
+    for (int i = 0; i < n; i++) {
+        s->nan_for_non_nan += isnan(y[i]) && !isnan(x[i]);
+        if (s->odd) {
+            float minus = -y_neg[i];
+            s->not_odd += memcmp(&y[i], &minus, sizeof minus) != 0 && !isnan(x[i]);
+        }
+        double ref = s->ref(x[i]);
+        if (isnan(x[i]) || fabs(ref) < s->min_ref)
+            continue;
+        double err = ulp_error(y[i], ref);
+        if (err > s->max_error) {
+            s->max_error = err;
+            s->worst_x = x[i];
+        }
+    }
+}
+
+/* Every 997th float bit pattern (all signs, exponents, NaNs and
+ * infinities), then n_even points evenly spaced over [lo, hi]. */
+static void sweep(math_sweep *s, int n_even, double lo, double hi)
+{
+    static float x[MATH_BLOCK];
+    int n = 0;
+    for (uint64_t bits = 0; bits <= UINT32_MAX; bits += 997) {
+        uint32_t u = (uint32_t)bits;
+        memcpy(&x[n], &u, sizeof u);
+        if (++n == MATH_BLOCK) {
+            sweep_block(s, x, n);
+            n = 0;
+        }
+    }
+    for (int i = 0; i < n_even; i++) {
+        x[n] = (float)(lo + (hi - lo) * i / (n_even - 1));
+        if (++n == MATH_BLOCK) {
+            sweep_block(s, x, n);
+            n = 0;
+        }
+    }
+    sweep_block(s, x, n);
+}
+
+/* Reports the worst point when a bound is exceeded. */
+static void check_sweep(const char *name, const math_sweep *s, double bound)
+{
+    if (s->max_error > bound)
+        fprintf(stderr, "\n%s: %.3f ulp at x = %a (%.9g), bound %.1f\n", name, s->max_error,
+                (double)s->worst_x, (double)s->worst_x, bound);
+    CU_ASSERT(s->max_error <= bound);
+    CU_ASSERT_EQUAL(s->nan_for_non_nan, 0);
+    CU_ASSERT_EQUAL(s->not_odd, 0);
+}
+
+/* True when a and b are the same float bit for bit (NaNs: both NaN). */
+static int same_float(float a, float b)
+{
+    if (isnan(a) || isnan(b))
+        return isnan(a) && isnan(b);
+    return memcmp(&a, &b, sizeof a) == 0;
+}
+
+/* mn_exp_f: within 2 ulp of exp wherever the result is a normal float
+ * ([-87.3, 88.7] and a little more; measured 0.99), correctly scaled
+ * through gradual underflow (within 1 subnormal ulp), +inf from
+ * ln(FLT_MAX) up, exactly 0 far below, NaN for NaN only. */
+static void test_exp_accuracy(void)
+{
+    math_sweep normal = {exp_block, ref_exp, 0, 0, FLT_MIN, 0, 0, 0};
+    sweep(&normal, 1000000, -87.3, 88.7);
+    check_sweep("mn_exp_f", &normal, 2.0);
+
+    /* The subnormal results: [-104, -87.3] evenly, absolute error in units
+     * of 2^-149. */
+    math_sweep subnormal = {exp_block, ref_exp, 0, 0, 0.0, 0, 0, 0};
+    static float x[MATH_BLOCK];
+    for (int k = 0; k < 100; k++) {
+        for (int i = 0; i < MATH_BLOCK; i++)
+            x[i] = (float)(-104.0 + 16.7 * (k * MATH_BLOCK + i) / (100.0 * MATH_BLOCK));
+        sweep_block(&subnormal, x, MATH_BLOCK);
+    }
+    check_sweep("mn_exp_f (gradual underflow)", &subnormal, 1.0);
+}
+
+static void test_exp_special_values(void)
+{
+    CU_ASSERT(mn_exp_f(0.0f) == 1.0f);
+    CU_ASSERT(mn_exp_f(-0.0f) == 1.0f);
+    CU_ASSERT(mn_exp_f(1e-30f) == 1.0f);
+    CU_ASSERT(mn_exp_f(-1e-30f) == 1.0f);
+    CU_ASSERT(mn_exp_f(1e-8f) == 1.0f);
+    CU_ASSERT(mn_exp_f(-1e-8f) == 1.0f);
+    CU_ASSERT(same_float(mn_exp_f(INFINITY), INFINITY));
+    CU_ASSERT(same_float(mn_exp_f(-INFINITY), 0.0f));
+    CU_ASSERT(isnan(mn_exp_f(NAN)));
+    CU_ASSERT(isnan(mn_exp_f(-NAN)));
+    CU_ASSERT(same_float(mn_exp_f(88.73f), INFINITY));
+    CU_ASSERT(same_float(mn_exp_f(89.0f), INFINITY));
+    CU_ASSERT(same_float(mn_exp_f(1e30f), INFINITY));
+    CU_ASSERT(same_float(mn_exp_f(FLT_MAX), INFINITY));
+    CU_ASSERT(same_float(mn_exp_f(-104.0f), 0.0f));
+    CU_ASSERT(same_float(mn_exp_f(-1e30f), 0.0f));
+    CU_ASSERT(same_float(mn_exp_f(-FLT_MAX), 0.0f));
+    /* Near FLT_MAX, at the ends of the normal range, and at 1. */
+    const float at[] = {88.7f, 88.72283f, -88.7f, -87.3f, 1.0f};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++)
+        CU_ASSERT(ulp_error(mn_exp_f(at[i]), exp(at[i])) <= 2.0);
+    CU_ASSERT(mn_exp_f(-103.0f) > 0.0f);   /* 2^-148.6: a subnormal, not 0 */
+}
+
+/* mn_sigmoid_f: within 4 ulp of 1 / (1 + exp(-x)) where that is >= 1e-30
+ * (measured 2.4), and within 4 ulp (subnormal ulps included) everywhere. */
+static void test_sigmoid_accuracy(void)
+{
+    math_sweep large = {sigmoid_block, ref_sigmoid, 0, 0, 1e-30, 0, 0, 0};
+    sweep(&large, 1000000, -70.0, 20.0);
+    check_sweep("mn_sigmoid_f", &large, 4.0);
+
+    math_sweep all = {sigmoid_block, ref_sigmoid, 0, 0, 0.0, 0, 0, 0};
+    sweep(&all, 100000, -110.0, 0.0);
+    check_sweep("mn_sigmoid_f (small results)", &all, 4.0);
+}
+
+static void test_sigmoid_special_values(void)
+{
+    CU_ASSERT(mn_sigmoid_f(0.0f) == 0.5f);
+    CU_ASSERT(mn_sigmoid_f(-0.0f) == 0.5f);
+    CU_ASSERT(mn_sigmoid_f(1e-30f) == 0.5f);
+    CU_ASSERT(mn_sigmoid_f(-1e-30f) == 0.5f);
+    CU_ASSERT(mn_sigmoid_f(1e-8f) == 0.5f);
+    CU_ASSERT(mn_sigmoid_f(-1e-8f) == 0.5f);
+    CU_ASSERT(mn_sigmoid_f(INFINITY) == 1.0f);
+    CU_ASSERT(same_float(mn_sigmoid_f(-INFINITY), 0.0f));
+    CU_ASSERT(isnan(mn_sigmoid_f(NAN)));
+    CU_ASSERT(isnan(mn_sigmoid_f(-NAN)));
+    CU_ASSERT(mn_sigmoid_f(88.7f) == 1.0f);
+    CU_ASSERT(mn_sigmoid_f(200.0f) == 1.0f);
+    CU_ASSERT(mn_sigmoid_f(FLT_MAX) == 1.0f);
+    CU_ASSERT(ulp_error(mn_sigmoid_f(-88.7f), ref_sigmoid(-88.7f)) <= 4.0);
+    CU_ASSERT(mn_sigmoid_f(-100.0f) > 0.0f);   /* 3.7e-44, subnormal */
+    CU_ASSERT(same_float(mn_sigmoid_f(-200.0f), 0.0f));
+    CU_ASSERT(same_float(mn_sigmoid_f(-FLT_MAX), 0.0f));
+    CU_ASSERT(ulp_error(mn_sigmoid_f(1.0f), ref_sigmoid(1.0f)) <= 4.0);
+    CU_ASSERT(ulp_error(mn_sigmoid_f(-1.0f), ref_sigmoid(-1.0f)) <= 4.0);
+}
+
+/* mn_tanh_f: odd bit for bit, within 4 ulp of tanh over the whole float
+ * range (measured 1.3, at the switch from the polynomial, |x| = 0.625). */
+static void test_tanh_accuracy(void)
+{
+    math_sweep all = {tanh_block, ref_tanh, 0, 0, 0.0, 0, 1, 0};
+    sweep(&all, 1000000, -10.0, 10.0);
+    check_sweep("mn_tanh_f", &all, 4.0);
+}
+
+static void test_tanh_special_values(void)
+{
+    CU_ASSERT(same_float(mn_tanh_f(0.0f), 0.0f));
+    CU_ASSERT(same_float(mn_tanh_f(-0.0f), -0.0f));
+    CU_ASSERT(mn_tanh_f(1e-30f) == 1e-30f);
+    CU_ASSERT(mn_tanh_f(-1e-30f) == -1e-30f);
+    CU_ASSERT(mn_tanh_f(1e-8f) == 1e-8f);
+    CU_ASSERT(mn_tanh_f(-1e-8f) == -1e-8f);
+    CU_ASSERT(mn_tanh_f(0x1p-149f) == 0x1p-149f);
+    CU_ASSERT(mn_tanh_f(INFINITY) == 1.0f);
+    CU_ASSERT(mn_tanh_f(-INFINITY) == -1.0f);
+    CU_ASSERT(isnan(mn_tanh_f(NAN)));
+    CU_ASSERT(isnan(mn_tanh_f(-NAN)));
+    CU_ASSERT(mn_tanh_f(88.7f) == 1.0f);
+    CU_ASSERT(mn_tanh_f(-88.7f) == -1.0f);
+    CU_ASSERT(mn_tanh_f(10.0f) == 1.0f);
+    CU_ASSERT(mn_tanh_f(FLT_MAX) == 1.0f);
+    CU_ASSERT(mn_tanh_f(-FLT_MAX) == -1.0f);
+    /* Either side of the switch at 0.625. */
+    const float around[] = {0.62499994f, 0.625f, 0.62500006f, 0.5f, 1.0f};
+    for (size_t i = 0; i < sizeof around / sizeof around[0]; i++) {
+        CU_ASSERT(ulp_error(mn_tanh_f(around[i]), tanh(around[i])) <= 4.0);
+        CU_ASSERT(ulp_error(mn_tanh_f(-around[i]), tanh(-around[i])) <= 4.0);
+    }
+}
+
 /* Removes every file in scratch_dir, then the directory. */
 static void remove_scratch_dir(void)
 {
@@ -754,7 +1023,8 @@ int main(void)
     CU_pSuite rng = CU_add_suite("rng", NULL, NULL);
     CU_pSuite init = CU_add_suite("init", NULL, NULL);
     CU_pSuite st = CU_add_suite("safetensors", NULL, NULL);
-    if (rng == NULL || init == NULL || st == NULL)
+    CU_pSuite math = CU_add_suite("math", NULL, NULL);
+    if (rng == NULL || init == NULL || st == NULL || math == NULL)
         return 2;
     CU_add_test(rng, "xoshiro256** published vector", test_xoshiro_published_vector);
     CU_add_test(rng, "seeding is splitmix64", test_seed_is_splitmix64);
@@ -775,6 +1045,12 @@ int main(void)
     CU_add_test(st, "malformed files", test_malformed_files);
     CU_add_test(st, "atomic save", test_atomic_save);
     CU_add_test(st, "arguments and strerror", test_arguments_and_strerror);
+    CU_add_test(math, "exp accuracy", test_exp_accuracy);
+    CU_add_test(math, "exp special values", test_exp_special_values);
+    CU_add_test(math, "sigmoid accuracy", test_sigmoid_accuracy);
+    CU_add_test(math, "sigmoid special values", test_sigmoid_special_values);
+    CU_add_test(math, "tanh accuracy", test_tanh_accuracy);
+    CU_add_test(math, "tanh special values", test_tanh_special_values);
 
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
