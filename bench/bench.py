@@ -4,7 +4,8 @@
 For every example (examples/*.mn) and examples/bench/big_mlp.mn, at batch
 32 and 256, on 1 and 2 threads, on one fixed random batch:
   - mnc: ./mnc FILE --prefix m --batch B (compile time measured), the
-    generated C built as the README says (cc -std=c99 -O2, linked with
+    generated C built as the README says (cc -std=c99 -O2 -march=native,
+    or $MNC_BENCH_CFLAGS instead of -O2 -march=native; linked with
     build/libmnrt.a -lopenblas -lm) with bench/bench.c, which times
     train_step and predict (median and p90 of individually timed steps after
     warm-up), counts heap calls per step, records the sgemm calls of one
@@ -34,6 +35,9 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BUILD = os.environ.get("BUILD", "build")
 CC = os.environ.get("CC", "cc")
+# How README tells users to build generated code that runs on the machine
+# that builds it (MNC_BENCH_CFLAGS="-O2" measures the portable build).
+GEN_FLAGS = os.environ.get("MNC_BENCH_CFLAGS", "-O2 -march=native").split()
 sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
 
 HEADER = ["model", "batch", "threads", "mnc_train_us", "torch_train_us", "train_speedup", "mnc_predict_us",
@@ -158,7 +162,7 @@ def build_model(case, mn, batch, sub="bench"):
     t0 = time.perf_counter()
     sh(["./mnc", mn, "--prefix", "m", "--batch", str(batch), "-o", f"{d}/m.c"])
     compile_s = time.perf_counter() - t0
-    sh([CC, "-std=c99", "-O2", "-Iruntime", "-c", f"{d}/m.c", "-o", f"{d}/m.o"])
+    sh([CC, "-std=c99", *GEN_FLAGS, "-Iruntime", "-c", f"{d}/m.c", "-o", f"{d}/m.o"])
     sh([CC, "-std=gnu99", "-O2", "-Iruntime", "-Itests/harness", f"-I{d}", "bench/bench.c", f"{d}/m.o",
         f"{BUILD}/libmnrt.a", "-lopenblas", "-lm", "-ldl", "-o", f"{d}/bench"])
     return d, compile_s
@@ -293,6 +297,7 @@ def main(argv):
                 f.write("\t".join(str(r[h]) for h in HEADER) + "\n")
     print(f"Machine: {machine()}")
     print(f"OpenBLAS kernel (openblas_get_corename): {corename}")
+    print(f"Generated code built with: {CC} -std=c99 {' '.join(GEN_FLAGS)}, linked with {BUILD}/libmnrt.a -lopenblas -lm")
     if have_torch:
         v = subprocess.run(["/usr/bin/python3", "-c", "import torch; print(torch.__version__)"],
                            capture_output=True, text=True).stdout.strip()

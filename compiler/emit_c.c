@@ -198,21 +198,51 @@ static void gemm(Emit *E, const char *ta, const char *tb, const char *m, long nn
         rt(E, "gemm"), ta, tb, m, nn, k, lit(E, 1), a, lda, b, ldb, lit(E, 0), c, ldc);
 }
 
+/* A product whose inner dimension is this small (a layer on one or a few
+ * features) is a few multiply-adds per output: a direct loop beats a GEMM
+ * call, which packs its operands first. */
+#define DIRECT_K 8
+
+/* "x[0] * w[j] + x[1] * w[N + j] + ..." over K terms */
+static const char *dot_terms(int K, int N) {
+    Buf b = {0};
+    for (int k = 0; k < K; k++) {
+        if (k == 0) buf_puts(&b, "x[0] * w[j]");
+        else buf_printf(&b, " + x[%d] * w[%d + j]", k, k * N);
+    }
+    return b.data;
+}
+
 static void emit_matmul(Emit *E, Node *n) {
     Node *x = in(E, n, 0), *w = in(E, n, 1);
     int K = w->shape.dims[0], N = w->shape.dims[1];
     head(E, n, n->op == OP_LINEAR ? xsprintf("%s(x W%s)", (const char *[]){"linear", "relu", "sigmoid", "tanh", "softmax"}[n->act], n->nin == 3 ? " + b" : "") : "matmul");
     int v = (int)(n - E->g->nodes);
+    int bias = n->op == OP_LINEAR && n->nin == 3;
+    Act act = n->op == OP_LINEAR ? n->act : ACT_LINEAR;
+    if (K <= DIRECT_K) {
+        out(E, "    for (int r = 0; r < %s; r++) { /* %d input%s: a direct loop */", rows(&n->shape), K, K == 1 ? "" : "s");
+        out(E, "        const %s *x = %s + (size_t)r * %d, *w = %s;", E->T, ptr(E, n->in[0]), K, ptr(E, n->in[1]));
+        if (bias) out(E, "        const %s *b = %s;", E->T, ptr(E, n->in[2]));
+        out(E, "        %s *y = %s + (size_t)r * %d;", E->T, ptr(E, v), N);
+        out(E, "        MN_VEC");
+        out(E, "        for (int j = 0; j < %d; j++) {", N);
+        out(E, "            const %s z = %s%s;", E->T, dot_terms(K, N), bias ? " + b[j]" : "");
+        out(E, "            y[j] = %s;", act_expr(E, act, "z"));
+        out(E, "        }");
+        out(E, "    }");
+        return;
+    }
     gemm(E, "CblasNoTrans", "CblasNoTrans", rows(&x->shape), N, xsprintf("%d", K), ptr(E, n->in[0]),
          xsprintf("%d", K), ptr(E, n->in[1]), N, ptr(E, v), N);
-    if (n->op != OP_LINEAR || (n->nin == 2 && n->act == ACT_LINEAR)) return;
+    if (!bias && act == ACT_LINEAR) return;
     out(E, "    for (int r = 0; r < %s; r++) {", rows(&n->shape));
     out(E, "        %s *y = %s + (size_t)r * %d;", E->T, ptr(E, v), N);
-    if (n->nin == 3) out(E, "        const %s *b = %s;", E->T, ptr(E, n->in[2]));
+    if (bias) out(E, "        const %s *b = %s;", E->T, ptr(E, n->in[2]));
     out(E, "        MN_VEC");
     out(E, "        for (int j = 0; j < %d; j++) {", N);
-    out(E, "            const %s z = y[j]%s;", E->T, n->nin == 3 ? " + b[j]" : "");
-    out(E, "            y[j] = %s;", act_expr(E, n->act, "z"));
+    out(E, "            const %s z = y[j]%s;", E->T, bias ? " + b[j]" : "");
+    out(E, "            y[j] = %s;", act_expr(E, act, "z"));
     out(E, "        }");
     out(E, "    }");
 }
@@ -222,19 +252,47 @@ static void emit_linear(Emit *E, Node *n) { emit_matmul(E, n); }
 /* dx[.., K] = dy[.., N] W[K, N]^T */
 static void emit_matmul_dx(Emit *E, Node *n) {
     Node *w = in(E, n, 1);
-    int K = w->shape.dims[0], N = w->shape.dims[1];
+    int K = w->shape.dims[0], N = w->shape.dims[1], v = (int)(n - E->g->nodes);
     head(E, n, "dy W^T");
+    if (N == 1) { /* one output: dx is dy times W's column */
+        out(E, "    for (int r = 0; r < %s; r++) {", rows(&n->shape));
+        out(E, "        const %s d = %s[r], *w = %s;", E->T, ptr(E, n->in[0]), ptr(E, n->in[1]));
+        out(E, "        %s *dx = %s + (size_t)r * %d;", E->T, ptr(E, v), K);
+        out(E, "        MN_VEC");
+        out(E, "        for (int k = 0; k < %d; k++) dx[k] = d * w[k];", K);
+        out(E, "    }");
+        return;
+    }
     gemm(E, "CblasNoTrans", "CblasTrans", rows(&n->shape), K, xsprintf("%d", N), ptr(E, n->in[0]),
-         xsprintf("%d", N), ptr(E, n->in[1]), N, ptr(E, (int)(n - E->g->nodes)), K);
+         xsprintf("%d", N), ptr(E, n->in[1]), N, ptr(E, v), K);
 }
 
 /* dW[K, N] = x[rows, K]^T dy[rows, N] */
 static void emit_matmul_dw(Emit *E, Node *n) {
     Node *x = in(E, n, 0);
-    int K = n->shape.dims[0], N = n->shape.dims[1];
+    int K = n->shape.dims[0], N = n->shape.dims[1], v = (int)(n - E->g->nodes);
     head(E, n, "x^T dy");
+    if (K <= DIRECT_K || N == 1) { /* a thin product: add up the rows' outer products */
+        out(E, "    memset(%s, 0, sizeof(%s) * %ld);", ptr(E, v), E->T, (long)K * N);
+        out(E, "    for (int r = 0; r < %s; r++) {", rows(&x->shape));
+        out(E, "        const %s *x = %s + (size_t)r * %d, *dy = %s + (size_t)r * %d;", E->T, ptr(E, n->in[0]), K,
+            ptr(E, n->in[1]), N);
+        if (K <= DIRECT_K) {
+            out(E, "        for (int k = 0; k < %d; k++) {", K);
+            out(E, "            %s *dw = %s + (size_t)k * %d;", E->T, ptr(E, v), N);
+            out(E, "            MN_VEC");
+            out(E, "            for (int j = 0; j < %d; j++) dw[j] += x[k] * dy[j];", N);
+            out(E, "        }");
+        } else {
+            out(E, "        %s *dw = %s;", E->T, ptr(E, v));
+            out(E, "        MN_VEC");
+            out(E, "        for (int k = 0; k < %d; k++) dw[k] += x[k] * dy[0];", K);
+        }
+        out(E, "    }");
+        return;
+    }
     gemm(E, "CblasTrans", "CblasNoTrans", xsprintf("%d", K), N, rows(&x->shape), ptr(E, n->in[0]),
-         xsprintf("%d", K), ptr(E, n->in[1]), N, ptr(E, (int)(n - E->g->nodes)), N);
+         xsprintf("%d", K), ptr(E, n->in[1]), N, ptr(E, v), N);
 }
 
 static void emit_unary(Emit *E, Node *n) {
@@ -1428,6 +1486,7 @@ static void emit_source(Emit *E, const EmitOptions *opt) {
     out(E, " * run-time overlap checks, which gcc -O2 does not insert. */");
     out(E, "#if defined(__clang__)");
     out(E, "#define MN_VEC _Pragma(\"clang loop vectorize(assume_safety)\")");
+    out(E, "#pragma clang diagnostic ignored \"-Wpass-failed\" /* a loop that cannot be (a libm call) stays scalar */");
     out(E, "#elif defined(__GNUC__)");
     out(E, "#define MN_VEC _Pragma(\"GCC ivdep\")");
     out(E, "#else");

@@ -17,6 +17,7 @@
  * run-time overlap checks, which gcc -O2 does not insert. */
 #if defined(__clang__)
 #define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#pragma clang diagnostic ignored "-Wpass-failed" /* a loop that cannot be (a libm call) stays scalar */
 #elif defined(__GNUC__)
 #define MN_VEC _Pragma("GCC ivdep")
 #else
@@ -76,13 +77,13 @@ static void predict_batch(interaction *m, const interaction_inputs *in, int n, c
 
     /* interaction.mn:11: x_b = input_b -> dense(64, activation=relu) */
     /* x_b [n, 64] = relu(x W + b)(input_b [n, 5], dense_1.kernel [5, 64], dense_1.bias [64]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 5, 1.0f, in->input_b, 5, (P + 704), 64, 0.0f, (A + 2048), 64);
-    for (int r = 0; r < n; r++) {
-        float *y = (A + 2048) + (size_t)r * 64;
+    for (int r = 0; r < n; r++) { /* 5 inputs: a direct loop */
+        const float *x = in->input_b + (size_t)r * 5, *w = (P + 704);
         const float *b = (P + 1024);
+        float *y = (A + 2048) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
-            const float z = y[j] + b[j];
+            const float z = x[0] * w[j] + x[1] * w[64 + j] + x[2] * w[128 + j] + x[3] * w[192 + j] + x[4] * w[256 + j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
@@ -157,13 +158,13 @@ float interaction_evaluate(interaction *m, const interaction_inputs *in, const i
 
     /* interaction.mn:11: x_b = input_b -> dense(64, activation=relu) */
     /* x_b [n, 64] = relu(x W + b)(input_b [n, 5], dense_1.kernel [5, 64], dense_1.bias [64]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 5, 1.0f, in->input_b, 5, (P + 704), 64, 0.0f, (A + 2048), 64);
-    for (int r = 0; r < n; r++) {
-        float *y = (A + 2048) + (size_t)r * 64;
+    for (int r = 0; r < n; r++) { /* 5 inputs: a direct loop */
+        const float *x = in->input_b + (size_t)r * 5, *w = (P + 704);
         const float *b = (P + 1024);
+        float *y = (A + 2048) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
-            const float z = y[j] + b[j];
+            const float z = x[0] * w[j] + x[1] * w[64 + j] + x[2] * w[128 + j] + x[3] * w[192 + j] + x[4] * w[256 + j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
@@ -251,13 +252,13 @@ float interaction_compute_gradients(interaction *m, const interaction_inputs *in
 
     /* interaction.mn:11: x_b = input_b -> dense(64, activation=relu) */
     /* x_b [n, 64] = relu(x W + b)(input_b [n, 5], dense_1.kernel [5, 64], dense_1.bias [64]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 5, 1.0f, in->input_b, 5, (P + 704), 64, 0.0f, (A + 2048), 64);
-    for (int r = 0; r < n; r++) {
-        float *y = (A + 2048) + (size_t)r * 64;
+    for (int r = 0; r < n; r++) { /* 5 inputs: a direct loop */
+        const float *x = in->input_b + (size_t)r * 5, *w = (P + 704);
         const float *b = (P + 1024);
+        float *y = (A + 2048) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
-            const float z = y[j] + b[j];
+            const float z = x[0] * w[j] + x[1] * w[64 + j] + x[2] * w[128 + j] + x[3] * w[192 + j] + x[4] * w[256 + j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
@@ -315,9 +316,20 @@ float interaction_compute_gradients(interaction *m, const interaction_inputs *in
     memset((G + 1280), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 1280)[0] += (A + 4144)[i];
     /* %20 [n, 192] = dy W^T(%18 [n, 1], dense_2.kernel [192, 1]) */
-    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 192, 1, 1.0f, (A + 4144), 1, (P + 1088), 1, 0.0f, (A + 12288), 192);
+    for (int r = 0; r < n; r++) {
+        const float d = (A + 4144)[r], *w = (P + 1088);
+        float *dx = (A + 12288) + (size_t)r * 192;
+        MN_VEC
+        for (int k = 0; k < 192; k++) dx[k] = d * w[k];
+    }
     /* %21 [192, 1] = x^T dy(%10 [n, 192], %18 [n, 1]) */
-    mn_gemm_f32(CblasTrans, CblasNoTrans, 192, 1, n, 1.0f, (A + 6144), 192, (A + 4144), 1, 0.0f, (G + 1088), 1);
+    memset((G + 1088), 0, sizeof(float) * 192);
+    for (int r = 0; r < n; r++) {
+        const float *x = (A + 6144) + (size_t)r * 192, *dy = (A + 4144) + (size_t)r * 1;
+        float *dw = (G + 1088);
+        MN_VEC
+        for (int k = 0; k < 192; k++) dw[k] += x[k] * dy[0];
+    }
     /* %22 [n, 64] = slice 0:64 of axis 0(%20 [n, 192]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 4144) + (size_t)o * 64, (A + 12288) + (size_t)o * 192 + 0, sizeof(float) * 64);
@@ -370,7 +382,15 @@ float interaction_compute_gradients(interaction *m, const interaction_inputs *in
         for (int j = 0; j < 64; j++) s[j] += d[j];
     }
     /* %31 [5, 64] = x^T dy(input_b [n, 5], d_x_b [n, 64]) */
-    mn_gemm_f32(CblasTrans, CblasNoTrans, 5, 64, n, 1.0f, in->input_b, 5, (A + 4144), 64, 0.0f, (G + 704), 64);
+    memset((G + 704), 0, sizeof(float) * 320);
+    for (int r = 0; r < n; r++) {
+        const float *x = in->input_b + (size_t)r * 5, *dy = (A + 4144) + (size_t)r * 64;
+        for (int k = 0; k < 5; k++) {
+            float *dw = (G + 704) + (size_t)k * 64;
+            MN_VEC
+            for (int j = 0; j < 64; j++) dw[j] += x[k] * dy[j];
+        }
+    }
 
     /* backward of interaction.mn:10: x_a = input_a -> dense(64, activation=relu) */
     /* d_x_a [n, 64] = relu_grad(x_a [n, 64], d_inter [n, 64]) */

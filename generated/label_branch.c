@@ -17,6 +17,7 @@
  * run-time overlap checks, which gcc -O2 does not insert. */
 #if defined(__clang__)
 #define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#pragma clang diagnostic ignored "-Wpass-failed" /* a loop that cannot be (a libm call) stays scalar */
 #elif defined(__GNUC__)
 #define MN_VEC _Pragma("GCC ivdep")
 #else
@@ -83,13 +84,13 @@ static void predict_batch(label_branch *m, const label_branch_inputs *in, int n,
     MN_VEC
     for (int i = 0; i < n; i++) (A + 2048)[i] = (float)in->label_in[i];
     /* %9 [n, 32] = relu(x W + b)(%6 [n, 1], dense_1.kernel [1, 32], dense_1.bias [32]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 1, 1.0f, (A + 2048), 1, (P + 6464), 32, 0.0f, (A + 2080), 32);
-    for (int r = 0; r < n; r++) {
-        float *y = (A + 2080) + (size_t)r * 32;
+    for (int r = 0; r < n; r++) { /* 1 input: a direct loop */
+        const float *x = (A + 2048) + (size_t)r * 1, *w = (P + 6464);
         const float *b = (P + 6496);
+        float *y = (A + 2080) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
-            const float z = y[j] + b[j];
+            const float z = x[0] * w[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
@@ -175,13 +176,13 @@ float label_branch_evaluate(label_branch *m, const label_branch_inputs *in, cons
     MN_VEC
     for (int i = 0; i < n; i++) (A + 2048)[i] = (float)in->label_in[i];
     /* %9 [n, 32] = relu(x W + b)(%6 [n, 1], dense_1.kernel [1, 32], dense_1.bias [32]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 1, 1.0f, (A + 2048), 1, (P + 6464), 32, 0.0f, (A + 2080), 32);
-    for (int r = 0; r < n; r++) {
-        float *y = (A + 2080) + (size_t)r * 32;
+    for (int r = 0; r < n; r++) { /* 1 input: a direct loop */
+        const float *x = (A + 2048) + (size_t)r * 1, *w = (P + 6464);
         const float *b = (P + 6496);
+        float *y = (A + 2080) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
-            const float z = y[j] + b[j];
+            const float z = x[0] * w[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
@@ -293,13 +294,13 @@ float label_branch_compute_gradients(label_branch *m, const label_branch_inputs 
     MN_VEC
     for (int i = 0; i < n; i++) (A + 2048)[i] = (float)in->label_in[i];
     /* %9 [n, 32] = relu(x W + b)(%6 [n, 1], dense_1.kernel [1, 32], dense_1.bias [32]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 1, 1.0f, (A + 2048), 1, (P + 6464), 32, 0.0f, (A + 2080), 32);
-    for (int r = 0; r < n; r++) {
-        float *y = (A + 2080) + (size_t)r * 32;
+    for (int r = 0; r < n; r++) { /* 1 input: a direct loop */
+        const float *x = (A + 2048) + (size_t)r * 1, *w = (P + 6464);
         const float *b = (P + 6496);
+        float *y = (A + 2080) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
-            const float z = y[j] + b[j];
+            const float z = x[0] * w[j] + b[j];
             y[j] = z > 0 ? z : 0.0f;
         }
     }
@@ -420,7 +421,15 @@ float label_branch_compute_gradients(label_branch *m, const label_branch_inputs 
         for (int j = 0; j < 32; j++) s[j] += d[j];
     }
     /* %33 [1, 32] = x^T dy(%6 [n, 1], %31 [n, 32]) */
-    mn_gemm_f32(CblasTrans, CblasNoTrans, 1, 32, n, 1.0f, (A + 2048), 1, (A + 4128), 32, 0.0f, (G + 6464), 32);
+    memset((G + 6464), 0, sizeof(float) * 32);
+    for (int r = 0; r < n; r++) {
+        const float *x = (A + 2048) + (size_t)r * 1, *dy = (A + 4128) + (size_t)r * 32;
+        for (int k = 0; k < 1; k++) {
+            float *dw = (G + 6464) + (size_t)k * 32;
+            MN_VEC
+            for (int j = 0; j < 32; j++) dw[j] += x[k] * dy[j];
+        }
+    }
 
     /* backward of label_branch.mn:8: f = features -> dense(64, activation=relu) */
     /* d_f [n, 64] = relu_grad(f [n, 64], %25 [n, 64]) */

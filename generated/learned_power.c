@@ -17,6 +17,7 @@
  * run-time overlap checks, which gcc -O2 does not insert. */
 #if defined(__clang__)
 #define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#pragma clang diagnostic ignored "-Wpass-failed" /* a loop that cannot be (a libm call) stays scalar */
 #elif defined(__GNUC__)
 #define MN_VEC _Pragma("GCC ivdep")
 #else
@@ -243,9 +244,20 @@ float learned_power_compute_gradients(learned_power *m, const learned_power_inpu
     memset((G + 769), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 769)[0] += (A + 2416)[i];
     /* %16 [n, 64] = dy W^T(%14 [n, 1], dense_1.kernel [64, 1]) */
-    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 64, 1, 1.0f, (A + 2416), 1, (P + 705), 1, 0.0f, (A + 2448), 64);
+    for (int r = 0; r < n; r++) {
+        const float d = (A + 2416)[r], *w = (P + 705);
+        float *dx = (A + 2448) + (size_t)r * 64;
+        MN_VEC
+        for (int k = 0; k < 64; k++) dx[k] = d * w[k];
+    }
     /* %17 [64, 1] = x^T dy(%6 [n, 64], %14 [n, 1]) */
-    mn_gemm_f32(CblasTrans, CblasNoTrans, 64, 1, n, 1.0f, (A + 320), 64, (A + 2416), 1, 0.0f, (G + 705), 1);
+    memset((G + 705), 0, sizeof(float) * 64);
+    for (int r = 0; r < n; r++) {
+        const float *x = (A + 320) + (size_t)r * 64, *dy = (A + 2416) + (size_t)r * 1;
+        float *dw = (G + 705);
+        MN_VEC
+        for (int k = 0; k < 64; k++) dw[k] += x[k] * dy[0];
+    }
     /* %18 [n, 64] = relu_grad(%6 [n, 64], %16 [n, 64]) */
     MN_VEC
     for (int i = 0; i < n * 64; i++) {

@@ -17,6 +17,7 @@
  * run-time overlap checks, which gcc -O2 does not insert. */
 #if defined(__clang__)
 #define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#pragma clang diagnostic ignored "-Wpass-failed" /* a loop that cannot be (a libm call) stays scalar */
 #elif defined(__GNUC__)
 #define MN_VEC _Pragma("GCC ivdep")
 #else
@@ -255,9 +256,20 @@ float masked_input_compute_gradients(masked_input *m, const masked_input_inputs 
     memset((G + 544), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 544)[0] += (A + 48)[i];
     /* %19 [n, 32] = dy W^T(%17 [n, 1], dense_1.kernel [32, 1]) */
-    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 32, 1, 1.0f, (A + 48), 1, (P + 512), 1, 0.0f, (A + 1696), 32);
+    for (int r = 0; r < n; r++) {
+        const float d = (A + 48)[r], *w = (P + 512);
+        float *dx = (A + 1696) + (size_t)r * 32;
+        MN_VEC
+        for (int k = 0; k < 32; k++) dx[k] = d * w[k];
+    }
     /* %20 [32, 1] = x^T dy(%11 [n, 32], %17 [n, 1]) */
-    mn_gemm_f32(CblasTrans, CblasNoTrans, 32, 1, n, 1.0f, (A + 672), 32, (A + 48), 1, 0.0f, (G + 512), 1);
+    memset((G + 512), 0, sizeof(float) * 32);
+    for (int r = 0; r < n; r++) {
+        const float *x = (A + 672) + (size_t)r * 32, *dy = (A + 48) + (size_t)r * 1;
+        float *dw = (G + 512);
+        MN_VEC
+        for (int k = 0; k < 32; k++) dw[k] += x[k] * dy[0];
+    }
     /* %21 [n, 32] = relu_grad(%11 [n, 32], %19 [n, 32]) */
     MN_VEC
     for (int i = 0; i < n * 32; i++) {

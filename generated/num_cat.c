@@ -17,6 +17,7 @@
  * run-time overlap checks, which gcc -O2 does not insert. */
 #if defined(__clang__)
 #define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#pragma clang diagnostic ignored "-Wpass-failed" /* a loop that cannot be (a libm call) stays scalar */
 #elif defined(__GNUC__)
 #define MN_VEC _Pragma("GCC ivdep")
 #else
@@ -293,9 +294,20 @@ float num_cat_compute_gradients(num_cat *m, const num_cat_inputs *in, const num_
     memset((G + 4432), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 4432)[0] += (A + 3120)[i];
     /* %20 [n, 48] = dy W^T(%18 [n, 1], dense_2.kernel [48, 1]) */
-    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 48, 1, 1.0f, (A + 3120), 1, (P + 4384), 1, 0.0f, (A + 5120), 48);
+    for (int r = 0; r < n; r++) {
+        const float d = (A + 3120)[r], *w = (P + 4384);
+        float *dx = (A + 5120) + (size_t)r * 48;
+        MN_VEC
+        for (int k = 0; k < 48; k++) dx[k] = d * w[k];
+    }
     /* %21 [48, 1] = x^T dy(%12 [n, 48], %18 [n, 1]) */
-    mn_gemm_f32(CblasTrans, CblasNoTrans, 48, 1, n, 1.0f, (A + 3584), 48, (A + 3120), 1, 0.0f, (G + 4384), 1);
+    memset((G + 4384), 0, sizeof(float) * 48);
+    for (int r = 0; r < n; r++) {
+        const float *x = (A + 3584) + (size_t)r * 48, *dy = (A + 3120) + (size_t)r * 1;
+        float *dw = (G + 4384);
+        MN_VEC
+        for (int k = 0; k < 48; k++) dw[k] += x[k] * dy[0];
+    }
     /* %22 [n, 32] = slice 0:32 of axis 0(%20 [n, 48]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 3120) + (size_t)o * 32, (A + 5120) + (size_t)o * 48 + 0, sizeof(float) * 32);

@@ -17,6 +17,7 @@
  * run-time overlap checks, which gcc -O2 does not insert. */
 #if defined(__clang__)
 #define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#pragma clang diagnostic ignored "-Wpass-failed" /* a loop that cannot be (a libm call) stays scalar */
 #elif defined(__GNUC__)
 #define MN_VEC _Pragma("GCC ivdep")
 #else
@@ -284,9 +285,20 @@ float shared_layer_compute_gradients(shared_layer *m, const shared_layer_inputs 
     memset((G + 416), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 416)[0] += (A + 4144)[i];
     /* %17 [n, 64] = dy W^T(%15 [n, 1], dense.kernel [64, 1]) */
-    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 64, 1, 1.0f, (A + 4144), 1, (P + 352), 1, 0.0f, (A + 4176), 64);
+    for (int r = 0; r < n; r++) {
+        const float d = (A + 4144)[r], *w = (P + 352);
+        float *dx = (A + 4176) + (size_t)r * 64;
+        MN_VEC
+        for (int k = 0; k < 64; k++) dx[k] = d * w[k];
+    }
     /* %18 [64, 1] = x^T dy(%7 [n, 64], %15 [n, 1]) */
-    mn_gemm_f32(CblasTrans, CblasNoTrans, 64, 1, n, 1.0f, (A + 2048), 64, (A + 4144), 1, 0.0f, (G + 352), 1);
+    memset((G + 352), 0, sizeof(float) * 64);
+    for (int r = 0; r < n; r++) {
+        const float *x = (A + 2048) + (size_t)r * 64, *dy = (A + 4144) + (size_t)r * 1;
+        float *dw = (G + 352);
+        MN_VEC
+        for (int k = 0; k < 64; k++) dw[k] += x[k] * dy[0];
+    }
     /* %19 [n, 32] = slice 0:32 of axis 0(%17 [n, 64]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 2048) + (size_t)o * 32, (A + 4176) + (size_t)o * 64 + 0, sizeof(float) * 32);

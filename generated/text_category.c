@@ -17,6 +17,7 @@
  * run-time overlap checks, which gcc -O2 does not insert. */
 #if defined(__clang__)
 #define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#pragma clang diagnostic ignored "-Wpass-failed" /* a loop that cannot be (a libm call) stays scalar */
 #elif defined(__GNUC__)
 #define MN_VEC _Pragma("GCC ivdep")
 #else
@@ -536,9 +537,20 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
     memset((G + 1379328), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 1379328)[0] += (A + 819248)[i];
     /* %31 [n, 192] = dy W^T(%29 [n, 1], dense.kernel [192, 1]) */
-    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 192, 1, 1.0f, (A + 819248), 1, (P + 1379136), 1, 0.0f, (A + 819280), 192);
+    for (int r = 0; r < n; r++) {
+        const float d = (A + 819248)[r], *w = (P + 1379136);
+        float *dx = (A + 819280) + (size_t)r * 192;
+        MN_VEC
+        for (int k = 0; k < 192; k++) dx[k] = d * w[k];
+    }
     /* %32 [192, 1] = x^T dy(%21 [n, 192], %29 [n, 1]) */
-    mn_gemm_f32(CblasTrans, CblasNoTrans, 192, 1, n, 1.0f, (A + 827392), 192, (A + 819248), 1, 0.0f, (G + 1379136), 1);
+    memset((G + 1379136), 0, sizeof(float) * 192);
+    for (int r = 0; r < n; r++) {
+        const float *x = (A + 827392) + (size_t)r * 192, *dy = (A + 819248) + (size_t)r * 1;
+        float *dw = (G + 1379136);
+        MN_VEC
+        for (int k = 0; k < 192; k++) dw[k] += x[k] * dy[0];
+    }
     /* %33 [n, 128] = slice 0:128 of axis 0(%31 [n, 192]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 825424) + (size_t)o * 128, (A + 819280) + (size_t)o * 192 + 0, sizeof(float) * 128);

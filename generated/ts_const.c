@@ -17,6 +17,7 @@
  * run-time overlap checks, which gcc -O2 does not insert. */
 #if defined(__clang__)
 #define MN_VEC _Pragma("clang loop vectorize(assume_safety)")
+#pragma clang diagnostic ignored "-Wpass-failed" /* a loop that cannot be (a libm call) stays scalar */
 #elif defined(__GNUC__)
 #define MN_VEC _Pragma("GCC ivdep")
 #else
@@ -65,13 +66,13 @@ static void predict_batch(ts_const *m, const ts_const_inputs *in, int n, const t
 
     /* ts_const.mn:10: s = series -> lstm(32) */
     /* %6 [n, 50, 128] = linear(x W + b)(series [n, 50, 1], lstm.kernel [1, 128], lstm.bias [128]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 50, 128, 1, 1.0f, in->series, 1, (P + 0), 128, 0.0f, (A + 0), 128);
-    for (int r = 0; r < n * 50; r++) {
-        float *y = (A + 0) + (size_t)r * 128;
+    for (int r = 0; r < n * 50; r++) { /* 1 input: a direct loop */
+        const float *x = in->series + (size_t)r * 1, *w = (P + 0);
         const float *b = (P + 4224);
+        float *y = (A + 0) + (size_t)r * 128;
         MN_VEC
         for (int j = 0; j < 128; j++) {
-            const float z = y[j] + b[j];
+            const float z = x[0] * w[j] + b[j];
             y[j] = z;
         }
     }
@@ -108,13 +109,13 @@ static void predict_batch(ts_const *m, const ts_const_inputs *in, int n, const t
 
     /* ts_const.mn:11: c = temp -> dense(32) */
     /* c [n, 32] = linear(x W + b)(temp [n, 1], dense.kernel [1, 32], dense.bias [32]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 1, 1.0f, in->temp, 1, (P + 4352), 32, 0.0f, (A + 1024), 32);
-    for (int r = 0; r < n; r++) {
-        float *y = (A + 1024) + (size_t)r * 32;
+    for (int r = 0; r < n; r++) { /* 1 input: a direct loop */
+        const float *x = in->temp + (size_t)r * 1, *w = (P + 4352);
         const float *b = (P + 4384);
+        float *y = (A + 1024) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
-            const float z = y[j] + b[j];
+            const float z = x[0] * w[j] + b[j];
             y[j] = z;
         }
     }
@@ -162,13 +163,13 @@ float ts_const_evaluate(ts_const *m, const ts_const_inputs *in, const ts_const_t
 
     /* ts_const.mn:10: s = series -> lstm(32) */
     /* %6 [n, 50, 128] = linear(x W + b)(series [n, 50, 1], lstm.kernel [1, 128], lstm.bias [128]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 50, 128, 1, 1.0f, in->series, 1, (P + 0), 128, 0.0f, (A + 0), 128);
-    for (int r = 0; r < n * 50; r++) {
-        float *y = (A + 0) + (size_t)r * 128;
+    for (int r = 0; r < n * 50; r++) { /* 1 input: a direct loop */
+        const float *x = in->series + (size_t)r * 1, *w = (P + 0);
         const float *b = (P + 4224);
+        float *y = (A + 0) + (size_t)r * 128;
         MN_VEC
         for (int j = 0; j < 128; j++) {
-            const float z = y[j] + b[j];
+            const float z = x[0] * w[j] + b[j];
             y[j] = z;
         }
     }
@@ -205,13 +206,13 @@ float ts_const_evaluate(ts_const *m, const ts_const_inputs *in, const ts_const_t
 
     /* ts_const.mn:11: c = temp -> dense(32) */
     /* c [n, 32] = linear(x W + b)(temp [n, 1], dense.kernel [1, 32], dense.bias [32]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 1, 1.0f, in->temp, 1, (P + 4352), 32, 0.0f, (A + 1024), 32);
-    for (int r = 0; r < n; r++) {
-        float *y = (A + 1024) + (size_t)r * 32;
+    for (int r = 0; r < n; r++) { /* 1 input: a direct loop */
+        const float *x = in->temp + (size_t)r * 1, *w = (P + 4352);
         const float *b = (P + 4384);
+        float *y = (A + 1024) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
-            const float z = y[j] + b[j];
+            const float z = x[0] * w[j] + b[j];
             y[j] = z;
         }
     }
@@ -263,13 +264,13 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
 
     /* ts_const.mn:10: s = series -> lstm(32) */
     /* %6 [n, 50, 128] = linear(x W + b)(series [n, 50, 1], lstm.kernel [1, 128], lstm.bias [128]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 50, 128, 1, 1.0f, in->series, 1, (P + 0), 128, 0.0f, (A + 0), 128);
-    for (int r = 0; r < n * 50; r++) {
-        float *y = (A + 0) + (size_t)r * 128;
+    for (int r = 0; r < n * 50; r++) { /* 1 input: a direct loop */
+        const float *x = in->series + (size_t)r * 1, *w = (P + 0);
         const float *b = (P + 4224);
+        float *y = (A + 0) + (size_t)r * 128;
         MN_VEC
         for (int j = 0; j < 128; j++) {
-            const float z = y[j] + b[j];
+            const float z = x[0] * w[j] + b[j];
             y[j] = z;
         }
     }
@@ -306,13 +307,13 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
 
     /* ts_const.mn:11: c = temp -> dense(32) */
     /* c [n, 32] = linear(x W + b)(temp [n, 1], dense.kernel [1, 32], dense.bias [32]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 1, 1.0f, in->temp, 1, (P + 4352), 32, 0.0f, (A + 1024), 32);
-    for (int r = 0; r < n; r++) {
-        float *y = (A + 1024) + (size_t)r * 32;
+    for (int r = 0; r < n; r++) { /* 1 input: a direct loop */
+        const float *x = in->temp + (size_t)r * 1, *w = (P + 4352);
         const float *b = (P + 4384);
+        float *y = (A + 1024) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
-            const float z = y[j] + b[j];
+            const float z = x[0] * w[j] + b[j];
             y[j] = z;
         }
     }
@@ -362,9 +363,20 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
     memset((G + 4448), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 4448)[0] += (A + 48)[i];
     /* %20 [n, 32] = dy W^T(%18 [n, 1], dense_1.kernel [32, 1]) */
-    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 32, 1, 1.0f, (A + 48), 1, (P + 4416), 1, 0.0f, (A + 80), 32);
+    for (int r = 0; r < n; r++) {
+        const float d = (A + 48)[r], *w = (P + 4416);
+        float *dx = (A + 80) + (size_t)r * 32;
+        MN_VEC
+        for (int k = 0; k < 32; k++) dx[k] = d * w[k];
+    }
     /* %21 [32, 1] = x^T dy(%12 [n, 32], %18 [n, 1]) */
-    mn_gemm_f32(CblasTrans, CblasNoTrans, 32, 1, n, 1.0f, (A + 2048), 32, (A + 48), 1, 0.0f, (G + 4416), 1);
+    memset((G + 4416), 0, sizeof(float) * 32);
+    for (int r = 0; r < n; r++) {
+        const float *x = (A + 2048) + (size_t)r * 32, *dy = (A + 48) + (size_t)r * 1;
+        float *dw = (G + 4416);
+        MN_VEC
+        for (int k = 0; k < 32; k++) dw[k] += x[k] * dy[0];
+    }
 
     /* backward of ts_const.mn:11: c = temp -> dense(32) */
     /* %22 [32] = sum_to(%20 [n, 32]) */
@@ -376,7 +388,15 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
         for (int j = 0; j < 32; j++) s[j] += d[j];
     }
     /* %23 [1, 32] = x^T dy(temp [n, 1], %20 [n, 32]) */
-    mn_gemm_f32(CblasTrans, CblasNoTrans, 1, 32, n, 1.0f, in->temp, 1, (A + 80), 32, 0.0f, (G + 4352), 32);
+    memset((G + 4352), 0, sizeof(float) * 32);
+    for (int r = 0; r < n; r++) {
+        const float *x = in->temp + (size_t)r * 1, *dy = (A + 80) + (size_t)r * 32;
+        for (int k = 0; k < 1; k++) {
+            float *dw = (G + 4352) + (size_t)k * 32;
+            MN_VEC
+            for (int j = 0; j < 32; j++) dw[j] += x[k] * dy[j];
+        }
+    }
 
     /* backward of ts_const.mn:10: s = series -> lstm(32) */
     /* %24 [n, 50, 192] = d rnn_h / dstates(%20 [n, 32]) */
@@ -436,7 +456,15 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
         for (int j = 0; j < 128; j++) s[j] += d[j];
     }
     /* %29 [1, 128] = x^T dy(series [n, 50, 1], %25 [n, 50, 128]) */
-    mn_gemm_f32(CblasTrans, CblasNoTrans, 1, 128, n * 50, 1.0f, in->series, 1, (A + 819200), 128, 0.0f, (G + 0), 128);
+    memset((G + 0), 0, sizeof(float) * 128);
+    for (int r = 0; r < n * 50; r++) {
+        const float *x = in->series + (size_t)r * 1, *dy = (A + 819200) + (size_t)r * 128;
+        for (int k = 0; k < 1; k++) {
+            float *dw = (G + 0) + (size_t)k * 128;
+            MN_VEC
+            for (int j = 0; j < 128; j++) dw[j] += x[k] * dy[j];
+        }
+    }
 
     (void)P;
     (void)G;
