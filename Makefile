@@ -2,8 +2,13 @@
 #
 #   make           build ./mnc and the runtime (build/libmnrt.a)
 #   make test      every test; prints "N passed, M failed" last
-#   make demo      compile an example, train it, print its loss falling
-#   make deps      install flex, bison, OpenBLAS and CUnit when missing
+#   make demo      train a three-input model on a real data set with its generated
+#                  trainer; held-out accuracy, a few predictions
+#   make deps      install the Debian packages the build and tests need when missing
+#                  (flex, bison, OpenBLAS, CUnit, clang, cmake, pkg-config, graphviz, man-db)
+#   make install   mnc, the runtime (static and shared), its headers, mnrt.pc
+#                  and the man page under PREFIX (default /usr/local; DESTDIR);
+#                  make uninstall removes them
 #   make golden-check / golden-update   the snapshots in generated/
 #
 # make, make test and make demo call `make deps` first, so a fresh Debian
@@ -21,8 +26,9 @@ BUILD ?= build
 MNC   ?= mnc
 COMPILER_SRCS = compiler/util.c compiler/diag.c compiler/ast.c compiler/ir.c compiler/shape.c \
                 compiler/lower.c compiler/check.c compiler/autodiff.c compiler/fuse.c \
-                compiler/plan.c compiler/emit_c.c
-RUNTIME_SRCS  = runtime/mn_rng.c runtime/mn_init.c runtime/mn_safetensors.c runtime/mn_optim.c runtime/mn_threads.c
+                compiler/plan.c compiler/emit_c.c compiler/summary.c compiler/emit_trainer.c
+RUNTIME_SRCS  = runtime/mn_rng.c runtime/mn_init.c runtime/mn_safetensors.c runtime/mn_optim.c runtime/mn_threads.c \
+                runtime/mn_data.c runtime/mn_trainer.c
 PARSER_GEN    = $(BUILD)/mn.tab.c $(BUILD)/lex.mn.c
 COMPILER_OBJS = $(COMPILER_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/mn.tab.o $(BUILD)/lex.mn.o
 RUNTIME_OBJS  = $(RUNTIME_SRCS:%.c=$(BUILD)/%.o)
@@ -34,7 +40,7 @@ all: deps
 	@$(MAKE) --no-print-directory $(MNC) $(BUILD)/libmnrt.a
 
 # ---- dependencies (Debian packages) ----------------------------------------------------
-DEB_PACKAGES = flex bison libopenblas-dev libcunit1-dev clang
+DEB_PACKAGES = flex bison libopenblas-dev libcunit1-dev clang cmake pkg-config graphviz man-db
 # PyTorch, for the live conformance comparison only (make conformance).
 REFERENCE_PACKAGES = python3-torch python3-numpy
 # install_missing PACKAGES: apt-get install those that dpkg does not know.
@@ -87,6 +93,87 @@ $(RUNTIME_OBJS): ALL_CFLAGS += -fno-math-errno
 $(BUILD)/libmnrt.a: $(RUNTIME_OBJS)
 	ar rcs $@ $^
 
+# ---- the shared runtime (issue 7) ---------------------------------------------------------------
+# build/libmnrt.so.X.Y.Z from the same sources compiled again with -fPIC into
+# $(BUILD)/pic/, soname libmnrt.so.X (X: MNC_VERSION's major number), with
+# the symlinks libmnrt.so.X and libmnrt.so beside it. The library records
+# its own dependencies (OpenBLAS, libm, pthreads): --no-undefined checks it.
+MNRT_VERSION := $(shell sed -n 's/^.define MNC_VERSION "\([^"]*\)".*/\1/p' compiler/mnc.h)
+MNRT_SOMAJOR  = $(firstword $(subst ., ,$(MNRT_VERSION)))
+MNRT_SONAME   = libmnrt.so.$(MNRT_SOMAJOR)
+MNRT_SOFILE   = libmnrt.so.$(MNRT_VERSION)
+RUNTIME_PIC_OBJS = $(RUNTIME_SRCS:%.c=$(BUILD)/pic/%.o)
+
+.PHONY: shared
+shared: $(BUILD)/libmnrt.so
+
+$(BUILD)/pic/%.o: %.c runtime/mn_runtime.h runtime/mn_math.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIC -Iruntime -c $< -o $@
+$(RUNTIME_PIC_OBJS): ALL_CFLAGS += -fno-math-errno
+
+$(BUILD)/$(MNRT_SOFILE): $(RUNTIME_PIC_OBJS)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(MNRT_SONAME) -Wl,--no-undefined $(LDFLAGS) $^ \
+	    $(BLAS_LIBS) -pthread -o $@
+$(BUILD)/libmnrt.so: $(BUILD)/$(MNRT_SOFILE)
+	ln -sf $(MNRT_SOFILE) $(BUILD)/$(MNRT_SONAME)
+	ln -sf $(MNRT_SONAME) $@
+
+# ---- install / uninstall (issue 7) -----------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=staging]: bin/mnc, lib/libmnrt.a,
+# lib/libmnrt.so (+ soname links), include/mn_runtime.h and mn_math.h,
+# lib/pkgconfig/mnrt.pc, share/man/man1/mnc.1. Then, with PREFIX/lib/pkgconfig
+# on PKG_CONFIG_PATH (or a system prefix), generated code builds with
+#   cc -std=c99 model.c main.c $(pkg-config --cflags --libs mnrt)
+# mnrt.pc requires openblas.pc (libopenblas-dev) when pkg-config knows it,
+# and names -lopenblas itself otherwise.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+PKG_CONFIG ?= pkg-config
+INSTALL    ?= install
+LDCONFIG   ?= ldconfig
+MNRT_HEADERS = runtime/mn_runtime.h runtime/mn_math.h
+# mnrt.pc's paths, relative to ${prefix} where they lie under PREFIX.
+pc_path = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+PC_REQUIRES = $(if $(shell $(PKG_CONFIG) --exists openblas 2>/dev/null && echo y),openblas)
+PC_BLAS     = $(if $(PC_REQUIRES),,-lopenblas)
+
+.PHONY: install uninstall
+$(BUILD)/mnrt.pc: runtime/mnrt.pc.in compiler/mnc.h
+	@mkdir -p $(BUILD)
+	sed -e 's|@prefix@|$(PREFIX)|' -e 's|@bindir@|$(call pc_path,$(BINDIR))|' \
+	    -e 's|@libdir@|$(call pc_path,$(LIBDIR))|' -e 's|@includedir@|$(call pc_path,$(INCLUDEDIR))|' \
+	    -e 's|@version@|$(MNRT_VERSION)|' -e 's|@requires@|$(PC_REQUIRES)|' -e 's|@blas@|$(PC_BLAS)|' \
+	    -e '/^Libs:/s|  *| |g' -e 's| *$$||' $< >$@.tmp && mv $@.tmp $@
+# Rebuilt on every install: PREFIX may differ from the last one.
+.PHONY: $(BUILD)/mnrt.pc
+
+install: $(MNC) $(BUILD)/libmnrt.a $(BUILD)/libmnrt.so $(BUILD)/mnrt.pc docs/mnc.1
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man1
+	$(INSTALL) -m 755 $(MNC) $(DESTDIR)$(BINDIR)/mnc
+	$(INSTALL) -m 644 $(BUILD)/libmnrt.a $(DESTDIR)$(LIBDIR)/libmnrt.a
+	$(INSTALL) -m 755 $(BUILD)/$(MNRT_SOFILE) $(DESTDIR)$(LIBDIR)/$(MNRT_SOFILE)
+	ln -sf $(MNRT_SOFILE) $(DESTDIR)$(LIBDIR)/$(MNRT_SONAME)
+	ln -sf $(MNRT_SONAME) $(DESTDIR)$(LIBDIR)/libmnrt.so
+	$(INSTALL) -m 644 $(MNRT_HEADERS) $(DESTDIR)$(INCLUDEDIR)/
+	$(INSTALL) -m 644 $(BUILD)/mnrt.pc $(DESTDIR)$(PKGCONFIGDIR)/mnrt.pc
+	$(INSTALL) -m 644 docs/mnc.1 $(DESTDIR)$(MANDIR)/man1/mnc.1
+	@# the dynamic linker's cache, for a system prefix installed for real
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v $(LDCONFIG) >/dev/null && \
+	    case "$(LIBDIR)" in /usr/lib|/usr/local/lib) true;; *) false;; esac; then $(LDCONFIG); fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/mnc $(DESTDIR)$(LIBDIR)/libmnrt.a $(DESTDIR)$(LIBDIR)/libmnrt.so \
+	    $(DESTDIR)$(LIBDIR)/$(MNRT_SONAME) $(DESTDIR)$(LIBDIR)/$(MNRT_SOFILE) \
+	    $(addprefix $(DESTDIR)$(INCLUDEDIR)/,$(notdir $(MNRT_HEADERS))) \
+	    $(DESTDIR)$(PKGCONFIGDIR)/mnrt.pc $(DESTDIR)$(MANDIR)/man1/mnc.1
+
 # ---- tests --------------------------------------------------------------------------------------
 $(BUILD)/test_%: tests/unit/test_%.c $(COMPILER_OBJS) $(BUILD)/libmnrt.a runtime/mn_math.h
 	$(CC) $(ALL_CFLAGS) -Icompiler -Iruntime -I$(BUILD) $< $(COMPILER_OBJS) $(BUILD)/libmnrt.a -lcunit -lm -o $@
@@ -132,13 +219,28 @@ golden-update: mnc
 	@bash tests/golden.sh update $(EXAMPLES)
 
 # ---- the demo ------------------------------------------------------------------------------------
+# The main job: a three-input model (examples/demo/cancer.mn) trained by its
+# generated trainer on a real data set (Breast Cancer Wisconsin, as Debian's
+# python3-sklearn ships it: examples/demo/data/), per-epoch progress, the
+# accuracy on held-out samples, a few predictions.
+DEMO = $(BUILD)/demo
 demo: deps
-	@$(MAKE) --no-print-directory mnc $(BUILD)/libmnrt.a
-	@mkdir -p $(BUILD)/demo
-	./mnc examples/two_concat.mn -o $(BUILD)/demo/two_concat.c
-	$(CC) $(GEN_CFLAGS) -Iruntime -I$(BUILD)/demo examples/demo/demo.c $(BUILD)/demo/two_concat.c \
-	    $(BUILD)/libmnrt.a $(BLAS_LIBS) -o $(BUILD)/demo/demo
-	$(BUILD)/demo/demo
+	@$(MAKE) --no-print-directory $(MNC) $(BUILD)/libmnrt.a
+	@mkdir -p $(DEMO)
+	./$(MNC) examples/demo/cancer.mn -o $(DEMO)/cancer.c
+	./$(MNC) examples/demo/cancer.mn --emit trainer -o $(DEMO)/train_cancer.c
+	$(CC) $(GEN_CFLAGS) -Iruntime -I$(DEMO) $(DEMO)/cancer.c $(DEMO)/train_cancer.c $(BUILD)/libmnrt.a \
+	    $(BLAS_LIBS) -o $(DEMO)/train_cancer
+	sh examples/demo/prepare.sh examples/demo/data/breast_cancer.csv $(DEMO)
+	@rm -f $(DEMO)/cancer.ckpt
+	@echo "== train on $(DEMO)/train.csv (456 samples; the last 20% validate)"
+	cd $(DEMO) && ./train_cancer train.csv --val-split 0.2 --checkpoint cancer.ckpt --save cancer.safetensors
+	@echo "== the held-out samples ($(DEMO)/test.csv, 113 never seen in training)"
+	cd $(DEMO) && ./train_cancer --load cancer.safetensors --eval test.csv
+	@echo "== predictions for the first 5 held-out samples (y: the probability of benign; benign: the truth)"
+	@head -6 $(DEMO)/test.csv > $(DEMO)/five.csv
+	@cd $(DEMO) && ./train_cancer --load cancer.safetensors --predict five.csv -o five_pred.csv 2>/dev/null && \
+	    paste -d, five_pred.csv five.csv | awk -F, '{ print $$1 "\t" $$NF }'
 
 clean:
 	rm -rf $(BUILD) mnc

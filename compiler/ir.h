@@ -205,5 +205,20 @@ typedef struct EmitOptions {
     const char *header_name;     /* what the .c #includes */
 } EmitOptions;
 void emit_c(Graph *g, const EmitOptions *opt, Buf *c_out, Buf *h_out); /* emit_c.c */
+/* The trainer program of the model (--emit trainer); header_name: the model's header. */
+void emit_trainer(Graph *g, const EmitOptions *opt, Buf *out); /* emit_trainer.c */
+
+/* ---- summary.c: looking at a model (--emit=summary, --emit=dot) ------------ */
+typedef struct ModelView ModelView;
+/* The model's layers as Keras lists them, read from the lowered graph
+ * (after check_graph, before any rewrite); the view keeps copies, so the
+ * passes may run after it. */
+ModelView *model_view(const Program *prog, const Graph *g);
+/* A Keras-style table: layer, output shape, parameter count, connected to;
+ * totals, and the weights' and arena's bytes from the planned graph. */
+void summary_print(Buf *out, const ModelView *m, const Graph *planned);
+/* Graphviz: one node per layer, inputs, params and the loss distinguished,
+ * edges labelled with the shapes along them. */
+void dot_print(Buf *out, const ModelView *m);
 
 #endif

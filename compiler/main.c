@@ -25,6 +25,18 @@ static const char usage_text[] =
     "  --check           report errors and warnings only; write nothing\n"
     "  --emit=c          emit C (the default)\n"
     "  --emit=ir         print the optimised IR to standard output\n"
+    "  --emit=summary    print a Keras-style table of the layers: output shapes,\n"
+    "                    parameter counts (Keras's), connections, totals, and the\n"
+    "                    bytes of the weights and of the arena (to standard\n"
+    "                    output, or to -o FILE)\n"
+    "  --emit=dot        print the model as a Graphviz graph, one node per layer,\n"
+    "                    edges labelled with shapes (to standard output, or to\n"
+    "                    -o FILE): mnc M.mn --emit=dot | dot -Tpng -o M.png\n"
+    "  --emit=trainer    write a C program that trains, checkpoints, evaluates and\n"
+    "                    predicts with the model on CSV or NumPy data (-o, default\n"
+    "                    train_MODEL.c; it includes the model's header: -H names\n"
+    "                    it, default MODEL.h): docs/trainer.md\n"
+    "                    (--emit KIND is the same as --emit=KIND)\n"
     "  --prefix NAME     prefix of every generated C symbol (default: the model's name)\n"
     "  --dtype f32|f64   the float type of the generated code (default f32; f64\n"
     "                    for gradient checking)\n"
@@ -35,9 +47,12 @@ static const char usage_text[] =
     "\n"
     "exit status: 0 success, 1 the model has errors, 2 usage or I/O error\n";
 
+typedef enum EmitKind { EMIT_C, EMIT_IR, EMIT_SUMMARY, EMIT_DOT, EMIT_TRAINER } EmitKind;
+
 typedef struct Options {
     const char *input, *c_path, *h_path, *prefix;
-    int check_only, emit_ir, f64;
+    int check_only, f64;
+    EmitKind emit;
     int batch; /* 0: the train block's */
 } Options;
 
@@ -69,10 +84,16 @@ static int parse_options(int argc, char **argv, Options *o) {
             return 0;
         }
         if (!strcmp(a, "--check")) o->check_only = 1;
-        else if (!strcmp(a, "--emit=c")) o->emit_ir = 0;
-        else if (!strcmp(a, "--emit=ir")) o->emit_ir = 1;
-        else if (!strncmp(a, "--emit=", 7)) return usage_error("unknown --emit kind '%s' (c or ir)", a + 7);
-        else if (!strcmp(a, "--dtype") || !strncmp(a, "--dtype=", 8)) {
+        else if (!strcmp(a, "--emit") || !strncmp(a, "--emit=", 7)) {
+            static const char *const kinds[] = {[EMIT_C] = "c", [EMIT_IR] = "ir", [EMIT_SUMMARY] = "summary",
+                                                [EMIT_DOT] = "dot", [EMIT_TRAINER] = "trainer"};
+            const char *v = a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!v) return usage_error("%s needs a value: c, ir, summary, dot or trainer", a);
+            int k = 0;
+            while (k < 5 && strcmp(v, kinds[k])) k++;
+            if (k == 5) return usage_error("unknown --emit kind '%s' (c, ir, summary, dot or trainer)", v);
+            o->emit = (EmitKind)k;
+        } else if (!strcmp(a, "--dtype") || !strncmp(a, "--dtype=", 8)) {
             const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
             if (!v) return usage_error("%s needs a value: f32 or f64", a);
             if (!strcmp(v, "f32")) o->f64 = 0;
@@ -159,6 +180,18 @@ static int write_outputs(const char *c_path, const Buf *c, const char *h_path, c
     return 0;
 }
 
+/* Writes one file whole (a temporary renamed into place), or nothing. */
+static int write_output(const char *path, const Buf *b) {
+    char *tmp = write_temp(path, b);
+    if (!tmp) return 2;
+    if (rename(tmp, path)) {
+        error_plain("cannot write '%s': %s", path, strerror(errno));
+        remove(tmp);
+        return 2;
+    }
+    return 0;
+}
+
 static int run(int argc, char **argv) {
     Options o = {0};
     int status = parse_options(argc, argv, &o);
@@ -183,6 +216,8 @@ static int run(int argc, char **argv) {
     check_graph(g);
     if (diag_error_count()) return 1;
     if (o.check_only) return 0;
+    /* --emit=summary and dot read the layers off the graph before any rewrite */
+    ModelView *view = o.emit == EMIT_SUMMARY || o.emit == EMIT_DOT ? model_view(prog, g) : NULL;
 
     g->f64 = o.f64;
     if (o.batch) g->train.batch = o.batch;
@@ -191,9 +226,22 @@ static int run(int argc, char **argv) {
     fuse_linear(g);
     plan_memory(g);
 
-    if (o.emit_ir) {
+    if (o.emit == EMIT_TRAINER) { /* one file, which includes the model's header */
+        const char *h_path = o.h_path ? o.h_path : replace_ext(o.input, ".h");
+        const char *slash = strrchr(h_path, '/');
+        EmitOptions eo = {.prefix = o.prefix, .header_name = slash ? slash + 1 : h_path};
+        if (!strcmp(o.prefix ? o.prefix : g->model_name, "main"))
+            return usage_error("%s", "the trainer's prefix cannot be 'main' (the program's main); give --prefix");
         Buf b = {0};
-        ir_print(&b, g);
+        emit_trainer(g, &eo, &b);
+        return write_output(o.c_path ? o.c_path : xsprintf("train_%s", replace_ext(o.input, ".c")), &b);
+    }
+    if (o.emit != EMIT_C) {
+        Buf b = {0};
+        if (o.emit == EMIT_IR) ir_print(&b, g);
+        else if (o.emit == EMIT_SUMMARY) summary_print(&b, view, g);
+        else dot_print(&b, view);
+        if (o.emit != EMIT_IR && o.c_path) return write_output(o.c_path, &b);
         fwrite(b.data, 1, b.len, stdout);
         return fflush(stdout) ? 2 : 0;
     }

@@ -154,6 +154,61 @@ int mn_load_safetensors(const char *path, const mn_tensor_info *tensors, int nte
 /* For both: when err is not NULL, a failure writes a one-line reason there
  * (which tensor, which field, expected against found); no global state. */
 
+/* ---- data sets (mn_data.c; docs/trainer.md) --------------------------------
+ * The samples of a model's inputs and targets, read from a file and checked
+ * against the model's descriptors. `source` is either a CSV file ("d.csv":
+ * a header row naming the columns; an input or target of one value per
+ * sample is the column NAME, one of k values the columns NAME_0 ..
+ * NAME_{k-1}, row-major) or NumPy files, one per input and target, as
+ * "NAME=FILE.npy,NAME=FILE.npy". Every value is checked: a number, finite,
+ * an integer for int data, inside the declared range and int_bound, in
+ * [0, 1] for bce and cce targets. want_targets: 1 the targets are required
+ * (training, evaluation), 0 they are neither needed nor read (prediction).
+ * Returns MN_OK, or an error code with a one-line message in err
+ * ("d.csv:17:23: error: column 'x_3': 'abc' is not a number"); then *out
+ * holds nothing. */
+typedef struct mn_dataset {
+    long n;                     /* samples */
+    int ninputs, ntargets;
+    void **input;               /* per input: n * size elements, int32_t, float or double as its dtype */
+    void **target;              /* per target: the same; NULL entries when not wanted */
+    void *owned;                /* internal: the allocations mn_data_free releases */
+} mn_dataset;
+int mn_data_load(const char *source, const mn_io_info *inputs, int ninputs, const mn_io_info *targets,
+                 int ntargets, int want_targets, mn_dataset *out, char *err, size_t errlen);
+void mn_data_free(mn_dataset *d);
+
+/* ---- the trainer (mn_trainer.c; docs/trainer.md) -----------------------------
+ * A complete command-line program for any generated model: `mnc model.mn
+ * --emit trainer` writes the small C file that fills this table from the
+ * model's header and calls mn_trainer_main from its main. The model is
+ * reached only through the table, as `void *` (the generated struct). */
+typedef struct mn_model_ops {
+    const char *name;           /* the model's prefix: messages, default file names */
+    mn_dtype real;              /* MN_F32 or MN_F64: the model's float type */
+    int batch, epochs;          /* PFX_BATCH, PFX_EPOCHS */
+    uint64_t seed;              /* PFX_SEED */
+    size_t model_size;          /* sizeof the model struct */
+    size_t inputs_size, targets_size, outputs_size; /* sizeof the _inputs, _targets, _outputs structs */
+    size_t params_offset, opt_m_offset, opt_v_offset, step_offset, rng_offset; /* offsetof in the struct */
+    int has_opt_v;              /* Adam: the struct has opt_v */
+    size_t num_params, num_trainable;
+    int num_tensors, num_inputs, num_targets, num_outputs, num_metrics;
+    const mn_tensor_info *tensors;
+    const mn_io_info *inputs, *targets, *outputs;
+    const int *output_batched;  /* per output: 1 written per sample, 0 written once */
+    const char *const *metric_names;
+    void (*init)(void *model, uint64_t seed);
+    double (*train_step)(void *model, const void *in, const void *tg, int n);
+    double (*evaluate)(void *model, const void *in, const void *tg, int n, double *metrics);
+    void (*predict)(void *model, const void *in, int n, const void *out);
+} mn_model_ops;
+/* Parses argv (--help lists the options), loads and checks every data
+ * file, then trains, evaluates and predicts as asked. Returns the exit
+ * status: 0, 1 (bad data, a file that cannot be read or written, a
+ * diverged loss) or 2 (usage). */
+int mn_trainer_main(int argc, char **argv, const mn_model_ops *ops);
+
 #ifdef __cplusplus
 }
 #endif
