@@ -63,7 +63,7 @@ $(BUILD)/mn.tab.c $(BUILD)/mn.tab.h: grammar/mn.y compiler/ast.h compiler/mnc.h
 $(BUILD)/lex.mn.c: grammar/mn.l $(BUILD)/mn.tab.h
 	flex -o $@ grammar/mn.l
 
-$(BUILD)/%.o: %.c compiler/mnc.h compiler/ast.h compiler/ir.h compiler/ops.def runtime/mn_runtime.h runtime/mn_math.h
+$(BUILD)/%.o: %.c compiler/mnc.h compiler/ast.h compiler/ir.h compiler/ops.def runtime/mn_runtime.h runtime/mn_math.h runtime/mn_internal.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Icompiler -Iruntime -I$(BUILD) -c $< -o $@
 
@@ -107,7 +107,7 @@ RUNTIME_PIC_OBJS = $(RUNTIME_SRCS:%.c=$(BUILD)/pic/%.o)
 .PHONY: shared
 shared: $(BUILD)/libmnrt.so
 
-$(BUILD)/pic/%.o: %.c runtime/mn_runtime.h runtime/mn_math.h
+$(BUILD)/pic/%.o: %.c runtime/mn_runtime.h runtime/mn_math.h runtime/mn_internal.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIC -Iruntime -c $< -o $@
 $(RUNTIME_PIC_OBJS): ALL_CFLAGS += -fno-math-errno

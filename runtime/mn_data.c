@@ -23,6 +23,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "mn_runtime.h"
+#include "mn_internal.h"
 
 #include <errno.h>
 #include <float.h>
@@ -36,24 +37,6 @@
 #define MAX_CELL 512 /* longest field, quotes removed */
 
 /* ---- messages ------------------------------------------------------------ */
-
-#if defined(__GNUC__)
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-#endif
-/* Writes the message into err (when given) and returns code. */
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return code;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    for (char *c = err; *c != '\0'; c++)
-        if ((unsigned char)*c < 0x20)
-            *c = '?';
-    return code;
-}
 
 /* A cell's text for a message: at most 40 characters, then "...". */
 static const char *shown(const char *cell, char *buf, size_t len)
@@ -170,7 +153,7 @@ static int make_slots(loader *L, const mn_io_info *inputs, int ninputs, const mn
     out->target = calloc((size_t)ntargets + 1, sizeof(void *));
     L->slots = calloc((size_t)(ninputs + ntargets) + 1, sizeof(slot));
     if (out->input == NULL || out->target == NULL || L->slots == NULL)
-        return fail(MN_ERR_NOMEM, L->err, L->errlen, "%s: error: out of memory", L->path);
+        return mn_fail_(MN_ERR_NOMEM, L->err, L->errlen, "%s: error: out of memory", L->path);
     for (int i = 0; i < ninputs; i++)
         L->slots[L->nslots++] = (slot){&inputs[i], "input", &out->input[i], NULL, NULL};
     if (want_targets)
@@ -186,7 +169,7 @@ static int alloc_slots(loader *L, long n)
         size_t count = (size_t)n * L->slots[s].io->size;
         L->slots[s].data = calloc(count ? count : 1, elem_size(L->slots[s].io));
         if (L->slots[s].data == NULL)
-            return fail(MN_ERR_NOMEM, L->err, L->errlen, "%s: error: out of memory for %ld samples", L->path, n);
+            return mn_fail_(MN_ERR_NOMEM, L->err, L->errlen, "%s: error: out of memory for %ld samples", L->path, n);
     }
     return MN_OK;
 }
@@ -205,13 +188,13 @@ static int read_all(const char *path, char **data, size_t *size, char *err, size
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
-        return fail(MN_ERR_IO, err, errlen, "%s: error: cannot open: %s", path, strerror(errno));
+        return mn_fail_(MN_ERR_IO, err, errlen, "%s: error: cannot open: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     for (;;) {
         if (buf == NULL) {
             fclose(f);
-            return fail(MN_ERR_NOMEM, err, errlen, "%s: error: out of memory", path);
+            return mn_fail_(MN_ERR_NOMEM, err, errlen, "%s: error: out of memory", path);
         }
         n += fread(buf + n, 1, cap - n - 1, f);
         if (n < cap - 1)
@@ -226,7 +209,7 @@ static int read_all(const char *path, char **data, size_t *size, char *err, size
     fclose(f);
     if (bad) {
         free(buf);
-        return fail(MN_ERR_IO, err, errlen, "%s: error: cannot read", path);
+        return mn_fail_(MN_ERR_IO, err, errlen, "%s: error: cannot read", path);
     }
     buf[n] = '\0';
     *data = buf;
@@ -361,7 +344,7 @@ static int load_csv(loader *L, const mn_io_info *inputs, int ninputs, const mn_i
         return rc;
     if (strlen(text) != size) {
         free(text);
-        return fail(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: contains a NUL byte: not a CSV text file", L->path);
+        return mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: contains a NUL byte: not a CSV text file", L->path);
     }
     long max_rows = 1;
     for (size_t i = 0; i < size; i++)
@@ -375,7 +358,7 @@ static int load_csv(loader *L, const mn_io_info *inputs, int ninputs, const mn_i
     long rows = 0;
     csv_field *f = malloc(sizeof *f);
     char why[256], cellbuf[48];
-    rc = f == NULL ? fail(MN_ERR_NOMEM, L->err, L->errlen, "%s: error: out of memory", L->path) : MN_OK;
+    rc = f == NULL ? mn_fail_(MN_ERR_NOMEM, L->err, L->errlen, "%s: error: out of memory", L->path) : MN_OK;
     for (long line_no = 1; rc == MN_OK && *p != '\0'; line_no++) {
         char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
@@ -397,7 +380,7 @@ static int load_csv(loader *L, const mn_io_info *inputs, int ninputs, const mn_i
             while (!oom && pos <= len && rc == MN_OK) {
                 const char *bad = next_field(p, len, &pos, f);
                 if (bad) {
-                    rc = fail(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%d: error: %s", L->path, line_no, f->col, bad);
+                    rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%d: error: %s", L->path, line_no, f->col, bad);
                     break;
                 }
                 if (ncols == cap) {
@@ -413,12 +396,12 @@ static int load_csv(loader *L, const mn_io_info *inputs, int ninputs, const mn_i
                 ncols++;
                 int found = lookup_column(L, inputs, ninputs, targets, ntargets, f->text, &c->slot, &c->elem);
                 if (found == 0)
-                    rc = fail(MN_ERR_MISMATCH, L->err, L->errlen,
+                    rc = mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen,
                               "%s:%ld:%d: error: unknown column '%s' (the first line must be a header naming "
                               "the model's inputs and targets)",
                               L->path, line_no, f->col, shown(f->text, cellbuf, sizeof cellbuf));
                 else if (found < 0)
-                    rc = fail(MN_ERR_MISMATCH, L->err, L->errlen,
+                    rc = mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen,
                               "%s:%ld:%d: error: column '%s' is ambiguous: two of the model's inputs and "
                               "targets have a column of that name",
                               L->path, line_no, f->col, f->text);
@@ -427,13 +410,13 @@ static int load_csv(loader *L, const mn_io_info *inputs, int ninputs, const mn_i
                     if (s->seen == NULL && (oom = (s->seen = calloc(s->io->size, 1)) == NULL))
                         break;
                     if (s->seen[c->elem])
-                        rc = fail(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%d: error: column '%s' appears twice",
+                        rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%d: error: column '%s' appears twice",
                                   L->path, line_no, f->col, f->text);
                     s->seen[c->elem] = 1;
                 }
             }
             if (rc == MN_OK && oom)
-                rc = fail(MN_ERR_NOMEM, L->err, L->errlen, "%s: error: out of memory", L->path);
+                rc = mn_fail_(MN_ERR_NOMEM, L->err, L->errlen, "%s: error: out of memory", L->path);
             for (int s = 0; rc == MN_OK && s < L->nslots; s++) {
                 const mn_io_info *io = L->slots[s].io;
                 for (size_t e = 0; e < io->size; e++) {
@@ -442,10 +425,10 @@ static int load_csv(loader *L, const mn_io_info *inputs, int ninputs, const mn_i
                     char cols_text[160];
                     describe_columns(io, cols_text, sizeof cols_text);
                     if (io->size == 1)
-                        rc = fail(MN_ERR_MISMATCH, L->err, L->errlen, "%s:%ld: error: no column '%s' (%s '%s')",
+                        rc = mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen, "%s:%ld: error: no column '%s' (%s '%s')",
                                   L->path, line_no, io->name, L->slots[s].what, io->name);
                     else
-                        rc = fail(MN_ERR_MISMATCH, L->err, L->errlen,
+                        rc = mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen,
                                   "%s:%ld: error: no column '%s_%zu' (%s '%s' has %zu values per sample: %s)",
                                   L->path, line_no, io->name, e, L->slots[s].what, io->name, io->size, cols_text);
                     break;
@@ -460,11 +443,11 @@ static int load_csv(loader *L, const mn_io_info *inputs, int ninputs, const mn_i
         while (pos <= len && rc == MN_OK) {
             const char *bad = next_field(p, len, &pos, f);
             if (bad) {
-                rc = fail(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%d: error: %s", L->path, line_no, f->col, bad);
+                rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%d: error: %s", L->path, line_no, f->col, bad);
                 break;
             }
             if (j == ncols) {
-                rc = fail(MN_ERR_FORMAT, L->err, L->errlen,
+                rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen,
                           "%s:%ld:%d: error: more fields than the header's %d columns", L->path, line_no, f->col,
                           ncols);
                 break;
@@ -479,25 +462,25 @@ static int load_csv(loader *L, const mn_io_info *inputs, int ninputs, const mn_i
                 reason = why;
             if (reason != NULL) {
                 if (f->text[0] == '\0')
-                    rc = fail(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%d: error: column '%s': empty cell",
+                    rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%d: error: column '%s': empty cell",
                               L->path, line_no, f->col, c->name);
                 else
-                    rc = fail(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%d: error: column '%s': '%s' %s", L->path,
+                    rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%d: error: column '%s': '%s' %s", L->path,
                               line_no, f->col, c->name, shown(f->text, cellbuf, sizeof cellbuf), reason);
                 break;
             }
             store(s->io, s->data, (size_t)rows * s->io->size + c->elem, v);
         }
         if (rc == MN_OK && j < ncols)
-            rc = fail(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%d: error: %d fields, the header has %d columns",
+            rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%d: error: %d fields, the header has %d columns",
                       L->path, line_no, (int)len + 1, j, ncols);
         rows++;
         p = next;
     }
     if (rc == MN_OK && cols == NULL)
-        rc = fail(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: empty file (no header)", L->path);
+        rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: empty file (no header)", L->path);
     else if (rc == MN_OK && rows == 0)
-        rc = fail(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: no data rows after the header", L->path);
+        rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: no data rows after the header", L->path);
     for (int j = 0; j < ncols; j++)
         free(cols[j].name);
     free(cols);
@@ -673,7 +656,7 @@ static int load_npy_file(loader *L, slot *s, const char *path, long *n, const ch
     }
     if (bad) {
         free(text);
-        return fail(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: %s", path, bad);
+        return mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: %s", path, bad);
     }
     h.data_start = hstart + hlen;
     const mn_io_info *io = s->io;
@@ -696,32 +679,32 @@ static int load_npy_file(loader *L, slot *s, const char *path, long *n, const ch
         for (int d = 0; d < io->rank; d++)
             at += (size_t)snprintf(want + at, sizeof want - at, ", %lld", (long long)io->dims[d]);
         free(text);
-        return fail(MN_ERR_MISMATCH, L->err, L->errlen,
+        return mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen,
                     "%s: error: shape (%s%s) does not match %s '%s': expected (N%s)%s", path, got,
                     h.rank == 1 ? "," : "", s->what, io->name, want, io->size == 1 ? " or (N,)" : "");
     }
     if (h.shape[0] == 0 || h.shape[0] > (uint64_t)INT32_MAX) {
         free(text);
-        return fail(MN_ERR_MISMATCH, L->err, L->errlen, "%s: error: %llu samples (at least 1, at most %d)", path,
+        return mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen, "%s: error: %llu samples (at least 1, at most %d)", path,
                     (unsigned long long)h.shape[0], INT32_MAX);
     }
     long samples = (long)h.shape[0];
     if (*n >= 0 && samples != *n) {
         free(text);
-        return fail(MN_ERR_MISMATCH, L->err, L->errlen, "%s: error: %ld samples, but %s has %ld", path, samples,
+        return mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen, "%s: error: %ld samples, but %s has %ld", path, samples,
                     *first_path, *n);
     }
     size_t count = (size_t)samples * io->size;
     if (size - h.data_start != count * (size_t)h.size) {
         free(text);
-        return fail(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: %zu bytes of data, the shape needs %zu (%s)", path,
+        return mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: %zu bytes of data, the shape needs %zu (%s)", path,
                     size - h.data_start, count * (size_t)h.size,
                     size - h.data_start < count * (size_t)h.size ? "truncated" : "trailing bytes");
     }
     s->data = calloc(count, elem_size(io));
     if (s->data == NULL) {
         free(text);
-        return fail(MN_ERR_NOMEM, L->err, L->errlen, "%s: error: out of memory", path);
+        return mn_fail_(MN_ERR_NOMEM, L->err, L->errlen, "%s: error: out of memory", path);
     }
     char why[256];
     for (size_t i = 0; i < count; i++) {
@@ -742,7 +725,7 @@ static int load_npy_file(loader *L, slot *s, const char *path, long *n, const ch
                 rest %= stride;
             }
             free(text);
-            return fail(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: element [%s]: %.17g %s", path, index, v,
+            return mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: element [%s]: %.17g %s", path, index, v,
                         reason);
         }
         store(io, s->data, i, v);
@@ -758,14 +741,14 @@ static int load_npy(loader *L, const mn_io_info *inputs, int ninputs, const mn_i
 {
     char *spec = strdup(L->path);
     const char **paths = calloc((size_t)L->nslots + 1, sizeof *paths);
-    int rc = spec && paths ? MN_OK : fail(MN_ERR_NOMEM, L->err, L->errlen, "error: out of memory");
+    int rc = spec && paths ? MN_OK : mn_fail_(MN_ERR_NOMEM, L->err, L->errlen, "error: out of memory");
     for (char *item = spec, *next; rc == MN_OK && item != NULL; item = next) {
         next = strchr(item, ',');
         if (next != NULL)
             *next++ = '\0';
         char *eq = strchr(item, '=');
         if (eq == NULL) {
-            rc = fail(MN_ERR_ARG, L->err, L->errlen, "%s: error: give NAME=FILE.npy for each input and target", item);
+            rc = mn_fail_(MN_ERR_ARG, L->err, L->errlen, "%s: error: give NAME=FILE.npy for each input and target", item);
             break;
         }
         *eq = '\0';
@@ -779,9 +762,9 @@ static int load_npy(loader *L, const mn_io_info *inputs, int ninputs, const mn_i
                             slot_index = s;
                 }
         if (slot_index == -2)
-            rc = fail(MN_ERR_ARG, L->err, L->errlen, "%s: error: the model has no input or target '%s'", eq + 1, item);
+            rc = mn_fail_(MN_ERR_ARG, L->err, L->errlen, "%s: error: the model has no input or target '%s'", eq + 1, item);
         else if (slot_index >= 0 && paths[slot_index] != NULL)
-            rc = fail(MN_ERR_ARG, L->err, L->errlen, "%s: error: a second file for '%s' (the first: %s)", eq + 1,
+            rc = mn_fail_(MN_ERR_ARG, L->err, L->errlen, "%s: error: a second file for '%s' (the first: %s)", eq + 1,
                       item, paths[slot_index]);
         else if (slot_index >= 0)
             paths[slot_index] = eq + 1;
@@ -790,7 +773,7 @@ static int load_npy(loader *L, const mn_io_info *inputs, int ninputs, const mn_i
     const char *first_path = NULL;
     for (int s = 0; rc == MN_OK && s < L->nslots; s++) {
         if (paths[s] == NULL)
-            rc = fail(MN_ERR_ARG, L->err, L->errlen, "error: no file for %s '%s' (give %s=FILE.npy)",
+            rc = mn_fail_(MN_ERR_ARG, L->err, L->errlen, "error: no file for %s '%s' (give %s=FILE.npy)",
                       L->slots[s].what, L->slots[s].io->name, L->slots[s].io->name);
         else
             rc = load_npy_file(L, &L->slots[s], paths[s], &n, &first_path);
@@ -809,10 +792,10 @@ int mn_data_load(const char *source, const mn_io_info *inputs, int ninputs, cons
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (out == NULL)
-        return fail(MN_ERR_ARG, err, errlen, "error: no data set given");
+        return mn_fail_(MN_ERR_ARG, err, errlen, "error: no data set given");
     memset(out, 0, sizeof *out);
     if (source == NULL || *source == '\0')
-        return fail(MN_ERR_ARG, err, errlen, "error: no data file given");
+        return mn_fail_(MN_ERR_ARG, err, errlen, "error: no data file given");
     loader L = {source, NULL, 0, err, errlen};
     out->ninputs = ninputs;
     out->ntargets = ntargets;
@@ -822,7 +805,7 @@ int mn_data_load(const char *source, const mn_io_info *inputs, int ninputs, cons
                                  : load_csv(&L, inputs, ninputs, targets, ntargets, out);
     void **owned = rc == MN_OK ? calloc((size_t)L.nslots + 1, sizeof *owned) : NULL;
     if (rc == MN_OK && owned == NULL)
-        rc = fail(MN_ERR_NOMEM, err, errlen, "%s: error: out of memory", source);
+        rc = mn_fail_(MN_ERR_NOMEM, err, errlen, "%s: error: out of memory", source);
     if (rc != MN_OK) {
         free_slots(&L);
         free(out->input);

@@ -20,6 +20,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "mn_runtime.h"
+#include "mn_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,15 +53,7 @@ const char *mn_strerror(int code)
     }
 }
 
-/* Writes a formatted one-line reason into err (when the caller gave one)
- * and returns code, so that failures read `return fail(...)`. Control
- * characters (a tensor name may hold "\n" escapes) become '?' to keep the
- * message on one line. */
-#if defined(__GNUC__)
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-#endif
-static int fail(int code, char *err, size_t errlen, const char *fmt, ...)
+int mn_fail_(int code, char *err, size_t errlen, const char *fmt, ...)
 {
     if (err == NULL || errlen == 0)
         return code;
@@ -196,26 +189,26 @@ static int check_tensor_list(const mn_tensor_info *tensors, int ntensors, size_t
     for (int i = 0; i < ntensors; i++) {
         const mn_tensor_info *t = &tensors[i];
         if (t->name == NULL)
-            return fail(MN_ERR_ARG, err, errlen, "tensor #%d has no name", i);
+            return mn_fail_(MN_ERR_ARG, err, errlen, "tensor #%d has no name", i);
         if (t->rank < 0 || t->rank > MN_MAX_RANK)
-            return fail(MN_ERR_ARG, err, errlen, "tensor '%s': rank %d is outside 0..%d",
+            return mn_fail_(MN_ERR_ARG, err, errlen, "tensor '%s': rank %d is outside 0..%d",
                         t->name, t->rank, MN_MAX_RANK);
         uint64_t product = 1;
         for (int d = 0; d < t->rank; d++) {
             if (t->dims[d] < 0)
-                return fail(MN_ERR_ARG, err, errlen, "tensor '%s': dimension %d is negative",
+                return mn_fail_(MN_ERR_ARG, err, errlen, "tensor '%s': dimension %d is negative",
                             t->name, d);
             uint64_t dim = (uint64_t)t->dims[d];
             if (dim != 0 && product > UINT64_MAX / dim)
-                return fail(MN_ERR_ARG, err, errlen, "tensor '%s': too many elements", t->name);
+                return mn_fail_(MN_ERR_ARG, err, errlen, "tensor '%s': too many elements", t->name);
             product *= dim;
         }
         if (product != (uint64_t)t->count)
-            return fail(MN_ERR_ARG, err, errlen,
+            return mn_fail_(MN_ERR_ARG, err, errlen,
                         "tensor '%s': count is %zu, its shape holds %" PRIu64,
                         t->name, t->count, product);
         if (t->count > SIZE_MAX / elem_size)
-            return fail(MN_ERR_ARG, err, errlen, "tensor '%s': too many bytes", t->name);
+            return mn_fail_(MN_ERR_ARG, err, errlen, "tensor '%s': too many bytes", t->name);
         sorted_names[i].name = t->name;
         sorted_names[i].len = strlen(t->name);
         sorted_names[i].index = i;
@@ -224,7 +217,7 @@ static int check_tensor_list(const mn_tensor_info *tensors, int ntensors, size_t
         qsort(sorted_names, (size_t)ntensors, sizeof *sorted_names, compare_name_refs);
     for (int i = 1; i < ntensors; i++)
         if (same_name(&sorted_names[i - 1], &sorted_names[i]))
-            return fail(MN_ERR_ARG, err, errlen, "tensor '%s' is listed twice",
+            return mn_fail_(MN_ERR_ARG, err, errlen, "tensor '%s' is listed twice",
                         sorted_names[i].name);
     return MN_OK;
 }
@@ -237,17 +230,17 @@ static int check_arguments(const char *path, const mn_tensor_info *tensors, int 
 {
     *sorted_names = NULL;
     if (path == NULL)
-        return fail(MN_ERR_ARG, err, errlen, "no path given");
+        return mn_fail_(MN_ERR_ARG, err, errlen, "no path given");
     if (ntensors < 0 || (ntensors > 0 && tensors == NULL))
-        return fail(MN_ERR_ARG, err, errlen, "no tensor list given");
+        return mn_fail_(MN_ERR_ARG, err, errlen, "no tensor list given");
     if (ntensors > 0 && base == NULL)
-        return fail(MN_ERR_ARG, err, errlen, "no weight buffer given");
+        return mn_fail_(MN_ERR_ARG, err, errlen, "no weight buffer given");
     size_t elem_size = model_dtype_size(dtype);
     if (elem_size == 0)
-        return fail(MN_ERR_ARG, err, errlen, "unknown dtype %d", (int)dtype);
+        return mn_fail_(MN_ERR_ARG, err, errlen, "unknown dtype %d", (int)dtype);
     name_ref *names = malloc(ntensors > 0 ? (size_t)ntensors * sizeof *names : 1);
     if (names == NULL)
-        return fail(MN_ERR_NOMEM, err, errlen, "out of memory");
+        return mn_fail_(MN_ERR_NOMEM, err, errlen, "out of memory");
     int rc = check_tensor_list(tensors, ntensors, elem_size, names, err, errlen);
     if (rc != MN_OK) {
         free(names);
@@ -440,7 +433,7 @@ static int write_file_atomically(const char *path, const text *header,
     size_t path_len = strlen(path);
     char *temp_path = malloc(path_len + sizeof suffix);
     if (temp_path == NULL)
-        return fail(MN_ERR_NOMEM, err, errlen, "out of memory");
+        return mn_fail_(MN_ERR_NOMEM, err, errlen, "out of memory");
     memcpy(temp_path, path, path_len);
     memcpy(temp_path + path_len, suffix, sizeof suffix);
 
@@ -448,7 +441,7 @@ static int write_file_atomically(const char *path, const text *header,
     if (fd < 0) {
         int e = errno;
         free(temp_path);
-        return fail(MN_ERR_IO, err, errlen, "cannot create a temporary file for '%s': %s",
+        return mn_fail_(MN_ERR_IO, err, errlen, "cannot create a temporary file for '%s': %s",
                     path, errno_text(e, reason, sizeof reason));
     }
     (void)fchmod(fd, mode_for_new_file(path));
@@ -458,7 +451,7 @@ static int write_file_atomically(const char *path, const text *header,
         close(fd);
         unlink(temp_path);
         free(temp_path);
-        return fail(MN_ERR_IO, err, errlen, "cannot write '%s': %s", path,
+        return mn_fail_(MN_ERR_IO, err, errlen, "cannot write '%s': %s", path,
                     errno_text(e, reason, sizeof reason));
     }
 
@@ -472,14 +465,14 @@ static int write_file_atomically(const char *path, const text *header,
     if (write_failed) {
         unlink(temp_path);
         free(temp_path);
-        return fail(MN_ERR_IO, err, errlen, "cannot write '%s': %s", path,
+        return mn_fail_(MN_ERR_IO, err, errlen, "cannot write '%s': %s", path,
                     errno_text(e, reason, sizeof reason));
     }
     if (rename(temp_path, path) != 0) {
         e = errno;
         unlink(temp_path);
         free(temp_path);
-        return fail(MN_ERR_IO, err, errlen, "cannot rename the temporary file to '%s': %s",
+        return mn_fail_(MN_ERR_IO, err, errlen, "cannot rename the temporary file to '%s': %s",
                     path, errno_text(e, reason, sizeof reason));
     }
     free(temp_path);
@@ -501,7 +494,7 @@ int mn_save_safetensors(const char *path, const mn_tensor_info *tensors, int nte
     rc = build_header(&header, tensors, ntensors, dtype);
     if (rc != MN_OK) {
         free(header.data);
-        return fail(rc, err, errlen, "out of memory");
+        return mn_fail_(rc, err, errlen, "out of memory");
     }
     rc = write_file_atomically(path, &header, tensors, ntensors, base,
                                model_dtype_size(dtype), err, errlen);
@@ -544,7 +537,7 @@ typedef struct header_parser {
 static int parse_error(header_parser *hp, const char *what)
 {
     if (hp->status == MN_OK)
-        hp->status = fail(MN_ERR_FORMAT, hp->err, hp->errlen,
+        hp->status = mn_fail_(MN_ERR_FORMAT, hp->err, hp->errlen,
                           "header: %s at byte %zu", what, (size_t)(hp->p - hp->start) + 8);
     return -1;
 }
@@ -969,30 +962,30 @@ static int read_whole_file(const char *path, unsigned char **data, size_t *size,
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         int e = errno;
-        return fail(MN_ERR_IO, err, errlen, "cannot open '%s': %s", path,
+        return mn_fail_(MN_ERR_IO, err, errlen, "cannot open '%s': %s", path,
                     errno_text(e, reason, sizeof reason));
     }
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
-        return fail(MN_ERR_IO, err, errlen, "'%s' is not a regular file", path);
+        return mn_fail_(MN_ERR_IO, err, errlen, "'%s' is not a regular file", path);
     }
     if ((uintmax_t)st.st_size > SIZE_MAX - 1) {
         fclose(f);
-        return fail(MN_ERR_NOMEM, err, errlen, "'%s' is too large to load", path);
+        return mn_fail_(MN_ERR_NOMEM, err, errlen, "'%s' is too large to load", path);
     }
     size_t length = (size_t)st.st_size;
     unsigned char *buffer = malloc(length + 1);
     if (buffer == NULL) {
         fclose(f);
-        return fail(MN_ERR_NOMEM, err, errlen, "out of memory reading '%s'", path);
+        return mn_fail_(MN_ERR_NOMEM, err, errlen, "out of memory reading '%s'", path);
     }
     size_t got = fread(buffer, 1, length + 1, f);   /* + 1: notice a file that grew */
     int read_error = ferror(f);
     fclose(f);
     if (read_error || got != length) {
         free(buffer);
-        return fail(MN_ERR_IO, err, errlen, "cannot read '%s'%s", path,
+        return mn_fail_(MN_ERR_IO, err, errlen, "cannot read '%s'%s", path,
                     read_error ? "" : ": it changed while being read");
     }
     *data = buffer;
@@ -1043,10 +1036,10 @@ static int check_file_consistency(header_parser *hp, uint64_t header_len, uint64
     for (size_t i = 0; i < n; i++) {
         file_entry *e = &entries[i];
         if (e->size_overflows)
-            return fail(MN_ERR_FORMAT, hp->err, hp->errlen,
+            return mn_fail_(MN_ERR_FORMAT, hp->err, hp->errlen,
                         "tensor '%.*s': its shape is too large", (int)e->name_len, e->name);
         if (e->end < e->begin || e->end - e->begin != e->nbytes)
-            return fail(MN_ERR_FORMAT, hp->err, hp->errlen,
+            return mn_fail_(MN_ERR_FORMAT, hp->err, hp->errlen,
                         "tensor '%.*s': data_offsets [%" PRIu64 ", %" PRIu64 "] do not hold "
                         "the %" PRIu64 " bytes its dtype and shape need",
                         (int)e->name_len, e->name, e->begin, e->end, e->nbytes);
@@ -1058,13 +1051,13 @@ static int check_file_consistency(header_parser *hp, uint64_t header_len, uint64
         qsort(sorted_file_names, n, sizeof *sorted_file_names, compare_name_refs);
     for (size_t i = 1; i < n; i++)
         if (same_name(&sorted_file_names[i - 1], &sorted_file_names[i]))
-            return fail(MN_ERR_FORMAT, hp->err, hp->errlen,
+            return mn_fail_(MN_ERR_FORMAT, hp->err, hp->errlen,
                         "tensor '%.*s' appears twice in the header",
                         (int)sorted_file_names[i].len, sorted_file_names[i].name);
 
     span *spans = malloc(n > 0 ? n * sizeof *spans : 1);
     if (spans == NULL)
-        return fail(MN_ERR_NOMEM, hp->err, hp->errlen, "out of memory");
+        return mn_fail_(MN_ERR_NOMEM, hp->err, hp->errlen, "out of memory");
     for (size_t i = 0; i < n; i++) {
         spans[i].begin = entries[i].begin;
         spans[i].end = entries[i].end;
@@ -1076,7 +1069,7 @@ static int check_file_consistency(header_parser *hp, uint64_t header_len, uint64
     for (size_t i = 0; i < n; i++) {
         if (spans[i].begin != data_size) {
             const file_entry *e = &entries[spans[i].index];
-            int rc = fail(MN_ERR_FORMAT, hp->err, hp->errlen,
+            int rc = mn_fail_(MN_ERR_FORMAT, hp->err, hp->errlen,
                           "tensor '%.*s': its data begins at byte %" PRIu64 " of the data, "
                           "the data before it ends at %" PRIu64,
                           (int)e->name_len, e->name, spans[i].begin, data_size);
@@ -1090,7 +1083,7 @@ static int check_file_consistency(header_parser *hp, uint64_t header_len, uint64
     uint64_t described = 8 + header_len;
     described = data_size > UINT64_MAX - described ? UINT64_MAX : described + data_size;
     if (described != file_size)
-        return fail(MN_ERR_FORMAT, hp->err, hp->errlen,
+        return mn_fail_(MN_ERR_FORMAT, hp->err, hp->errlen,
                     "file is %" PRIu64 " bytes, the header describes %" PRIu64,
                     file_size, described);
     return MN_OK;
@@ -1129,12 +1122,12 @@ static int check_against_model(header_parser *hp, const mn_tensor_info *tensors,
     for (int i = 0; i < ntensors; i++) {
         const mn_tensor_info *t = &tensors[i];
         if (model_to_entry[i] == none)
-            return fail(MN_ERR_MISMATCH, hp->err, hp->errlen,
+            return mn_fail_(MN_ERR_MISMATCH, hp->err, hp->errlen,
                         "tensor '%s' expected, not in the file", t->name);
         const file_entry *e = &entries[model_to_entry[i]];
         const char *file_dtype = safetensors_dtypes[e->dtype].name;
         if (strcmp(file_dtype, want_dtype) != 0)
-            return fail(MN_ERR_MISMATCH, hp->err, hp->errlen,
+            return mn_fail_(MN_ERR_MISMATCH, hp->err, hp->errlen,
                         "tensor '%s': dtype %s in the file, %s expected",
                         t->name, file_dtype, want_dtype);
         int same_shape = e->rank == t->rank;
@@ -1147,13 +1140,13 @@ static int check_against_model(header_parser *hp, const mn_tensor_info *tensors,
             char found[160], wanted[160];
             format_shape(found, sizeof found, e->rank, e->dims);
             format_shape(wanted, sizeof wanted, t->rank, want_dims);
-            return fail(MN_ERR_MISMATCH, hp->err, hp->errlen,
+            return mn_fail_(MN_ERR_MISMATCH, hp->err, hp->errlen,
                         "tensor '%s': shape %s in the file, %s expected", t->name, found, wanted);
         }
     }
     for (size_t i = 0; i < n; i++)
         if (entries[i].model_index < 0)
-            return fail(MN_ERR_MISMATCH, hp->err, hp->errlen,
+            return mn_fail_(MN_ERR_MISMATCH, hp->err, hp->errlen,
                         "tensor '%.*s' in the file is not a weight of this model",
                         (int)entries[i].name_len, entries[i].name);
     return MN_OK;
@@ -1167,15 +1160,15 @@ static int load_from_bytes(const unsigned char *bytes, size_t file_size,
                            char *err, size_t errlen)
 {
     if (file_size < 8)
-        return fail(MN_ERR_FORMAT, err, errlen,
+        return mn_fail_(MN_ERR_FORMAT, err, errlen,
                     "file is %zu bytes, too short for the 8-byte header length", file_size);
     uint64_t header_len = get_u64_le(bytes);
     if (header_len > MAX_HEADER_BYTES)
-        return fail(MN_ERR_FORMAT, err, errlen,
+        return mn_fail_(MN_ERR_FORMAT, err, errlen,
                     "header length %" PRIu64 " is beyond the %" PRIu64 "-byte limit",
                     header_len, MAX_HEADER_BYTES);
     if (header_len > (uint64_t)file_size - 8)
-        return fail(MN_ERR_FORMAT, err, errlen,
+        return mn_fail_(MN_ERR_FORMAT, err, errlen,
                     "file is %zu bytes, the header length says %" PRIu64 " bytes of header",
                     file_size, header_len);
 
@@ -1189,18 +1182,18 @@ static int load_from_bytes(const unsigned char *bytes, size_t file_size,
     size_t *model_to_entry = NULL;
     int rc;
     if (hp.arena == NULL) {
-        rc = fail(MN_ERR_NOMEM, err, errlen, "out of memory");
+        rc = mn_fail_(MN_ERR_NOMEM, err, errlen, "out of memory");
         goto done;
     }
     if (parse_header(&hp) != 0) {
-        rc = hp.status == MN_ERR_NOMEM ? fail(MN_ERR_NOMEM, err, errlen, "out of memory")
+        rc = hp.status == MN_ERR_NOMEM ? mn_fail_(MN_ERR_NOMEM, err, errlen, "out of memory")
                                        : hp.status;
         goto done;
     }
     sorted_file_names = malloc(hp.nentries > 0 ? hp.nentries * sizeof *sorted_file_names : 1);
     model_to_entry = malloc(ntensors > 0 ? (size_t)ntensors * sizeof *model_to_entry : 1);
     if (sorted_file_names == NULL || model_to_entry == NULL) {
-        rc = fail(MN_ERR_NOMEM, err, errlen, "out of memory");
+        rc = mn_fail_(MN_ERR_NOMEM, err, errlen, "out of memory");
         goto done;
     }
     rc = check_file_consistency(&hp, header_len, file_size, sorted_file_names);
