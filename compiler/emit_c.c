@@ -127,16 +127,28 @@ static int last_dim(const Shape *s) { return s->rank ? s->dims[s->rank - 1] : 1;
 
 /* The index into operand `x` of element i of a value of shape `o` that x
  * broadcasts to (NumPy rules, the batch axis in front). */
+/* x's per-sample dims are o's last ones (right-aligned, NumPy rules). */
+static int suffix_of(const Shape *o, const Shape *x) {
+    int off = o->rank - x->rank;
+    if (off < 0) return 0;
+    for (int d = 0; d < x->rank; d++)
+        if (x->dims[d] != o->dims[off + d]) return 0;
+    return 1;
+}
+
+/* x, one sample's worth of weights, repeats along o's leading axes (a bias
+ * against its layer's output): element i of o reads x[i % size(x)]. */
+static int trailing_broadcast(const Shape *o, const Shape *x) {
+    return !x->batched && shape_size(x) > 1 && !shape_equal(o, x) && suffix_of(o, x);
+}
+
 static const char *bcast_index(const Shape *o, const Shape *x) {
     if (shape_equal(o, x)) return "i";
     long sx = shape_size(x), so = shape_size(o);
     if (!x->batched && sx == 1) return "0";
-    /* x's per-sample dims right-aligned against o's */
     int off = o->rank - x->rank;
-    int suffix_equal = 1;
-    for (int d = 0; d < x->rank; d++)
-        if (x->dims[d] != o->dims[off + d]) suffix_equal = 0;
-    if (!x->batched && suffix_equal) return xsprintf("i %% %ld", sx);
+    int suffix_equal = suffix_of(o, x);
+    if (trailing_broadcast(o, x)) return xsprintf("i %% %ld", sx);
     if (x->batched && sx == 1) return so == 1 ? "i" : xsprintf("i / %ld", so);
     if (x->batched && suffix_equal && x->rank == o->rank) return "i";
     /* General case: one term per axis that x does not broadcast. */
@@ -218,30 +230,23 @@ static void emit_matmul(Emit *E, Node *n) {
     int K = w->shape.dims[0], N = w->shape.dims[1];
     head(E, n, n->op == OP_LINEAR ? xsprintf("%s(x W%s)", (const char *[]){"linear", "relu", "sigmoid", "tanh", "softmax"}[n->act], n->nin == 3 ? " + b" : "") : "matmul");
     int v = (int)(n - E->g->nodes);
-    int bias = n->op == OP_LINEAR && n->nin == 3;
+    int bias = n->op == OP_LINEAR && n->nin == 3, direct = K <= DIRECT_K;
     Act act = n->op == OP_LINEAR ? n->act : ACT_LINEAR;
-    if (K <= DIRECT_K) {
-        out(E, "    for (int r = 0; r < %s; r++) { /* %d input%s: a direct loop */", rows(&n->shape), K, K == 1 ? "" : "s");
-        out(E, "        const %s *x = %s + (size_t)r * %d, *w = %s;", E->T, ptr(E, n->in[0]), K, ptr(E, n->in[1]));
-        if (bias) out(E, "        const %s *b = %s;", E->T, ptr(E, n->in[2]));
-        out(E, "        %s *y = %s + (size_t)r * %d;", E->T, ptr(E, v), N);
-        out(E, "        MN_VEC");
-        out(E, "        for (int j = 0; j < %d; j++) {", N);
-        out(E, "            const %s z = %s%s;", E->T, dot_terms(K, N), bias ? " + b[j]" : "");
-        out(E, "            y[j] = %s;", act_expr(E, act, "z"));
-        out(E, "        }");
-        out(E, "    }");
-        return;
+    if (!direct) {
+        gemm(E, "CblasNoTrans", "CblasNoTrans", rows(&x->shape), N, xsprintf("%d", K), ptr(E, n->in[0]),
+             xsprintf("%d", K), ptr(E, n->in[1]), N, ptr(E, v), N);
+        if (!bias && act == ACT_LINEAR) return;
     }
-    gemm(E, "CblasNoTrans", "CblasNoTrans", rows(&x->shape), N, xsprintf("%d", K), ptr(E, n->in[0]),
-         xsprintf("%d", K), ptr(E, n->in[1]), N, ptr(E, v), N);
-    if (!bias && act == ACT_LINEAR) return;
-    out(E, "    for (int r = 0; r < %s; r++) {", rows(&n->shape));
-    out(E, "        %s *y = %s + (size_t)r * %d;", E->T, ptr(E, v), N);
+    /* one pass over each output row: the product itself when it is direct,
+     * then the bias and the activation */
+    out(E, "    for (int r = 0; r < %s; r++) {%s", rows(&n->shape),
+        direct ? xsprintf(" /* %d input%s: a direct loop */", K, K == 1 ? "" : "s") : "");
+    if (direct) out(E, "        const %s *x = %s + (size_t)r * %d, *w = %s;", E->T, ptr(E, n->in[0]), K, ptr(E, n->in[1]));
     if (bias) out(E, "        const %s *b = %s;", E->T, ptr(E, n->in[2]));
+    out(E, "        %s *y = %s + (size_t)r * %d;", E->T, ptr(E, v), N);
     out(E, "        MN_VEC");
     out(E, "        for (int j = 0; j < %d; j++) {", N);
-    out(E, "            const %s z = y[j]%s;", E->T, bias ? " + b[j]" : "");
+    out(E, "            const %s z = %s%s;", E->T, direct ? dot_terms(K, N) : "y[j]", bias ? " + b[j]" : "");
     out(E, "            y[j] = %s;", act_expr(E, act, "z"));
     out(E, "        }");
     out(E, "    }");
@@ -927,30 +932,6 @@ static void emit_reverse(Emit *E, Node *n) {
         ptr(E, (int)(n - E->g->nodes)), T, inner, ptr(E, n->in[0]), T, T - 1, inner, ty, inner);
 }
 
-/* Undoes a broadcast: every element of dy adds into the element of the
- * smaller shape it was broadcast from. */
-static void emit_sum_to(Emit *E, Node *n) {
-    int v = (int)(n - E->g->nodes);
-    Shape *from = &in(E, n, 0)->shape;
-    head(E, n, "sum_to");
-    out(E, "    memset(%s, 0, sizeof(%s) * (size_t)(%s));", ptr(E, v), E->T, count(&n->shape));
-    const char *idx = bcast_index(from, &n->shape);
-    long inner = shape_size(&n->shape);
-    if (!n->shape.batched && strcmp(idx, xsprintf("i %% %ld", inner)) == 0) {
-        /* a trailing broadcast (a bias's gradient): add up the rows */
-        long outer = shape_size(from) / inner;
-        const char *nrows = from->batched ? (outer == 1 ? "n" : xsprintf("n * %ld", outer)) : xsprintf("%ld", outer);
-        out(E, "    for (int r = 0; r < %s; r++) {", nrows);
-        out(E, "        const %s *d = %s + (size_t)r * %ld;", E->T, ptr(E, n->in[0]), inner);
-        out(E, "        %s *s = %s;", E->T, ptr(E, v));
-        out(E, "        MN_VEC");
-        out(E, "        for (int j = 0; j < %ld; j++) s[j] += d[j];", inner);
-        out(E, "    }");
-        return;
-    }
-    out(E, "    for (int i = 0; i < %s; i++) %s += %s;", count(from), elem(E, v, idx), elem(E, n->in[0], "i"));
-}
-
 /* Blocks of a value seen as [outer, axis * inner]. */
 static long inner_size(const Shape *s, int axis) {
     long inner = 1;
@@ -963,6 +944,28 @@ static const char *outer_count(const Shape *s, int axis) {
     for (int d = 0; d < axis; d++) outer *= s->dims[d];
     if (!s->batched) return xsprintf("%ld", outer);
     return outer == 1 ? "n" : xsprintf("n * %ld", outer);
+}
+
+/* Undoes a broadcast: every element of dy adds into the element of the
+ * smaller shape it was broadcast from. */
+static void emit_sum_to(Emit *E, Node *n) {
+    int v = (int)(n - E->g->nodes);
+    Shape *from = &in(E, n, 0)->shape;
+    head(E, n, "sum_to");
+    out(E, "    memset(%s, 0, sizeof(%s) * (size_t)(%s));", ptr(E, v), E->T, count(&n->shape));
+    if (trailing_broadcast(from, &n->shape)) {
+        /* a bias's gradient: add up the rows */
+        long inner = shape_size(&n->shape);
+        out(E, "    for (int r = 0; r < %s; r++) {", outer_count(from, from->rank - n->shape.rank));
+        out(E, "        const %s *d = %s + (size_t)r * %ld;", E->T, ptr(E, n->in[0]), inner);
+        out(E, "        %s *s = %s;", E->T, ptr(E, v));
+        out(E, "        MN_VEC");
+        out(E, "        for (int j = 0; j < %ld; j++) s[j] += d[j];", inner);
+        out(E, "    }");
+        return;
+    }
+    out(E, "    for (int i = 0; i < %s; i++) %s += %s;", count(from), elem(E, v, bcast_index(from, &n->shape)),
+        elem(E, n->in[0], "i"));
 }
 
 static void emit_concat(Emit *E, Node *n) {
@@ -1292,25 +1295,27 @@ static void emit_info_table(Emit *E, const char *what, const char *strct, const 
 }
 
 static const char *init_call(Emit *E, Node *p) {
-    const char *sfx = E->g->f64 ? "f64" : "f32";
     long size = shape_size(&p->shape);
     const char *dst = xsprintf("m->params + %d", p->param_offset);
     const Init *in = &p->init;
     switch (in->kind) {
-    case INIT_ZEROS: return xsprintf("mn_init_fill_%s(%s, %ld, 0.0);", sfx, dst, size);
-    case INIT_ONES: return xsprintf("mn_init_fill_%s(%s, %ld, 1.0);", sfx, dst, size);
-    case INIT_CONST: return xsprintf("mn_init_fill_%s(%s, %ld, %s);", sfx, dst, size, shortest(in->a, 0));
+    case INIT_ZEROS: return xsprintf("%s(%s, %ld, 0.0);", rt(E, "init_fill"), dst, size);
+    case INIT_ONES: return xsprintf("%s(%s, %ld, 1.0);", rt(E, "init_fill"), dst, size);
+    case INIT_CONST: return xsprintf("%s(%s, %ld, %s);", rt(E, "init_fill"), dst, size, shortest(in->a, 0));
     case INIT_UNIFORM:
-        return xsprintf("mn_init_uniform_%s(%s, %ld, %s, %s, &m->rng);", sfx, dst, size, shortest(in->a, 0), shortest(in->b, 0));
+        return xsprintf("%s(%s, %ld, %s, %s, &m->rng);", rt(E, "init_uniform"), dst, size, shortest(in->a, 0),
+                        shortest(in->b, 0));
     case INIT_NORMAL:
-        return xsprintf("mn_init_normal_%s(%s, %ld, %s, %s, &m->rng);", sfx, dst, size, shortest(in->a, 0), shortest(in->b, 0));
+        return xsprintf("%s(%s, %ld, %s, %s, &m->rng);", rt(E, "init_normal"), dst, size, shortest(in->a, 0),
+                        shortest(in->b, 0));
     case INIT_GLOROT_UNIFORM:
-        return xsprintf("mn_init_glorot_uniform_%s(%s, %ld, %d, %d, &m->rng);", sfx, dst, size, in->fan_in, in->fan_out);
+        return xsprintf("%s(%s, %ld, %d, %d, &m->rng);", rt(E, "init_glorot_uniform"), dst, size, in->fan_in,
+                        in->fan_out);
     case INIT_ORTHOGONAL:
-        return xsprintf("mn_init_orthogonal_%s(%s, %d, %d, &m->rng);", sfx, dst, in->fan_in, in->fan_out);
+        return xsprintf("%s(%s, %d, %d, &m->rng);", rt(E, "init_orthogonal"), dst, in->fan_in, in->fan_out);
     case INIT_FORGET_BIAS: /* zeros, and 1 for the forget gate (Keras's unit_forget_bias) */
-        return xsprintf("mn_init_fill_%s(%s, %ld, 0.0); mn_init_fill_%s(%s + %d, %d, 1.0);", sfx, dst, size, sfx, dst,
-                        in->fan_in, in->fan_in);
+        return xsprintf("%s(%s, %ld, 0.0); %s(%s + %d, %d, 1.0);", rt(E, "init_fill"), dst, size, rt(E, "init_fill"),
+                        dst, in->fan_in, in->fan_in);
     }
     unreachable();
 }

@@ -76,8 +76,8 @@ static void predict_batch(conv_bias *m, const conv_bias_inputs *in, int n, const
     /* features [n, 32, 32, 32] = linear(x W + b)(%5 [n, 32, 32, 27], %6 [27, 32], conv2d.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 1024, 32, 27, 1.0f, (A + 0), 27, (P + 32), 32, 0.0f, (A + 884736), 32);
     for (int r = 0; r < n * 1024; r++) {
-        float *y = (A + 884736) + (size_t)r * 32;
         const float *b = (P + 896);
+        float *y = (A + 884736) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -96,8 +96,8 @@ static void predict_batch(conv_bias *m, const conv_bias_inputs *in, int n, const
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 32768], dense.kernel [32768, 10], dense.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32768, 1.0f, (A + 1933312), 32768, (P + 928), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 328608);
+        float *y = (A + 0) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
@@ -156,8 +156,8 @@ float conv_bias_evaluate(conv_bias *m, const conv_bias_inputs *in, const conv_bi
     /* features [n, 32, 32, 32] = linear(x W + b)(%5 [n, 32, 32, 27], %6 [27, 32], conv2d.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 1024, 32, 27, 1.0f, (A + 0), 27, (P + 32), 32, 0.0f, (A + 884736), 32);
     for (int r = 0; r < n * 1024; r++) {
-        float *y = (A + 884736) + (size_t)r * 32;
         const float *b = (P + 896);
+        float *y = (A + 884736) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -176,8 +176,8 @@ float conv_bias_evaluate(conv_bias *m, const conv_bias_inputs *in, const conv_bi
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 32768], dense.kernel [32768, 10], dense.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32768, 1.0f, (A + 1933312), 32768, (P + 928), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 328608);
+        float *y = (A + 0) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
@@ -262,8 +262,8 @@ float conv_bias_compute_gradients(conv_bias *m, const conv_bias_inputs *in, cons
     /* features [n, 32, 32, 32] = linear(x W + b)(%5 [n, 32, 32, 27], %6 [27, 32], conv2d.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 1024, 32, 27, 1.0f, (A + 0), 27, (P + 32), 32, 0.0f, (A + 884736), 32);
     for (int r = 0; r < n * 1024; r++) {
-        float *y = (A + 884736) + (size_t)r * 32;
         const float *b = (P + 896);
+        float *y = (A + 884736) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -282,8 +282,8 @@ float conv_bias_compute_gradients(conv_bias *m, const conv_bias_inputs *in, cons
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 32768], dense.kernel [32768, 10], dense.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32768, 1.0f, (A + 1933312), 32768, (P + 928), 10, 0.0f, (A + 884736), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 884736) + (size_t)r * 10;
         const float *b = (P + 328608);
+        float *y = (A + 884736) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];

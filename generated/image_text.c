@@ -83,8 +83,8 @@ static void predict_batch(image_text *m, const image_text_inputs *in, int n, con
     /* %7 [n, 62, 62, 32] = relu(x W + b)(%5 [n, 62, 62, 27], %6 [27, 32], conv2d.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 3844, 32, 27, 1.0f, (A + 0), 27, (P + 0), 32, 0.0f, (A + 3321216), 32);
     for (int r = 0; r < n * 3844; r++) {
-        float *y = (A + 3321216) + (size_t)r * 32;
         const float *b = (P + 864);
+        float *y = (A + 3321216) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -121,8 +121,8 @@ static void predict_batch(image_text *m, const image_text_inputs *in, int n, con
     /* %15 [n, 100, 128] = linear(x W + b)(%11 [n, 100, 64], lstm.kernel [64, 128], lstm.bias [128]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 100, 128, 64, 1.0f, (A + 984064), 64, (P + 640896), 128, 0.0f, (A + 1188864), 128);
     for (int r = 0; r < n * 100; r++) {
-        float *y = (A + 1188864) + (size_t)r * 128;
         const float *b = (P + 653184);
+        float *y = (A + 1188864) + (size_t)r * 128;
         MN_VEC
         for (int j = 0; j < 128; j++) {
             const float z = y[j] + b[j];
@@ -169,8 +169,8 @@ static void predict_batch(image_text *m, const image_text_inputs *in, int n, con
     /* %21 [n, 10] = linear(x W + b)(%18 [n, 30784], dense.kernel [30784, 10], dense.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 30784, 1.0f, (A + 985088), 30784, (P + 653312), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 961152);
+        float *y = (A + 0) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
@@ -229,8 +229,8 @@ float image_text_evaluate(image_text *m, const image_text_inputs *in, const imag
     /* %7 [n, 62, 62, 32] = relu(x W + b)(%5 [n, 62, 62, 27], %6 [27, 32], conv2d.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 3844, 32, 27, 1.0f, (A + 0), 27, (P + 0), 32, 0.0f, (A + 3321216), 32);
     for (int r = 0; r < n * 3844; r++) {
-        float *y = (A + 3321216) + (size_t)r * 32;
         const float *b = (P + 864);
+        float *y = (A + 3321216) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -267,8 +267,8 @@ float image_text_evaluate(image_text *m, const image_text_inputs *in, const imag
     /* %15 [n, 100, 128] = linear(x W + b)(%11 [n, 100, 64], lstm.kernel [64, 128], lstm.bias [128]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 100, 128, 64, 1.0f, (A + 984064), 64, (P + 640896), 128, 0.0f, (A + 1188864), 128);
     for (int r = 0; r < n * 100; r++) {
-        float *y = (A + 1188864) + (size_t)r * 128;
         const float *b = (P + 653184);
+        float *y = (A + 1188864) + (size_t)r * 128;
         MN_VEC
         for (int j = 0; j < 128; j++) {
             const float z = y[j] + b[j];
@@ -315,8 +315,8 @@ float image_text_evaluate(image_text *m, const image_text_inputs *in, const imag
     /* %21 [n, 10] = linear(x W + b)(%18 [n, 30784], dense.kernel [30784, 10], dense.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 30784, 1.0f, (A + 985088), 30784, (P + 653312), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 961152);
+        float *y = (A + 0) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
@@ -401,8 +401,8 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
     /* %7 [n, 62, 62, 32] = relu(x W + b)(%5 [n, 62, 62, 27], %6 [27, 32], conv2d.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 3844, 32, 27, 1.0f, (A + 0), 27, (P + 0), 32, 0.0f, (A + 3321216), 32);
     for (int r = 0; r < n * 3844; r++) {
-        float *y = (A + 3321216) + (size_t)r * 32;
         const float *b = (P + 864);
+        float *y = (A + 3321216) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -439,8 +439,8 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
     /* %15 [n, 100, 128] = linear(x W + b)(%11 [n, 100, 64], lstm.kernel [64, 128], lstm.bias [128]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 100, 128, 64, 1.0f, (A + 8241536), 64, (P + 640896), 128, 0.0f, (A + 8446336), 128);
     for (int r = 0; r < n * 100; r++) {
-        float *y = (A + 8446336) + (size_t)r * 128;
         const float *b = (P + 653184);
+        float *y = (A + 8446336) + (size_t)r * 128;
         MN_VEC
         for (int j = 0; j < 128; j++) {
             const float z = y[j] + b[j];
@@ -487,8 +487,8 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
     /* %21 [n, 10] = linear(x W + b)(%18 [n, 30784], dense.kernel [30784, 10], dense.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 30784, 1.0f, (A + 9470336), 30784, (P + 653312), 10, 0.0f, (A + 8446336), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 8446336) + (size_t)r * 10;
         const float *b = (P + 961152);
+        float *y = (A + 8446336) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];

@@ -66,8 +66,8 @@ static void predict_batch(interaction *m, const interaction_inputs *in, int n, c
     /* x_a [n, 64] = relu(x W + b)(input_a [n, 10], dense.kernel [10, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_a, 10, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 640);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -106,8 +106,8 @@ static void predict_batch(interaction *m, const interaction_inputs *in, int n, c
     /* %13 [n, 1] = linear(x W + b)(%10 [n, 192], dense_2.kernel [192, 1], dense_2.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 6144), 192, (P + 1088), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 1280);
+        float *y = (A + 0) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
@@ -147,8 +147,8 @@ float interaction_evaluate(interaction *m, const interaction_inputs *in, const i
     /* x_a [n, 64] = relu(x W + b)(input_a [n, 10], dense.kernel [10, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_a, 10, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 640);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -187,8 +187,8 @@ float interaction_evaluate(interaction *m, const interaction_inputs *in, const i
     /* %13 [n, 1] = linear(x W + b)(%10 [n, 192], dense_2.kernel [192, 1], dense_2.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 6144), 192, (P + 1088), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 1280);
+        float *y = (A + 0) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
@@ -241,8 +241,8 @@ float interaction_compute_gradients(interaction *m, const interaction_inputs *in
     /* x_a [n, 64] = relu(x W + b)(input_a [n, 10], dense.kernel [10, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_a, 10, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 640);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -281,8 +281,8 @@ float interaction_compute_gradients(interaction *m, const interaction_inputs *in
     /* %13 [n, 1] = linear(x W + b)(%10 [n, 192], dense_2.kernel [192, 1], dense_2.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 6144), 192, (P + 1088), 1, 0.0f, (A + 4096), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 4096) + (size_t)r * 1;
         const float *b = (P + 1280);
+        float *y = (A + 4096) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];

@@ -70,8 +70,8 @@ static void predict_batch(label_branch *m, const label_branch_inputs *in, int n,
     /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 6400);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -97,8 +97,8 @@ static void predict_batch(label_branch *m, const label_branch_inputs *in, int n,
     /* l [n, 64] = relu(x W + b)(%9 [n, 32], dense_2.kernel [32, 64], dense_2.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 32, 1.0f, (A + 2080), 32, (P + 6528), 64, 0.0f, (A + 3104), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 3104) + (size_t)r * 64;
         const float *b = (P + 8576);
+        float *y = (A + 3104) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -115,8 +115,8 @@ static void predict_batch(label_branch *m, const label_branch_inputs *in, int n,
     /* %16 [n, 10] = linear(x W + b)(%13 [n, 128], dense_3.kernel [128, 10], dense_3.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 128, 1.0f, (A + 5152), 128, (P + 8640), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 9920);
+        float *y = (A + 0) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
@@ -162,8 +162,8 @@ float label_branch_evaluate(label_branch *m, const label_branch_inputs *in, cons
     /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 6400);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -189,8 +189,8 @@ float label_branch_evaluate(label_branch *m, const label_branch_inputs *in, cons
     /* l [n, 64] = relu(x W + b)(%9 [n, 32], dense_2.kernel [32, 64], dense_2.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 32, 1.0f, (A + 2080), 32, (P + 6528), 64, 0.0f, (A + 3104), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 3104) + (size_t)r * 64;
         const float *b = (P + 8576);
+        float *y = (A + 3104) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -207,8 +207,8 @@ float label_branch_evaluate(label_branch *m, const label_branch_inputs *in, cons
     /* %16 [n, 10] = linear(x W + b)(%13 [n, 128], dense_3.kernel [128, 10], dense_3.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 128, 1.0f, (A + 5152), 128, (P + 8640), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 9920);
+        float *y = (A + 0) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
@@ -280,8 +280,8 @@ float label_branch_compute_gradients(label_branch *m, const label_branch_inputs 
     /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 6400);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -307,8 +307,8 @@ float label_branch_compute_gradients(label_branch *m, const label_branch_inputs 
     /* l [n, 64] = relu(x W + b)(%9 [n, 32], dense_2.kernel [32, 64], dense_2.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 32, 1.0f, (A + 2080), 32, (P + 6528), 64, 0.0f, (A + 3104), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 3104) + (size_t)r * 64;
         const float *b = (P + 8576);
+        float *y = (A + 3104) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -325,8 +325,8 @@ float label_branch_compute_gradients(label_branch *m, const label_branch_inputs 
     /* %16 [n, 10] = linear(x W + b)(%13 [n, 128], dense_3.kernel [128, 10], dense_3.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 128, 1.0f, (A + 5152), 128, (P + 8640), 10, 0.0f, (A + 9248), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 9248) + (size_t)r * 10;
         const float *b = (P + 9920);
+        float *y = (A + 9248) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];

@@ -64,8 +64,8 @@ static void predict_batch(label_cond *m, const label_cond_inputs *in, int n, con
     /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 6400);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -93,8 +93,8 @@ static void predict_batch(label_cond *m, const label_cond_inputs *in, int n, con
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 64], dense_1.kernel [64, 10], dense_1.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 4096), 64, (P + 7104), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 7744);
+        float *y = (A + 0) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
@@ -140,8 +140,8 @@ float label_cond_evaluate(label_cond *m, const label_cond_inputs *in, const labe
     /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 6400);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -169,8 +169,8 @@ float label_cond_evaluate(label_cond *m, const label_cond_inputs *in, const labe
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 64], dense_1.kernel [64, 10], dense_1.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 4096), 64, (P + 7104), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 7744);
+        float *y = (A + 0) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
@@ -242,8 +242,8 @@ float label_cond_compute_gradients(label_cond *m, const label_cond_inputs *in, c
     /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 6400);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -271,8 +271,8 @@ float label_cond_compute_gradients(label_cond *m, const label_cond_inputs *in, c
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 64], dense_1.kernel [64, 10], dense_1.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 4096), 64, (P + 7104), 10, 0.0f, (A + 6144), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 6144) + (size_t)r * 10;
         const float *b = (P + 7744);
+        float *y = (A + 6144) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];

@@ -64,8 +64,8 @@ static void predict_batch(label_embed *m, const label_embed_inputs *in, int n, c
     /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 6400);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -92,8 +92,8 @@ static void predict_batch(label_embed *m, const label_embed_inputs *in, int n, c
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 69], dense_1.kernel [69, 10], dense_1.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 69, 1.0f, (A + 2208), 69, (P + 6514), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 7204);
+        float *y = (A + 0) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
@@ -139,8 +139,8 @@ float label_embed_evaluate(label_embed *m, const label_embed_inputs *in, const l
     /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 6400);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -167,8 +167,8 @@ float label_embed_evaluate(label_embed *m, const label_embed_inputs *in, const l
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 69], dense_1.kernel [69, 10], dense_1.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 69, 1.0f, (A + 2208), 69, (P + 6514), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 7204);
+        float *y = (A + 0) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
@@ -240,8 +240,8 @@ float label_embed_compute_gradients(label_embed *m, const label_embed_inputs *in
     /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 6400);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -268,8 +268,8 @@ float label_embed_compute_gradients(label_embed *m, const label_embed_inputs *in
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 69], dense_1.kernel [69, 10], dense_1.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 69, 1.0f, (A + 2208), 69, (P + 6514), 10, 0.0f, (A + 4416), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 4416) + (size_t)r * 10;
         const float *b = (P + 7204);
+        float *y = (A + 4416) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];

@@ -69,8 +69,8 @@ static void predict_batch(learned_power *m, const learned_power_inputs *in, int 
     /* %6 [n, 64] = relu(x W + b)(%3 [n, 10], dense.kernel [10, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, (A + 0), 10, (P + 1), 64, 0.0f, (A + 320), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 320) + (size_t)r * 64;
         const float *b = (P + 641);
+        float *y = (A + 320) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -80,8 +80,8 @@ static void predict_batch(learned_power *m, const learned_power_inputs *in, int 
     /* %9 [n, 1] = linear(x W + b)(%6 [n, 64], dense_1.kernel [64, 1], dense_1.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 320), 64, (P + 705), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 769);
+        float *y = (A + 0) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
@@ -127,8 +127,8 @@ float learned_power_evaluate(learned_power *m, const learned_power_inputs *in, c
     /* %6 [n, 64] = relu(x W + b)(%3 [n, 10], dense.kernel [10, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, (A + 0), 10, (P + 1), 64, 0.0f, (A + 320), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 320) + (size_t)r * 64;
         const float *b = (P + 641);
+        float *y = (A + 320) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -138,8 +138,8 @@ float learned_power_evaluate(learned_power *m, const learned_power_inputs *in, c
     /* %9 [n, 1] = linear(x W + b)(%6 [n, 64], dense_1.kernel [64, 1], dense_1.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 320), 64, (P + 705), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 769);
+        float *y = (A + 0) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
@@ -198,8 +198,8 @@ float learned_power_compute_gradients(learned_power *m, const learned_power_inpu
     /* %6 [n, 64] = relu(x W + b)(%3 [n, 10], dense.kernel [10, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, (A + 0), 10, (P + 1), 64, 0.0f, (A + 320), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 320) + (size_t)r * 64;
         const float *b = (P + 641);
+        float *y = (A + 320) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -209,8 +209,8 @@ float learned_power_compute_gradients(learned_power *m, const learned_power_inpu
     /* %9 [n, 1] = linear(x W + b)(%6 [n, 64], dense_1.kernel [64, 1], dense_1.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 320), 64, (P + 705), 1, 0.0f, (A + 2368), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 2368) + (size_t)r * 1;
         const float *b = (P + 769);
+        float *y = (A + 2368) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];

@@ -69,8 +69,8 @@ static void predict_batch(learned_reg *m, const learned_reg_inputs *in, int n, c
     /* %6 [n, 64] = relu(x W + b)(x [n, 784], dense.kernel [784, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 784, 1.0f, in->x, 784, (P + 2), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 50178);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -80,8 +80,8 @@ static void predict_batch(learned_reg *m, const learned_reg_inputs *in, int n, c
     /* %9 [n, 32] = relu(x W + b)(%6 [n, 64], dense_1.kernel [64, 32], dense_1.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 50242), 32, 0.0f, (A + 2048), 32);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 2048) + (size_t)r * 32;
         const float *b = (P + 52290);
+        float *y = (A + 2048) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -91,8 +91,8 @@ static void predict_batch(learned_reg *m, const learned_reg_inputs *in, int n, c
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 32], dense_2.kernel [32, 10], dense_2.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32, 1.0f, (A + 2048), 32, (P + 52322), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 52642);
+        float *y = (A + 0) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
@@ -138,8 +138,8 @@ float learned_reg_evaluate(learned_reg *m, const learned_reg_inputs *in, const l
     /* %6 [n, 64] = relu(x W + b)(x [n, 784], dense.kernel [784, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 784, 1.0f, in->x, 784, (P + 2), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 50178);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -149,8 +149,8 @@ float learned_reg_evaluate(learned_reg *m, const learned_reg_inputs *in, const l
     /* %9 [n, 32] = relu(x W + b)(%6 [n, 64], dense_1.kernel [64, 32], dense_1.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 50242), 32, 0.0f, (A + 2048), 32);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 2048) + (size_t)r * 32;
         const float *b = (P + 52290);
+        float *y = (A + 2048) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -160,8 +160,8 @@ float learned_reg_evaluate(learned_reg *m, const learned_reg_inputs *in, const l
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 32], dense_2.kernel [32, 10], dense_2.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32, 1.0f, (A + 2048), 32, (P + 52322), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 10;
         const float *b = (P + 52642);
+        float *y = (A + 0) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
@@ -279,8 +279,8 @@ float learned_reg_compute_gradients(learned_reg *m, const learned_reg_inputs *in
     /* %6 [n, 64] = relu(x W + b)(x [n, 784], dense.kernel [784, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 784, 1.0f, in->x, 784, (P + 2), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 50178);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -290,8 +290,8 @@ float learned_reg_compute_gradients(learned_reg *m, const learned_reg_inputs *in
     /* %9 [n, 32] = relu(x W + b)(%6 [n, 64], dense_1.kernel [64, 32], dense_1.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 50242), 32, 0.0f, (A + 2048), 32);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 2048) + (size_t)r * 32;
         const float *b = (P + 52290);
+        float *y = (A + 2048) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -301,8 +301,8 @@ float learned_reg_compute_gradients(learned_reg *m, const learned_reg_inputs *in
     /* %12 [n, 10] = linear(x W + b)(%9 [n, 32], dense_2.kernel [32, 10], dense_2.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32, 1.0f, (A + 2048), 32, (P + 52322), 10, 0.0f, (A + 3072), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 3072) + (size_t)r * 10;
         const float *b = (P + 52642);
+        float *y = (A + 3072) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];

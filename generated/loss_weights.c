@@ -65,8 +65,8 @@ static void predict_batch(loss_weights *m, const loss_weights_inputs *in, int n,
     /* %6 [n, 64] = relu(x W + b)(x [n, 10], dense.kernel [10, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->x, 10, (P + 2), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 642);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -76,8 +76,8 @@ static void predict_batch(loss_weights *m, const loss_weights_inputs *in, int n,
     /* %9 [n, 10] = linear(x W + b)(%6 [n, 64], dense_1.kernel [64, 10], dense_1.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 0), 64, (P + 706), 10, 0.0f, (A + 64), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 64) + (size_t)r * 10;
         const float *b = (P + 1346);
+        float *y = (A + 64) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
@@ -123,8 +123,8 @@ float loss_weights_evaluate(loss_weights *m, const loss_weights_inputs *in, cons
     /* %6 [n, 64] = relu(x W + b)(x [n, 10], dense.kernel [10, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->x, 10, (P + 2), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 642);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -134,8 +134,8 @@ float loss_weights_evaluate(loss_weights *m, const loss_weights_inputs *in, cons
     /* %9 [n, 10] = linear(x W + b)(%6 [n, 64], dense_1.kernel [64, 10], dense_1.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 0), 64, (P + 706), 10, 0.0f, (A + 64), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 64) + (size_t)r * 10;
         const float *b = (P + 1346);
+        float *y = (A + 64) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
@@ -234,8 +234,8 @@ float loss_weights_compute_gradients(loss_weights *m, const loss_weights_inputs 
     /* %6 [n, 64] = relu(x W + b)(x [n, 10], dense.kernel [10, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->x, 10, (P + 2), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 642);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -245,8 +245,8 @@ float loss_weights_compute_gradients(loss_weights *m, const loss_weights_inputs 
     /* %9 [n, 10] = linear(x W + b)(%6 [n, 64], dense_1.kernel [64, 10], dense_1.bias [10]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 0), 64, (P + 706), 10, 0.0f, (A + 64), 10);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 64) + (size_t)r * 10;
         const float *b = (P + 1346);
+        float *y = (A + 64) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];

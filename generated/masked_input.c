@@ -80,8 +80,8 @@ static void predict_batch(masked_input *m, const masked_input_inputs *in, int n,
     /* %11 [n, 32] = relu(x W + b)(%8 [n, 15], dense.kernel [15, 32], dense.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 15, 1.0f, (A + 192), 15, (P + 0), 32, 0.0f, (A + 672), 32);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 672) + (size_t)r * 32;
         const float *b = (P + 480);
+        float *y = (A + 672) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -91,8 +91,8 @@ static void predict_batch(masked_input *m, const masked_input_inputs *in, int n,
     /* y [n, 1] = linear(x W + b)(%11 [n, 32], dense_1.kernel [32, 1], dense_1.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 672), 32, (P + 512), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 544);
+        float *y = (A + 0) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
@@ -143,8 +143,8 @@ float masked_input_evaluate(masked_input *m, const masked_input_inputs *in, cons
     /* %11 [n, 32] = relu(x W + b)(%8 [n, 15], dense.kernel [15, 32], dense.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 15, 1.0f, (A + 192), 15, (P + 0), 32, 0.0f, (A + 672), 32);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 672) + (size_t)r * 32;
         const float *b = (P + 480);
+        float *y = (A + 672) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -154,8 +154,8 @@ float masked_input_evaluate(masked_input *m, const masked_input_inputs *in, cons
     /* y [n, 1] = linear(x W + b)(%11 [n, 32], dense_1.kernel [32, 1], dense_1.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 672), 32, (P + 512), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 544);
+        float *y = (A + 0) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
@@ -210,8 +210,8 @@ float masked_input_compute_gradients(masked_input *m, const masked_input_inputs 
     /* %11 [n, 32] = relu(x W + b)(%8 [n, 15], dense.kernel [15, 32], dense.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 15, 1.0f, (A + 192), 15, (P + 0), 32, 0.0f, (A + 672), 32);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 672) + (size_t)r * 32;
         const float *b = (P + 480);
+        float *y = (A + 672) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -221,8 +221,8 @@ float masked_input_compute_gradients(masked_input *m, const masked_input_inputs 
     /* y [n, 1] = linear(x W + b)(%11 [n, 32], dense_1.kernel [32, 1], dense_1.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 672), 32, (P + 512), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 544);
+        float *y = (A + 0) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];

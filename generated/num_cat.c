@@ -68,8 +68,8 @@ static void predict_batch(num_cat *m, const num_cat_inputs *in, int n, const num
     /* %5 [n, 64] = relu(x W + b)(numbers [n, 10], dense.kernel [10, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->numbers, 10, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 640);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -79,8 +79,8 @@ static void predict_batch(num_cat *m, const num_cat_inputs *in, int n, const num
     /* n [n, 32] = relu(x W + b)(%5 [n, 64], dense_1.kernel [64, 32], dense_1.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 704), 32, 0.0f, (A + 2048), 32);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 2048) + (size_t)r * 32;
         const float *b = (P + 2752);
+        float *y = (A + 2048) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -107,8 +107,8 @@ static void predict_batch(num_cat *m, const num_cat_inputs *in, int n, const num
     /* y [n, 1] = linear(x W + b)(%12 [n, 48], dense_2.kernel [48, 1], dense_2.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 48, 1.0f, (A + 512), 48, (P + 4384), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 4432);
+        float *y = (A + 0) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
@@ -142,8 +142,8 @@ float num_cat_evaluate(num_cat *m, const num_cat_inputs *in, const num_cat_targe
     /* %5 [n, 64] = relu(x W + b)(numbers [n, 10], dense.kernel [10, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->numbers, 10, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 640);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -153,8 +153,8 @@ float num_cat_evaluate(num_cat *m, const num_cat_inputs *in, const num_cat_targe
     /* n [n, 32] = relu(x W + b)(%5 [n, 64], dense_1.kernel [64, 32], dense_1.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 704), 32, 0.0f, (A + 2048), 32);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 2048) + (size_t)r * 32;
         const float *b = (P + 2752);
+        float *y = (A + 2048) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -181,8 +181,8 @@ float num_cat_evaluate(num_cat *m, const num_cat_inputs *in, const num_cat_targe
     /* y [n, 1] = linear(x W + b)(%12 [n, 48], dense_2.kernel [48, 1], dense_2.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 48, 1.0f, (A + 512), 48, (P + 4384), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 4432);
+        float *y = (A + 0) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
@@ -220,8 +220,8 @@ float num_cat_compute_gradients(num_cat *m, const num_cat_inputs *in, const num_
     /* %5 [n, 64] = relu(x W + b)(numbers [n, 10], dense.kernel [10, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->numbers, 10, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 640);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -231,8 +231,8 @@ float num_cat_compute_gradients(num_cat *m, const num_cat_inputs *in, const num_
     /* n [n, 32] = relu(x W + b)(%5 [n, 64], dense_1.kernel [64, 32], dense_1.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 704), 32, 0.0f, (A + 2048), 32);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 2048) + (size_t)r * 32;
         const float *b = (P + 2752);
+        float *y = (A + 2048) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -259,8 +259,8 @@ float num_cat_compute_gradients(num_cat *m, const num_cat_inputs *in, const num_
     /* y [n, 1] = linear(x W + b)(%12 [n, 48], dense_2.kernel [48, 1], dense_2.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 48, 1.0f, (A + 3584), 48, (P + 4384), 1, 0.0f, (A + 3072), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 3072) + (size_t)r * 1;
         const float *b = (P + 4432);
+        float *y = (A + 3072) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];

@@ -62,8 +62,8 @@ static void predict_batch(shared_layer *m, const shared_layer_inputs *in, int n,
     /* x1 [n, 32] = relu(x W + b)(input_1 [n, 10], shared.kernel [10, 32], shared.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_1, 10, (P + 0), 32, 0.0f, (A + 0), 32);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 32;
         const float *b = (P + 320);
+        float *y = (A + 0) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -75,8 +75,8 @@ static void predict_batch(shared_layer *m, const shared_layer_inputs *in, int n,
     /* x2 [n, 32] = relu(x W + b)(input_2 [n, 10], shared.kernel [10, 32], shared.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_2, 10, (P + 0), 32, 0.0f, (A + 1024), 32);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 1024) + (size_t)r * 32;
         const float *b = (P + 320);
+        float *y = (A + 1024) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -93,8 +93,8 @@ static void predict_batch(shared_layer *m, const shared_layer_inputs *in, int n,
     /* %10 [n, 1] = linear(x W + b)(%7 [n, 64], dense.kernel [64, 1], dense.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 2048), 64, (P + 352), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 416);
+        float *y = (A + 0) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
@@ -134,8 +134,8 @@ float shared_layer_evaluate(shared_layer *m, const shared_layer_inputs *in, cons
     /* x1 [n, 32] = relu(x W + b)(input_1 [n, 10], shared.kernel [10, 32], shared.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_1, 10, (P + 0), 32, 0.0f, (A + 0), 32);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 32;
         const float *b = (P + 320);
+        float *y = (A + 0) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -147,8 +147,8 @@ float shared_layer_evaluate(shared_layer *m, const shared_layer_inputs *in, cons
     /* x2 [n, 32] = relu(x W + b)(input_2 [n, 10], shared.kernel [10, 32], shared.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_2, 10, (P + 0), 32, 0.0f, (A + 1024), 32);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 1024) + (size_t)r * 32;
         const float *b = (P + 320);
+        float *y = (A + 1024) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -165,8 +165,8 @@ float shared_layer_evaluate(shared_layer *m, const shared_layer_inputs *in, cons
     /* %10 [n, 1] = linear(x W + b)(%7 [n, 64], dense.kernel [64, 1], dense.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 2048), 64, (P + 352), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 416);
+        float *y = (A + 0) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
@@ -219,8 +219,8 @@ float shared_layer_compute_gradients(shared_layer *m, const shared_layer_inputs 
     /* x1 [n, 32] = relu(x W + b)(input_1 [n, 10], shared.kernel [10, 32], shared.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_1, 10, (P + 0), 32, 0.0f, (A + 0), 32);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 32;
         const float *b = (P + 320);
+        float *y = (A + 0) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -232,8 +232,8 @@ float shared_layer_compute_gradients(shared_layer *m, const shared_layer_inputs 
     /* x2 [n, 32] = relu(x W + b)(input_2 [n, 10], shared.kernel [10, 32], shared.bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_2, 10, (P + 0), 32, 0.0f, (A + 1024), 32);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 1024) + (size_t)r * 32;
         const float *b = (P + 320);
+        float *y = (A + 1024) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
             const float z = y[j] + b[j];
@@ -250,8 +250,8 @@ float shared_layer_compute_gradients(shared_layer *m, const shared_layer_inputs 
     /* %10 [n, 1] = linear(x W + b)(%7 [n, 64], dense.kernel [64, 1], dense.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 2048), 64, (P + 352), 1, 0.0f, (A + 4096), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 4096) + (size_t)r * 1;
         const float *b = (P + 416);
+        float *y = (A + 4096) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];

@@ -81,8 +81,8 @@ static void predict_batch(text_category *m, const text_category_inputs *in, int 
     /* %8 [n, 200, 256] = linear(x W + b)(%4 [n, 200, 128], bidirectional.forward.kernel [128, 256], bidirectional.forward.bias [256]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1280000), 256, 0.0f, (A + 819200), 256);
     for (int r = 0; r < n * 200; r++) {
-        float *y = (A + 819200) + (size_t)r * 256;
         const float *b = (P + 1329152);
+        float *y = (A + 819200) + (size_t)r * 256;
         MN_VEC
         for (int j = 0; j < 256; j++) {
             const float z = y[j] + b[j];
@@ -122,8 +122,8 @@ static void predict_batch(text_category *m, const text_category_inputs *in, int 
     /* %14 [n, 200, 256] = linear(x W + b)(%4 [n, 200, 128], bidirectional.backward.kernel [128, 256], bidirectional.backward.bias [256]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1329408), 256, 0.0f, (A + 821248), 256);
     for (int r = 0; r < n * 200; r++) {
-        float *y = (A + 821248) + (size_t)r * 256;
         const float *b = (P + 1378560);
+        float *y = (A + 821248) + (size_t)r * 256;
         MN_VEC
         for (int j = 0; j < 256; j++) {
             const float z = y[j] + b[j];
@@ -185,8 +185,8 @@ static void predict_batch(text_category *m, const text_category_inputs *in, int 
     /* %24 [n, 1] = linear(x W + b)(%21 [n, 192], dense.kernel [192, 1], dense.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 6144), 192, (P + 1379136), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 1379328);
+        float *y = (A + 0) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
@@ -233,8 +233,8 @@ float text_category_evaluate(text_category *m, const text_category_inputs *in, c
     /* %8 [n, 200, 256] = linear(x W + b)(%4 [n, 200, 128], bidirectional.forward.kernel [128, 256], bidirectional.forward.bias [256]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1280000), 256, 0.0f, (A + 819200), 256);
     for (int r = 0; r < n * 200; r++) {
-        float *y = (A + 819200) + (size_t)r * 256;
         const float *b = (P + 1329152);
+        float *y = (A + 819200) + (size_t)r * 256;
         MN_VEC
         for (int j = 0; j < 256; j++) {
             const float z = y[j] + b[j];
@@ -274,8 +274,8 @@ float text_category_evaluate(text_category *m, const text_category_inputs *in, c
     /* %14 [n, 200, 256] = linear(x W + b)(%4 [n, 200, 128], bidirectional.backward.kernel [128, 256], bidirectional.backward.bias [256]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1329408), 256, 0.0f, (A + 821248), 256);
     for (int r = 0; r < n * 200; r++) {
-        float *y = (A + 821248) + (size_t)r * 256;
         const float *b = (P + 1378560);
+        float *y = (A + 821248) + (size_t)r * 256;
         MN_VEC
         for (int j = 0; j < 256; j++) {
             const float z = y[j] + b[j];
@@ -337,8 +337,8 @@ float text_category_evaluate(text_category *m, const text_category_inputs *in, c
     /* %24 [n, 1] = linear(x W + b)(%21 [n, 192], dense.kernel [192, 1], dense.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 6144), 192, (P + 1379136), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 1379328);
+        float *y = (A + 0) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
@@ -398,8 +398,8 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
     /* %8 [n, 200, 256] = linear(x W + b)(%4 [n, 200, 128], bidirectional.forward.kernel [128, 256], bidirectional.forward.bias [256]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1280000), 256, 0.0f, (A + 819200), 256);
     for (int r = 0; r < n * 200; r++) {
-        float *y = (A + 819200) + (size_t)r * 256;
         const float *b = (P + 1329152);
+        float *y = (A + 819200) + (size_t)r * 256;
         MN_VEC
         for (int j = 0; j < 256; j++) {
             const float z = y[j] + b[j];
@@ -439,8 +439,8 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
     /* %14 [n, 200, 256] = linear(x W + b)(%4 [n, 200, 128], bidirectional.backward.kernel [128, 256], bidirectional.backward.bias [256]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1329408), 256, 0.0f, (A + 4915200), 256);
     for (int r = 0; r < n * 200; r++) {
-        float *y = (A + 4915200) + (size_t)r * 256;
         const float *b = (P + 1378560);
+        float *y = (A + 4915200) + (size_t)r * 256;
         MN_VEC
         for (int j = 0; j < 256; j++) {
             const float z = y[j] + b[j];
@@ -502,8 +502,8 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
     /* %24 [n, 1] = linear(x W + b)(%21 [n, 192], dense.kernel [192, 1], dense.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 827392), 192, (P + 1379136), 1, 0.0f, (A + 819200), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 819200) + (size_t)r * 1;
         const float *b = (P + 1379328);
+        float *y = (A + 819200) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];

@@ -130,8 +130,8 @@ static void predict_batch(ts_const *m, const ts_const_inputs *in, int n, const t
     /* y [n, 1] = linear(x W + b)(%12 [n, 32], dense_1.kernel [32, 1], dense_1.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 2048), 32, (P + 4416), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 4448);
+        float *y = (A + 0) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
@@ -227,8 +227,8 @@ float ts_const_evaluate(ts_const *m, const ts_const_inputs *in, const ts_const_t
     /* y [n, 1] = linear(x W + b)(%12 [n, 32], dense_1.kernel [32, 1], dense_1.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 2048), 32, (P + 4416), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 4448);
+        float *y = (A + 0) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
@@ -328,8 +328,8 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
     /* y [n, 1] = linear(x W + b)(%12 [n, 32], dense_1.kernel [32, 1], dense_1.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 2048), 32, (P + 4416), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 4448);
+        float *y = (A + 0) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];

@@ -66,8 +66,8 @@ static void predict_batch(two_concat *m, const two_concat_inputs *in, int n, con
     /* a [n, 64] = relu(x W + b)(input_1 [n, 10], dense.kernel [10, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_1, 10, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 640);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -97,8 +97,8 @@ static void predict_batch(two_concat *m, const two_concat_inputs *in, int n, con
     /* %12 [n, 1] = linear(x W + b)(%9 [n, 96], dense_2.kernel [96, 1], dense_2.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 96, 1.0f, (A + 3072), 96, (P + 896), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 992);
+        float *y = (A + 0) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
@@ -138,8 +138,8 @@ float two_concat_evaluate(two_concat *m, const two_concat_inputs *in, const two_
     /* a [n, 64] = relu(x W + b)(input_1 [n, 10], dense.kernel [10, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_1, 10, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 640);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -169,8 +169,8 @@ float two_concat_evaluate(two_concat *m, const two_concat_inputs *in, const two_
     /* %12 [n, 1] = linear(x W + b)(%9 [n, 96], dense_2.kernel [96, 1], dense_2.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 96, 1.0f, (A + 3072), 96, (P + 896), 1, 0.0f, (A + 0), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 1;
         const float *b = (P + 992);
+        float *y = (A + 0) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
@@ -223,8 +223,8 @@ float two_concat_compute_gradients(two_concat *m, const two_concat_inputs *in, c
     /* a [n, 64] = relu(x W + b)(input_1 [n, 10], dense.kernel [10, 64], dense.bias [64]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_1, 10, (P + 0), 64, 0.0f, (A + 0), 64);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 0) + (size_t)r * 64;
         const float *b = (P + 640);
+        float *y = (A + 0) + (size_t)r * 64;
         MN_VEC
         for (int j = 0; j < 64; j++) {
             const float z = y[j] + b[j];
@@ -254,8 +254,8 @@ float two_concat_compute_gradients(two_concat *m, const two_concat_inputs *in, c
     /* %12 [n, 1] = linear(x W + b)(%9 [n, 96], dense_2.kernel [96, 1], dense_2.bias [1]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 96, 1.0f, (A + 3072), 96, (P + 896), 1, 0.0f, (A + 6144), 1);
     for (int r = 0; r < n; r++) {
-        float *y = (A + 6144) + (size_t)r * 1;
         const float *b = (P + 992);
+        float *y = (A + 6144) + (size_t)r * 1;
         MN_VEC
         for (int j = 0; j < 1; j++) {
             const float z = y[j] + b[j];
