@@ -27,7 +27,7 @@ MNC   ?= mnc
 COMPILER_SRCS = compiler/util.c compiler/diag.c compiler/ast.c compiler/ir.c compiler/shape.c \
                 compiler/lower.c compiler/check.c compiler/autodiff.c compiler/fuse.c \
                 compiler/plan.c compiler/emit_c.c compiler/summary.c compiler/emit_trainer.c
-RUNTIME_SRCS  = runtime/mn_rng.c runtime/mn_init.c runtime/mn_safetensors.c runtime/mn_optim.c runtime/mn_threads.c \
+RUNTIME_SRCS  = runtime/mn_rng.c runtime/mn_init.c runtime/mn_safetensors.c runtime/mn_optim.c runtime/mn_threads.c runtime/mn_gemm.c \
                 runtime/mn_data.c runtime/mn_trainer.c
 PARSER_GEN    = $(BUILD)/mn.tab.c $(BUILD)/lex.mn.c
 COMPILER_OBJS = $(COMPILER_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/mn.tab.o $(BUILD)/lex.mn.o
@@ -176,7 +176,7 @@ uninstall:
 
 # ---- tests --------------------------------------------------------------------------------------
 $(BUILD)/test_%: tests/unit/test_%.c $(COMPILER_OBJS) $(BUILD)/libmnrt.a runtime/mn_math.h
-	$(CC) $(ALL_CFLAGS) -Icompiler -Iruntime -I$(BUILD) $< $(COMPILER_OBJS) $(BUILD)/libmnrt.a -lcunit -lm -o $@
+	$(CC) $(ALL_CFLAGS) -Icompiler -Iruntime -I$(BUILD) $< $(COMPILER_OBJS) $(BUILD)/libmnrt.a -lcunit $(BLAS_LIBS) -pthread -o $@
 
 unit-tests: $(UNIT_TESTS:%=$(BUILD)/test_%)
 

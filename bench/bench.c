@@ -13,17 +13,19 @@
  *   bench run THREADS STEPS  times train_step and predict with
  *                            mn_set_threads(THREADS) (STEPS = 0: about
  *                            0.5 s per measurement, 5..200 steps), records
- *                            the sgemm calls of one train_step (on one
- *                            thread) and times them alone, on OpenBLAS
- *                            with THREADS threads of its own; prints
+ *                            the matrix products of one train_step (on one
+ *                            thread) and times them alone, twice: on
+ *                            OpenBLAS's cblas_sgemm with THREADS threads of
+ *                            its own, and on the runtime's mn_gemm_f32 with
+ *                            mn_set_threads(THREADS) (its AVX-512 kernel
+ *                            where the processor has one); prints
  *                            key=value lines.
  *
  * malloc, calloc and realloc are interposed (forwarding to glibc's __libc_
- * functions) to count heap calls per step; cblas_sgemm is interposed
- * (forwarding to OpenBLAS's through dlsym(RTLD_NEXT)) to record the shapes.
+ * functions) to count heap calls per step. The generated code's calls of
+ * mn_gemm_f32 are wrapped (bench.py links with -Wl,--wrap=mn_gemm_f32) to
+ * record the shapes.
  */
-#define _GNU_SOURCE
-#include <dlfcn.h>
 #include <time.h>
 
 #include <cblas.h>
@@ -41,7 +43,7 @@ void *realloc(void *p, size_t size) { __atomic_add_fetch(&heap_calls, 1, __ATOMI
 
 /* ---- sgemm shapes ---------------------------------------------------------- */
 typedef struct Gemm {
-    int order, ta, tb, M, N, K, lda, ldb, ldc;
+    int ta, tb, M, N, K, lda, ldb, ldc;
     float alpha, beta;
 } Gemm;
 #define MAX_GEMMS 4096
@@ -49,32 +51,23 @@ static Gemm gemms[MAX_GEMMS];
 static int ngemms, recording, gemm_overflow;
 static double gemm_flops;
 
-typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE, const enum CBLAS_TRANSPOSE,
-                         const blasint, const blasint, const blasint, const float, const float *, const blasint,
-                         const float *, const blasint, const float, float *, const blasint);
-static sgemm_fn real_sgemm;
+void __real_mn_gemm_f32(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                        int ldb, float beta, float *C, int ldc);
+void __wrap_mn_gemm_f32(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                        int ldb, float beta, float *C, int ldc);
 
-void cblas_sgemm(const enum CBLAS_ORDER Order, const enum CBLAS_TRANSPOSE TransA, const enum CBLAS_TRANSPOSE TransB,
-                 const blasint M, const blasint N, const blasint K, const float alpha, const float *A,
-                 const blasint lda, const float *B, const blasint ldb, const float beta, float *C,
-                 const blasint ldc) {
-    if (!real_sgemm) {
-        real_sgemm = (sgemm_fn)dlsym(RTLD_NEXT, "cblas_sgemm");
-        if (!real_sgemm) {
-            fprintf(stderr, "bench: cannot find OpenBLAS's cblas_sgemm\n");
-            exit(2);
-        }
-    }
+void __wrap_mn_gemm_f32(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+                        int ldb, float beta, float *C, int ldc) {
     if (recording) {
         if (ngemms < MAX_GEMMS) {
-            Gemm g = {Order, TransA, TransB, M, N, K, lda, ldb, ldc, alpha, beta};
+            Gemm g = {ta, tb, M, N, K, lda, ldb, ldc, alpha, beta};
             gemms[ngemms++] = g;
         } else {
             gemm_overflow = 1;
         }
         gemm_flops += 2.0 * M * N * K;
     }
-    real_sgemm(Order, TransA, TransB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    __real_mn_gemm_f32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* ---- timing ------------------------------------------------------------------- */
@@ -135,10 +128,13 @@ static void measure(const char *what, void (*f)(Ctx *), Ctx *c, int steps) {
     free(t);
 }
 
-/* The recorded sgemm calls of one train_step, alone, on buffers of their shapes. */
-static void sgemm_peak(int steps) {
+/* The recorded products of one train_step, alone, on buffers of their
+ * shapes: on OpenBLAS (runtime = 0, key prefix "sgemm") or on the runtime's
+ * mn_gemm_f32 (runtime = 1, key prefix "mn_gemm"). */
+static void sgemm_peak(int steps, int runtime) {
+    const char *key = runtime ? "mn_gemm" : "sgemm";
     if (ngemms == 0) {
-        printf("sgemm_calls=0\nsgemm_peak_gflops=0\n");
+        printf("%s_calls=0\n%s_peak_gflops=0\n", key, key);
         return;
     }
     /* Operand buffers per distinct shape (calls of one shape, e.g. an
@@ -151,10 +147,9 @@ static void sgemm_peak(int steps) {
     char *owner = xcalloc((size_t)ngemms, 1);
     for (int i = 0; i < ngemms; i++) {
         const Gemm *g = &gemms[i];
-        int row = g->order == CblasRowMajor;
-        size_t arows = row ? (g->ta == CblasNoTrans ? g->M : g->K) : (g->ta == CblasNoTrans ? g->K : g->M);
-        size_t brows = row ? (g->tb == CblasNoTrans ? g->K : g->N) : (g->tb == CblasNoTrans ? g->N : g->K);
-        size_t crows = row ? (size_t)g->M : (size_t)g->N;
+        size_t arows = g->ta == CblasNoTrans ? g->M : g->K;
+        size_t brows = g->tb == CblasNoTrans ? g->K : g->N;
+        size_t crows = (size_t)g->M;
         asz[i] = arows * (size_t)g->lda;
         bsz[i] = brows * (size_t)g->ldb;
         csz[i] = crows * (size_t)g->ldc;
@@ -180,8 +175,12 @@ static void sgemm_peak(int steps) {
             double a = now_us();
             for (int i = 0; i < ngemms; i++) {
                 const Gemm *g = &gemms[i];
-                real_sgemm(g->order, g->ta, g->tb, g->M, g->N, g->K, g->alpha, A[i], g->lda, B[i], g->ldb, g->beta,
-                           C[i], g->ldc);
+                if (runtime)
+                    __real_mn_gemm_f32(g->ta, g->tb, g->M, g->N, g->K, g->alpha, A[i], g->lda, B[i], g->ldb, g->beta,
+                                       C[i], g->ldc);
+                else
+                    cblas_sgemm(CblasRowMajor, g->ta, g->tb, g->M, g->N, g->K, g->alpha, A[i], g->lda, B[i], g->ldb,
+                                g->beta, C[i], g->ldc);
             }
             double d = now_us() - a;
             if (pass) t[r] = d;
@@ -191,7 +190,7 @@ static void sgemm_peak(int steps) {
     }
     double med, p90;
     stats(t, n, &med, &p90);
-    printf("sgemm_calls=%d\nsgemm_steps=%d\nsgemm_us=%.3f\nsgemm_peak_gflops=%.4f\n", ngemms, n, med,
+    printf("%s_calls=%d\n%s_steps=%d\n%s_us=%.3f\n%s_peak_gflops=%.4f\n", key, ngemms, key, n, key, med, key,
            med > 0 ? gemm_flops / med / 1e3 : 0);
     for (int i = 0; i < ngemms; i++) {
         if (!owner[i]) continue;
@@ -281,7 +280,7 @@ int main(int argc, char **argv) {
     setup(&c, &d);
     printf("corename=%s\nbatch=%d\nthreads=%d\n", openblas_get_corename(), M_BATCH, threads);
     printf("arena_bytes=%zu\n", sizeof c.model->arena);
-    /* the sgemm calls of one train_step, recorded on one thread */
+    /* the products of one train_step, recorded on one thread */
     mn_set_threads(1);
     do_train(&c); /* the first call (OpenBLAS sets up its buffers) */
     recording = 1;
@@ -296,9 +295,11 @@ int main(int argc, char **argv) {
     }
     measure("train", do_train, &c, steps);
     measure("predict", do_predict, &c, steps);
-    /* the peak: OpenBLAS alone, with its own `threads` threads */
+    /* the products alone: on the runtime's mn_gemm (threads as measured),
+     * then on OpenBLAS with its own `threads` threads */
+    sgemm_peak(steps, 1);
     mn_set_threads(1);
     openblas_set_num_threads(threads);
-    sgemm_peak(steps);
+    sgemm_peak(steps, 0);
     return 0;
 }

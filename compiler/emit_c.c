@@ -496,17 +496,36 @@ static void window_loops(Emit *E, Node *n, Geometry g) {
     out(E, "        const int inside = iy >= 0 && iy < %d && ix >= 0 && ix < %d;", g.H, g.W);
 }
 
-/* cols[b, oy, ox, (ky, kx, c)] = x[b, iy, ix, c], 0 in the padding */
+/* cols[b, oy, ox, (ky, kx, c)] = x[b, iy, ix, c], 0 in the padding. The
+ * kx cells of one window row are next to each other in x (kw * C floats),
+ * so a row inside the image is one copy and only the border cells go one
+ * by one. */
 static void emit_im2col(Emit *E, Node *n) {
     Geometry g = geometry(in(E, n, 0), n);
-    long K = (long)n->k[0] * n->k[1] * g.C;
+    int kw = n->k[1], run = n->k[1] * g.C;
+    long K = (long)n->k[0] * run;
+    const char *x = ptr(E, n->in[0]), *T = E->T;
     head(E, n, xsprintf("im2col %dx%d stride %dx%d", n->k[0], n->k[1], n->s[0], n->s[1]));
-    window_loops(E, n, g);
-    out(E, "        %s *col = %s + (((size_t)b * %d + oy) * %d + ox) * %ld + (ky * %d + kx) * %d;", E->T,
-        ptr(E, (int)(n - E->g->nodes)), g.Ho, g.Wo, K, n->k[1], g.C);
-    out(E, "        if (inside) memcpy(col, %s + (((size_t)b * %d + iy) * %d + ix) * %d, sizeof(%s) * %d);", ptr(E, n->in[0]),
-        g.H, g.W, g.C, E->T, g.C);
-    out(E, "        else memset(col, 0, sizeof(%s) * %d);", E->T, g.C);
+    out(E, "    for (int b = 0; b < n; b++)");
+    out(E, "    for (int oy = 0; oy < %d; oy++)", g.Ho);
+    out(E, "    for (int ox = 0; ox < %d; ox++)", g.Wo);
+    out(E, "    for (int ky = 0; ky < %d; ky++) {", n->k[0]);
+    out(E, "        const int iy = oy * %d - %d + ky, ix = ox * %d - %d;", n->s[0], n->pad[0], n->s[1], n->pad[1]);
+    out(E, "        %s *col = %s + (((size_t)b * %d + oy) * %d + ox) * %ld + ky * %d;", T, ptr(E, (int)(n - E->g->nodes)),
+        g.Ho, g.Wo, K, run);
+    out(E, "        if (iy < 0 || iy >= %d) {", g.H);
+    out(E, "            memset(col, 0, sizeof(%s) * %d);", T, run);
+    out(E, "        } else if (ix >= 0 && ix + %d <= %d) {", kw, g.W);
+    out(E, "            memcpy(col, %s + (((size_t)b * %d + iy) * %d + ix) * %d, sizeof(%s) * %d);", x, g.H, g.W, g.C, T, run);
+    out(E, "        } else {");
+    out(E, "            for (int kx = 0; kx < %d; kx++) {", kw);
+    out(E, "                if (ix + kx >= 0 && ix + kx < %d)", g.W);
+    out(E, "                    memcpy(col + kx * %d, %s + (((size_t)b * %d + iy) * %d + ix + kx) * %d, sizeof(%s) * %d);",
+        g.C, x, g.H, g.W, g.C, T, g.C);
+    out(E, "                else");
+    out(E, "                    memset(col + kx * %d, 0, sizeof(%s) * %d);", g.C, T, g.C);
+    out(E, "            }");
+    out(E, "        }");
     out(E, "    }");
 }
 

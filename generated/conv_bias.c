@@ -64,13 +64,21 @@ static void predict_batch(conv_bias *m, const conv_bias_inputs *in, int n, const
     for (int b = 0; b < n; b++)
     for (int oy = 0; oy < 32; oy++)
     for (int ox = 0; ox < 32; ox++)
-    for (int ky = 0; ky < 3; ky++)
-    for (int kx = 0; kx < 3; kx++) {
-        const int iy = oy * 1 - 1 + ky, ix = ox * 1 - 1 + kx;
-        const int inside = iy >= 0 && iy < 32 && ix >= 0 && ix < 32;
-        float *col = (A + 0) + (((size_t)b * 32 + oy) * 32 + ox) * 27 + (ky * 3 + kx) * 3;
-        if (inside) memcpy(col, in->image + (((size_t)b * 32 + iy) * 32 + ix) * 3, sizeof(float) * 3);
-        else memset(col, 0, sizeof(float) * 3);
+    for (int ky = 0; ky < 3; ky++) {
+        const int iy = oy * 1 - 1 + ky, ix = ox * 1 - 1;
+        float *col = (A + 0) + (((size_t)b * 32 + oy) * 32 + ox) * 27 + ky * 9;
+        if (iy < 0 || iy >= 32) {
+            memset(col, 0, sizeof(float) * 9);
+        } else if (ix >= 0 && ix + 3 <= 32) {
+            memcpy(col, in->image + (((size_t)b * 32 + iy) * 32 + ix) * 3, sizeof(float) * 9);
+        } else {
+            for (int kx = 0; kx < 3; kx++) {
+                if (ix + kx >= 0 && ix + kx < 32)
+                    memcpy(col + kx * 3, in->image + (((size_t)b * 32 + iy) * 32 + ix + kx) * 3, sizeof(float) * 3);
+                else
+                    memset(col + kx * 3, 0, sizeof(float) * 3);
+            }
+        }
     }
     /* %6 [27, 32] = reshape, a view(conv2d.kernel [3, 3, 3, 32]) */
     /* features [n, 32, 32, 32] = linear(x W + b)(%5 [n, 32, 32, 27], %6 [27, 32], conv2d.bias [32]) */
@@ -144,13 +152,21 @@ float conv_bias_evaluate(conv_bias *m, const conv_bias_inputs *in, const conv_bi
     for (int b = 0; b < n; b++)
     for (int oy = 0; oy < 32; oy++)
     for (int ox = 0; ox < 32; ox++)
-    for (int ky = 0; ky < 3; ky++)
-    for (int kx = 0; kx < 3; kx++) {
-        const int iy = oy * 1 - 1 + ky, ix = ox * 1 - 1 + kx;
-        const int inside = iy >= 0 && iy < 32 && ix >= 0 && ix < 32;
-        float *col = (A + 0) + (((size_t)b * 32 + oy) * 32 + ox) * 27 + (ky * 3 + kx) * 3;
-        if (inside) memcpy(col, in->image + (((size_t)b * 32 + iy) * 32 + ix) * 3, sizeof(float) * 3);
-        else memset(col, 0, sizeof(float) * 3);
+    for (int ky = 0; ky < 3; ky++) {
+        const int iy = oy * 1 - 1 + ky, ix = ox * 1 - 1;
+        float *col = (A + 0) + (((size_t)b * 32 + oy) * 32 + ox) * 27 + ky * 9;
+        if (iy < 0 || iy >= 32) {
+            memset(col, 0, sizeof(float) * 9);
+        } else if (ix >= 0 && ix + 3 <= 32) {
+            memcpy(col, in->image + (((size_t)b * 32 + iy) * 32 + ix) * 3, sizeof(float) * 9);
+        } else {
+            for (int kx = 0; kx < 3; kx++) {
+                if (ix + kx >= 0 && ix + kx < 32)
+                    memcpy(col + kx * 3, in->image + (((size_t)b * 32 + iy) * 32 + ix + kx) * 3, sizeof(float) * 3);
+                else
+                    memset(col + kx * 3, 0, sizeof(float) * 3);
+            }
+        }
     }
     /* %6 [27, 32] = reshape, a view(conv2d.kernel [3, 3, 3, 32]) */
     /* features [n, 32, 32, 32] = linear(x W + b)(%5 [n, 32, 32, 27], %6 [27, 32], conv2d.bias [32]) */
@@ -250,13 +266,21 @@ float conv_bias_compute_gradients(conv_bias *m, const conv_bias_inputs *in, cons
     for (int b = 0; b < n; b++)
     for (int oy = 0; oy < 32; oy++)
     for (int ox = 0; ox < 32; ox++)
-    for (int ky = 0; ky < 3; ky++)
-    for (int kx = 0; kx < 3; kx++) {
-        const int iy = oy * 1 - 1 + ky, ix = ox * 1 - 1 + kx;
-        const int inside = iy >= 0 && iy < 32 && ix >= 0 && ix < 32;
-        float *col = (A + 0) + (((size_t)b * 32 + oy) * 32 + ox) * 27 + (ky * 3 + kx) * 3;
-        if (inside) memcpy(col, in->image + (((size_t)b * 32 + iy) * 32 + ix) * 3, sizeof(float) * 3);
-        else memset(col, 0, sizeof(float) * 3);
+    for (int ky = 0; ky < 3; ky++) {
+        const int iy = oy * 1 - 1 + ky, ix = ox * 1 - 1;
+        float *col = (A + 0) + (((size_t)b * 32 + oy) * 32 + ox) * 27 + ky * 9;
+        if (iy < 0 || iy >= 32) {
+            memset(col, 0, sizeof(float) * 9);
+        } else if (ix >= 0 && ix + 3 <= 32) {
+            memcpy(col, in->image + (((size_t)b * 32 + iy) * 32 + ix) * 3, sizeof(float) * 9);
+        } else {
+            for (int kx = 0; kx < 3; kx++) {
+                if (ix + kx >= 0 && ix + kx < 32)
+                    memcpy(col + kx * 3, in->image + (((size_t)b * 32 + iy) * 32 + ix + kx) * 3, sizeof(float) * 3);
+                else
+                    memset(col + kx * 3, 0, sizeof(float) * 3);
+            }
+        }
     }
     /* %6 [27, 32] = reshape, a view(conv2d.kernel [3, 3, 3, 32]) */
     /* features [n, 32, 32, 32] = linear(x W + b)(%5 [n, 32, 32, 27], %6 [27, 32], conv2d.bias [32]) */

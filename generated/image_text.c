@@ -71,13 +71,21 @@ static void predict_batch(image_text *m, const image_text_inputs *in, int n, con
     for (int b = 0; b < n; b++)
     for (int oy = 0; oy < 62; oy++)
     for (int ox = 0; ox < 62; ox++)
-    for (int ky = 0; ky < 3; ky++)
-    for (int kx = 0; kx < 3; kx++) {
-        const int iy = oy * 1 - 0 + ky, ix = ox * 1 - 0 + kx;
-        const int inside = iy >= 0 && iy < 64 && ix >= 0 && ix < 64;
-        float *col = (A + 0) + (((size_t)b * 62 + oy) * 62 + ox) * 27 + (ky * 3 + kx) * 3;
-        if (inside) memcpy(col, in->image + (((size_t)b * 64 + iy) * 64 + ix) * 3, sizeof(float) * 3);
-        else memset(col, 0, sizeof(float) * 3);
+    for (int ky = 0; ky < 3; ky++) {
+        const int iy = oy * 1 - 0 + ky, ix = ox * 1 - 0;
+        float *col = (A + 0) + (((size_t)b * 62 + oy) * 62 + ox) * 27 + ky * 9;
+        if (iy < 0 || iy >= 64) {
+            memset(col, 0, sizeof(float) * 9);
+        } else if (ix >= 0 && ix + 3 <= 64) {
+            memcpy(col, in->image + (((size_t)b * 64 + iy) * 64 + ix) * 3, sizeof(float) * 9);
+        } else {
+            for (int kx = 0; kx < 3; kx++) {
+                if (ix + kx >= 0 && ix + kx < 64)
+                    memcpy(col + kx * 3, in->image + (((size_t)b * 64 + iy) * 64 + ix + kx) * 3, sizeof(float) * 3);
+                else
+                    memset(col + kx * 3, 0, sizeof(float) * 3);
+            }
+        }
     }
     /* %6 [27, 32] = reshape, a view(conv2d.kernel [3, 3, 3, 32]) */
     /* %7 [n, 62, 62, 32] = relu(x W + b)(%5 [n, 62, 62, 27], %6 [27, 32], conv2d.bias [32]) */
@@ -217,13 +225,21 @@ float image_text_evaluate(image_text *m, const image_text_inputs *in, const imag
     for (int b = 0; b < n; b++)
     for (int oy = 0; oy < 62; oy++)
     for (int ox = 0; ox < 62; ox++)
-    for (int ky = 0; ky < 3; ky++)
-    for (int kx = 0; kx < 3; kx++) {
-        const int iy = oy * 1 - 0 + ky, ix = ox * 1 - 0 + kx;
-        const int inside = iy >= 0 && iy < 64 && ix >= 0 && ix < 64;
-        float *col = (A + 0) + (((size_t)b * 62 + oy) * 62 + ox) * 27 + (ky * 3 + kx) * 3;
-        if (inside) memcpy(col, in->image + (((size_t)b * 64 + iy) * 64 + ix) * 3, sizeof(float) * 3);
-        else memset(col, 0, sizeof(float) * 3);
+    for (int ky = 0; ky < 3; ky++) {
+        const int iy = oy * 1 - 0 + ky, ix = ox * 1 - 0;
+        float *col = (A + 0) + (((size_t)b * 62 + oy) * 62 + ox) * 27 + ky * 9;
+        if (iy < 0 || iy >= 64) {
+            memset(col, 0, sizeof(float) * 9);
+        } else if (ix >= 0 && ix + 3 <= 64) {
+            memcpy(col, in->image + (((size_t)b * 64 + iy) * 64 + ix) * 3, sizeof(float) * 9);
+        } else {
+            for (int kx = 0; kx < 3; kx++) {
+                if (ix + kx >= 0 && ix + kx < 64)
+                    memcpy(col + kx * 3, in->image + (((size_t)b * 64 + iy) * 64 + ix + kx) * 3, sizeof(float) * 3);
+                else
+                    memset(col + kx * 3, 0, sizeof(float) * 3);
+            }
+        }
     }
     /* %6 [27, 32] = reshape, a view(conv2d.kernel [3, 3, 3, 32]) */
     /* %7 [n, 62, 62, 32] = relu(x W + b)(%5 [n, 62, 62, 27], %6 [27, 32], conv2d.bias [32]) */
@@ -389,13 +405,21 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
     for (int b = 0; b < n; b++)
     for (int oy = 0; oy < 62; oy++)
     for (int ox = 0; ox < 62; ox++)
-    for (int ky = 0; ky < 3; ky++)
-    for (int kx = 0; kx < 3; kx++) {
-        const int iy = oy * 1 - 0 + ky, ix = ox * 1 - 0 + kx;
-        const int inside = iy >= 0 && iy < 64 && ix >= 0 && ix < 64;
-        float *col = (A + 0) + (((size_t)b * 62 + oy) * 62 + ox) * 27 + (ky * 3 + kx) * 3;
-        if (inside) memcpy(col, in->image + (((size_t)b * 64 + iy) * 64 + ix) * 3, sizeof(float) * 3);
-        else memset(col, 0, sizeof(float) * 3);
+    for (int ky = 0; ky < 3; ky++) {
+        const int iy = oy * 1 - 0 + ky, ix = ox * 1 - 0;
+        float *col = (A + 0) + (((size_t)b * 62 + oy) * 62 + ox) * 27 + ky * 9;
+        if (iy < 0 || iy >= 64) {
+            memset(col, 0, sizeof(float) * 9);
+        } else if (ix >= 0 && ix + 3 <= 64) {
+            memcpy(col, in->image + (((size_t)b * 64 + iy) * 64 + ix) * 3, sizeof(float) * 9);
+        } else {
+            for (int kx = 0; kx < 3; kx++) {
+                if (ix + kx >= 0 && ix + kx < 64)
+                    memcpy(col + kx * 3, in->image + (((size_t)b * 64 + iy) * 64 + ix + kx) * 3, sizeof(float) * 3);
+                else
+                    memset(col + kx * 3, 0, sizeof(float) * 3);
+            }
+        }
     }
     /* %6 [27, 32] = reshape, a view(conv2d.kernel [3, 3, 3, 32]) */
     /* %7 [n, 62, 62, 32] = relu(x W + b)(%5 [n, 62, 62, 27], %6 [27, 32], conv2d.bias [32]) */

@@ -19,10 +19,19 @@
  * Products with fewer than MIN_SPLIT_FLOPS multiply-adds run on the calling
  * thread alone: waking a worker costs microseconds. Products from several
  * threads at once are taken one at a time (`calls`).
+ *
+ * Single-precision slices go to the runtime's AVX-512 kernel (mn_gemm.c)
+ * where the processor has it, else to OpenBLAS. The kernel packs into a
+ * workspace: worker i owns ws[i], allocated when mn_set_threads starts it;
+ * the calling thread uses ws0, which is static and taken with a trylock, so
+ * a product issued while another thread holds it goes to OpenBLAS instead
+ * of waiting or allocating.
  */
+#include "mn_internal.h"
 #include "mn_runtime.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cblas.h>
@@ -49,7 +58,24 @@ static struct {
     int pending;                 /* workers still computing it */
     int quit;
     const Job *job;
-} pool = {1, {0}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, NULL};
+    float *ws[MN_MAX_THREADS];   /* the workers' kernel workspaces; [0] unused */
+} pool = {1, {0}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, NULL, {NULL}};
+
+static _Alignas(64) float ws0[MN_SGEMM_WS];
+static pthread_mutex_t ws0_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void sgemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                  float beta, float *C, int ldc, int part)
+{
+    int done = 0;
+    if (part > 0) {
+        done = mn_sgemm_avx512_(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, pool.ws[part]);
+    } else if (pthread_mutex_trylock(&ws0_lock) == 0) {
+        done = mn_sgemm_avx512_(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, ws0);
+        pthread_mutex_unlock(&ws0_lock);
+    }
+    if (!done) cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
 
 static void part_range(int total, int part, int parts, int *lo, int *len)
 {
@@ -79,8 +105,8 @@ static void run_part(const Job *j, int part, int parts)
         cblas_dgemm(CblasRowMajor, j->ta, j->tb, M, N, j->K, j->alpha, (const double *)j->A + a_off, j->lda,
                     (const double *)j->B + b_off, j->ldb, j->beta, (double *)j->C + c_off, j->ldc);
     else
-        cblas_sgemm(CblasRowMajor, j->ta, j->tb, M, N, j->K, (float)j->alpha, (const float *)j->A + a_off, j->lda,
-                    (const float *)j->B + b_off, j->ldb, (float)j->beta, (float *)j->C + c_off, j->ldc);
+        sgemm(j->ta, j->tb, M, N, j->K, (float)j->alpha, (const float *)j->A + a_off, j->lda,
+              (const float *)j->B + b_off, j->ldb, (float)j->beta, (float *)j->C + c_off, j->ldc, part);
 }
 
 static void *worker(void *arg)
@@ -109,7 +135,11 @@ static void stop_workers(void)
     pool.quit = 1;
     pthread_cond_broadcast(&pool.go);
     pthread_mutex_unlock(&pool.mu);
-    for (int i = 1; i < pool.threads; i++) pthread_join(pool.tid[i], NULL);
+    for (int i = 1; i < pool.threads; i++) {
+        pthread_join(pool.tid[i], NULL);
+        free(pool.ws[i]);
+        pool.ws[i] = NULL;
+    }
     pool.quit = 0;
     pool.threads = 1;
 }
@@ -122,7 +152,10 @@ int mn_set_threads(int threads)
     pthread_mutex_lock(&pool.calls); /* no product is running */
     stop_workers();
     for (int i = 1; i < threads; i++) {
-        if (pthread_create(&pool.tid[i], NULL, worker, (void *)(intptr_t)i) != 0) {
+        pool.ws[i] = aligned_alloc(64, sizeof(float) * MN_SGEMM_WS);
+        if (!pool.ws[i] || pthread_create(&pool.tid[i], NULL, worker, (void *)(intptr_t)i) != 0) {
+            free(pool.ws[i]);
+            pool.ws[i] = NULL;
             pool.threads = i; /* stop the ones started */
             stop_workers();
             pthread_mutex_unlock(&pool.calls);

@@ -1,5 +1,6 @@
 /* test_runtime.c — unit tests of the mnc runtime (mn_rng.c, mn_init.c,
- * mn_safetensors.c, mn_math.h), with CUnit.
+ * mn_safetensors.c, mn_math.h, the matrix products of mn_threads.c and
+ * mn_gemm.c), with CUnit.
  *
  * Known-answer values were derived independently of this C code:
  *   - xoshiro256** from the state {1, 2, 3, 4}: the published vector of the
@@ -11,12 +12,15 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "mn_internal.h"
 #include "mn_math.h"
 #include "mn_runtime.h"
 
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
+#include <cblas.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -997,6 +1001,155 @@ static void test_tanh_special_values(void)
     }
 }
 
+/* ---- matrix products --------------------------------------------------------------------------- */
+
+/* Whether mn_gemm_f32 should be using the AVX-512 kernel here. */
+static int kernel_expected(void)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    const char *v = getenv("MNRT_GEMM");
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && !(v && strcmp(v, "blas") == 0);
+#else
+    return 0;
+#endif
+}
+
+static float rand_pm1(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((*s >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
+}
+
+/* One product C = alpha op(A) op(B) + beta C through mn_gemm_f32 against a
+ * double-precision triple loop. The leading dimensions are 3 wider than
+ * needed; the gap columns of C hold a sentinel that must survive. beta == 0
+ * starts C as NaN: the product must not read it. Returns the worst error
+ * divided by the bound K * 2^-22 * sum |a b| (+ |beta c|). */
+static double check_product(int ta, int tb, int M, int N, int K, float alpha, float beta)
+{
+    int rows_a = ta == CblasNoTrans ? M : K, cols_a = ta == CblasNoTrans ? K : M;
+    int rows_b = tb == CblasNoTrans ? K : N, cols_b = tb == CblasNoTrans ? N : K;
+    int lda = cols_a + 3, ldb = cols_b + 3, ldc = N + 3;
+    float *A = malloc(sizeof(float) * (size_t)rows_a * lda + 4);
+    float *B = malloc(sizeof(float) * (size_t)rows_b * ldb + 4);
+    float *C = malloc(sizeof(float) * (size_t)M * ldc + 4);
+    float *C0 = malloc(sizeof(float) * (size_t)M * ldc + 4);
+    uint64_t seed = (uint64_t)M * 1000003u + (uint64_t)N * 1009u + (uint64_t)K;
+    for (size_t i = 0; i < (size_t)rows_a * lda; i++) A[i] = rand_pm1(&seed);
+    for (size_t i = 0; i < (size_t)rows_b * ldb; i++) B[i] = rand_pm1(&seed);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < ldc; j++)
+            C[(size_t)i * ldc + j] = j >= N ? 12345.0f : beta == 0 ? NAN : rand_pm1(&seed);
+    memcpy(C0, C, sizeof(float) * (size_t)M * ldc);
+    mn_gemm_f32(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    double worst = 0;
+    for (int i = 0; i < M; i++) {
+        for (int j = 0; j < ldc; j++) {
+            float got = C[(size_t)i * ldc + j];
+            if (j >= N) {
+                if (got != 12345.0f) worst = INFINITY; /* a store past the row */
+                continue;
+            }
+            double sum = 0, mag = 0;
+            for (int k = 0; k < K; k++) {
+                double a = ta == CblasNoTrans ? A[(size_t)i * lda + k] : A[(size_t)k * lda + i];
+                double b = tb == CblasNoTrans ? B[(size_t)k * ldb + j] : B[(size_t)j * ldb + k];
+                sum += a * b;
+                mag += fabs(a * b);
+            }
+            double want = alpha * sum, c0 = C0[(size_t)i * ldc + j];
+            mag = fabs(alpha) * mag;
+            if (beta != 0) {
+                want += beta * c0;
+                mag += fabs(beta * c0);
+            }
+            double err = fabs(got - want) / ((K + 2) * ldexp(1.0, -22) * (mag + 1e-30));
+            if (!(err <= worst)) worst = isnan(err) ? INFINITY : err;
+        }
+    }
+    free(A), free(B), free(C), free(C0);
+    return worst;
+}
+
+/* Shapes on both sides of the kernels' blocks (MR 8, NR 32, KC 256, MC 384,
+ * NC 1024), of one panel of columns (A read in place), and of 16 columns
+ * (the narrow kernel). */
+static const int product_shapes[][3] = {
+    {1, 24, 1}, {7, 33, 5}, {8, 32, 256}, {9, 64, 257}, {17, 31, 40}, {3, 10, 70},
+    {385, 50, 300}, {170, 97, 520}, {9, 1057, 30}, {1, 1, 1}, {50, 10, 300}, {400, 7, 20}, {24, 1, 3},
+};
+
+static void check_all_products(void)
+{
+    static const float alphas[] = {1.0f, -0.5f}, betas[] = {0.0f, 1.0f, 0.25f};
+    for (size_t s = 0; s < sizeof product_shapes / sizeof product_shapes[0]; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int a = 0; a < 2; a++)
+                    for (int b = 0; b < 3; b++) {
+                        const int *d = product_shapes[s];
+                        double e = check_product(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, d[0],
+                                                 d[1], d[2], alphas[a], betas[b]);
+                        if (!(e <= 1.0))
+                            fprintf(stderr, "\n  %dx%dx%d ta=%d tb=%d alpha=%g beta=%g: error %g of bound\n", d[0],
+                                    d[1], d[2], ta, tb, alphas[a], betas[b], e);
+                        CU_ASSERT(e <= 1.0);
+                    }
+}
+
+static void test_products_one_thread(void)
+{
+    CU_ASSERT_EQUAL(mn_set_threads(1), MN_OK);
+    check_all_products();
+}
+
+static void test_products_two_threads(void)
+{
+    CU_ASSERT_EQUAL(mn_set_threads(2), MN_OK);
+    check_all_products();
+    CU_ASSERT_EQUAL(mn_set_threads(1), MN_OK);
+}
+
+/* The kernel takes every product (wide, and narrow: at most 16 columns) on
+ * a processor with AVX-512 and declines them all elsewhere; alpha = 0 is
+ * left to OpenBLAS everywhere. */
+static void test_kernel_engaged(void)
+{
+    static _Alignas(64) float ws[MN_SGEMM_WS];
+    float A[64 * 4], B[4 * 64], C[64 * 64];
+    for (int i = 0; i < 256; i++) A[i] = B[i] = (float)(i % 7) - 3.0f;
+    int expect = kernel_expected();
+    CU_ASSERT_EQUAL(mn_sgemm_avx512_(CblasNoTrans, CblasNoTrans, 64, 64, 4, 1.0f, A, 4, B, 64, 0.0f, C, 64, ws), expect);
+    if (expect) CU_ASSERT_EQUAL(C[0], A[0] * B[0] + A[1] * B[64] + A[2] * B[128] + A[3] * B[192]);
+    CU_ASSERT_EQUAL(mn_sgemm_avx512_(CblasNoTrans, CblasNoTrans, 64, 10, 4, 1.0f, A, 4, B, 10, 0.0f, C, 10, ws), expect);
+    if (expect) CU_ASSERT_EQUAL(C[10 * 63 + 9], A[252] * B[9] + A[253] * B[19] + A[254] * B[29] + A[255] * B[39]);
+    CU_ASSERT_EQUAL(mn_sgemm_avx512_(CblasNoTrans, CblasNoTrans, 8, 8, 4, 0.0f, A, 4, B, 8, 0.0f, C, 8, ws), 0);
+}
+
+/* Two threads of the caller's issue products at once: each gets the right
+ * answer (the static workspace is taken by one, the other uses OpenBLAS). */
+static void *concurrent_products(void *arg)
+{
+    double *worst = arg;
+    for (int r = 0; r < 20; r++) {
+        double e = check_product(CblasNoTrans, CblasTrans, 40 + r, 48, 64, 1.0f, 0.0f);
+        if (e > *worst) *worst = e;
+    }
+    return NULL;
+}
+
+static void test_products_from_two_callers(void)
+{
+    pthread_t t;
+    double worst_main = 0, worst_other = 0;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, concurrent_products, &worst_other), 0);
+    concurrent_products(&worst_main);
+    pthread_join(t, NULL);
+    CU_ASSERT(worst_main <= 1.0);
+    CU_ASSERT(worst_other <= 1.0);
+}
+
 /* Removes every file in scratch_dir, then the directory. */
 static void remove_scratch_dir(void)
 {
@@ -1024,7 +1177,8 @@ int main(void)
     CU_pSuite init = CU_add_suite("init", NULL, NULL);
     CU_pSuite st = CU_add_suite("safetensors", NULL, NULL);
     CU_pSuite math = CU_add_suite("math", NULL, NULL);
-    if (rng == NULL || init == NULL || st == NULL || math == NULL)
+    CU_pSuite gemm = CU_add_suite("gemm", NULL, NULL);
+    if (rng == NULL || init == NULL || st == NULL || math == NULL || gemm == NULL)
         return 2;
     CU_add_test(rng, "xoshiro256** published vector", test_xoshiro_published_vector);
     CU_add_test(rng, "seeding is splitmix64", test_seed_is_splitmix64);
@@ -1051,6 +1205,10 @@ int main(void)
     CU_add_test(math, "sigmoid special values", test_sigmoid_special_values);
     CU_add_test(math, "tanh accuracy", test_tanh_accuracy);
     CU_add_test(math, "tanh special values", test_tanh_special_values);
+    CU_add_test(gemm, "products on one thread match a double loop", test_products_one_thread);
+    CU_add_test(gemm, "products on two threads match a double loop", test_products_two_threads);
+    CU_add_test(gemm, "the AVX-512 kernel takes what it should", test_kernel_engaged);
+    CU_add_test(gemm, "products from two callers at once", test_products_from_two_callers);
 
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
