@@ -5,8 +5,11 @@
  * form, as Keras does: stable (no log of a rounded 0), and its gradient
  * with respect to the logits is simply p - t.
  *
- * fuse_linear (after autodiff): matmul, then + bias, then an elementwise
- * activation becomes one LINEAR node: one GEMM and one pass over its output.
+ * fuse_linear (after autodiff): matmul, then + bias (or several: a layer's
+ * bias and a learned per-feature offset added to its output), then an
+ * elementwise activation becomes one LINEAR node: one GEMM and one pass
+ * over its output. The biases are added in the graph's order, so the sums
+ * round as before.
  * It is safe after autodiff because the backward pass never reads the
  * matmul's or the bias add's own output (activation gradients read the
  * activation's output, y); the use counts make sure of it.
@@ -39,6 +42,9 @@ static int sole_user(const Graph *g, const int *uses, int v) {
     unreachable();
 }
 
+#define MAX_BIASES 4
+
+/* add is v + b, with b a vector param as long as v's last dimension */
 static int is_bias_of(const Graph *g, const Node *add, int m) {
     if (add->op != OP_ADD || add->in[0] != m) return 0;
     const Node *b = &g->nodes[add->in[1]];
@@ -52,15 +58,15 @@ void fuse_linear(Graph *g) {
     for (int m = 0; m < g->nnodes; m++) {
         if (g->nodes[m].op != OP_MATMUL || g->nodes[m].dead) continue;
         int x = g->nodes[m].in[0], w = g->nodes[m].in[1];
-        int last = m, bias = -1, add = -1;
+        int last = m, nbias = 0, bias[MAX_BIASES], add[MAX_BIASES];
         Act act = ACT_LINEAR;
         int u = sole_user(g, uses, m);
-        if (u >= 0 && is_bias_of(g, &g->nodes[u], m)) {
-            bias = g->nodes[u].in[1];
-            add = u;
+        while (u >= 0 && nbias < MAX_BIASES && is_bias_of(g, &g->nodes[u], last)) {
+            bias[nbias] = g->nodes[u].in[1];
+            add[nbias++] = u;
             last = u;
+            u = sole_user(g, uses, last);
         }
-        u = sole_user(g, uses, last);
         if (u >= 0 && g->nodes[u].in[0] == last) {
             Op op = g->nodes[u].op;
             if (op == OP_RELU || op == OP_SIGMOID || op == OP_TANH) {
@@ -74,13 +80,15 @@ void fuse_linear(Graph *g) {
         Node *l = &g->nodes[last];
         l->op = OP_LINEAR;
         l->act = act;
-        l->nin = bias >= 0 ? 3 : 2;
-        l->in = xalloc(sizeof(int) * 3);
+        l->nin = 2 + nbias;
+        l->in = xalloc(sizeof(int) * (size_t)(2 + nbias));
         l->in[0] = x;
         l->in[1] = w;
-        if (bias >= 0) l->in[2] = bias;
+        for (int i = 0; i < nbias; i++) {
+            l->in[2 + i] = bias[i];
+            if (add[i] != last) g->nodes[add[i]].dead = 1;
+        }
         g->nodes[m].dead = 1;
-        if (add >= 0 && add != last) g->nodes[add].dead = 1;
     }
     ir_compact(g);
     ir_verify(g);

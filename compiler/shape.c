@@ -93,11 +93,12 @@ static int matmul_core(Graph *g, Node *n) {
 
 static int shape_matmul(Graph *g, Node *n) { return matmul_core(g, n); }
 
+/* x W + b (+ b2 ..): fuse.c made it; every bias is as long as a row */
 static int shape_linear(Graph *g, Node *n) {
-    if (n->nin != 2 && n->nin != 3) unreachable();
+    if (n->nin < 2) unreachable();
     if (!matmul_core(g, n)) return 0;
-    if (n->nin == 3) {
-        Shape *b = &in_node(g, n, 2)->shape;
+    for (int i = 2; i < n->nin; i++) {
+        Shape *b = &in_node(g, n, i)->shape;
         if (b->rank != 1 || b->batched || b->dims[0] != n->shape.dims[n->shape.rank - 1]) unreachable();
     }
     return 1;

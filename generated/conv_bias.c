@@ -81,28 +81,23 @@ static void predict_batch(conv_bias *m, const conv_bias_inputs *in, int n, const
         }
     }
     /* %6 [27, 32] = reshape, a view(conv2d.kernel [3, 3, 3, 32]) */
-    /* features [n, 32, 32, 32] = linear(x W + b)(%5 [n, 32, 32, 27], %6 [27, 32], conv2d.bias [32]) */
+
+    /* conv_bias.mn:13: y = features + channel_bias -> flatten -> dense(10, activation=softmax) */
+    /* %7 [n, 32, 32, 32] = linear(x W + b + b2)(%5 [n, 32, 32, 27], %6 [27, 32], conv2d.bias [32], channel_bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 1024, 32, 27, 1.0f, (A + 0), 27, (P + 32), 32, 0.0f, (A + 884736), 32);
     for (int r = 0; r < n * 1024; r++) {
         const float *b = (P + 896);
+        const float *b2 = (P + 0);
         float *y = (A + 884736) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
-            const float z = y[j] + b[j];
+            const float z = y[j] + b[j] + b2[j];
             y[j] = z;
         }
     }
-
-    /* conv_bias.mn:13: y = features + channel_bias -> flatten -> dense(10, activation=softmax) */
-    /* %8 [n, 32, 32, 32] = add(features [n, 32, 32, 32], channel_bias [32]) */
-    MN_VEC
-    for (int i = 0; i < n * 32768; i++) {
-        const float a = (A + 884736)[i], b = (P + 0)[i % 32];
-        (A + 1933312)[i] = a + b;
-    }
-    /* %9 [n, 32768] = reshape, a view(%8 [n, 32, 32, 32]) */
-    /* %12 [n, 10] = linear(x W + b)(%9 [n, 32768], dense.kernel [32768, 10], dense.bias [10]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32768, 1.0f, (A + 1933312), 32768, (P + 928), 10, 0.0f, (A + 0), 10);
+    /* %8 [n, 32768] = reshape, a view(%7 [n, 32, 32, 32]) */
+    /* %11 [n, 10] = linear(x W + b)(%8 [n, 32768], dense.kernel [32768, 10], dense.bias [10]) */
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32768, 1.0f, (A + 884736), 32768, (P + 928), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
         const float *b = (P + 328608);
         float *y = (A + 0) + (size_t)r * 10;
@@ -112,7 +107,7 @@ static void predict_batch(conv_bias *m, const conv_bias_inputs *in, int n, const
             y[j] = z;
         }
     }
-    /* y [n, 10] = softmax(%12 [n, 10]) */
+    /* y [n, 10] = softmax(%11 [n, 10]) */
     for (int r = 0; r < n; r++) {
         const float *x = (A + 0) + (size_t)r * 10;
         float *y = (A + 320) + (size_t)r * 10;
@@ -169,28 +164,23 @@ float conv_bias_evaluate(conv_bias *m, const conv_bias_inputs *in, const conv_bi
         }
     }
     /* %6 [27, 32] = reshape, a view(conv2d.kernel [3, 3, 3, 32]) */
-    /* features [n, 32, 32, 32] = linear(x W + b)(%5 [n, 32, 32, 27], %6 [27, 32], conv2d.bias [32]) */
+
+    /* conv_bias.mn:13: y = features + channel_bias -> flatten -> dense(10, activation=softmax) */
+    /* %7 [n, 32, 32, 32] = linear(x W + b + b2)(%5 [n, 32, 32, 27], %6 [27, 32], conv2d.bias [32], channel_bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 1024, 32, 27, 1.0f, (A + 0), 27, (P + 32), 32, 0.0f, (A + 884736), 32);
     for (int r = 0; r < n * 1024; r++) {
         const float *b = (P + 896);
+        const float *b2 = (P + 0);
         float *y = (A + 884736) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
-            const float z = y[j] + b[j];
+            const float z = y[j] + b[j] + b2[j];
             y[j] = z;
         }
     }
-
-    /* conv_bias.mn:13: y = features + channel_bias -> flatten -> dense(10, activation=softmax) */
-    /* %8 [n, 32, 32, 32] = add(features [n, 32, 32, 32], channel_bias [32]) */
-    MN_VEC
-    for (int i = 0; i < n * 32768; i++) {
-        const float a = (A + 884736)[i], b = (P + 0)[i % 32];
-        (A + 1933312)[i] = a + b;
-    }
-    /* %9 [n, 32768] = reshape, a view(%8 [n, 32, 32, 32]) */
-    /* %12 [n, 10] = linear(x W + b)(%9 [n, 32768], dense.kernel [32768, 10], dense.bias [10]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32768, 1.0f, (A + 1933312), 32768, (P + 928), 10, 0.0f, (A + 0), 10);
+    /* %8 [n, 32768] = reshape, a view(%7 [n, 32, 32, 32]) */
+    /* %11 [n, 10] = linear(x W + b)(%8 [n, 32768], dense.kernel [32768, 10], dense.bias [10]) */
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32768, 1.0f, (A + 884736), 32768, (P + 928), 10, 0.0f, (A + 0), 10);
     for (int r = 0; r < n; r++) {
         const float *b = (P + 328608);
         float *y = (A + 0) + (size_t)r * 10;
@@ -200,7 +190,7 @@ float conv_bias_evaluate(conv_bias *m, const conv_bias_inputs *in, const conv_bi
             y[j] = z;
         }
     }
-    /* y [n, 10] = softmax(%12 [n, 10]) */
+    /* y [n, 10] = softmax(%11 [n, 10]) */
     for (int r = 0; r < n; r++) {
         const float *x = (A + 0) + (size_t)r * 10;
         float *y = (A + 320) + (size_t)r * 10;
@@ -214,7 +204,7 @@ float conv_bias_evaluate(conv_bias *m, const conv_bias_inputs *in, const conv_bi
     }
 
     /* conv_bias.mn:16: loss   cce(y, classes) */
-    /* %14 scalar = cce_logits(%12 [n, 10], classes [n, 10]) */
+    /* %13 scalar = cce_logits(%11 [n, 10], classes [n, 10]) */
     {
         double acc = 0.0;
         for (int r = 0; r < n; r++) {
@@ -230,7 +220,7 @@ float conv_bias_evaluate(conv_bias *m, const conv_bias_inputs *in, const conv_bi
     }
 
     /* conv_bias.mn:17: metric accuracy(y, classes) */
-    /* %15 scalar = accuracy, argmax(y [n, 10], classes [n, 10]) */
+    /* %14 scalar = accuracy, argmax(y [n, 10], classes [n, 10]) */
     {
         long correct = 0;
         for (int r = 0; r < n; r++) {
@@ -283,31 +273,26 @@ float conv_bias_compute_gradients(conv_bias *m, const conv_bias_inputs *in, cons
         }
     }
     /* %6 [27, 32] = reshape, a view(conv2d.kernel [3, 3, 3, 32]) */
-    /* features [n, 32, 32, 32] = linear(x W + b)(%5 [n, 32, 32, 27], %6 [27, 32], conv2d.bias [32]) */
+
+    /* conv_bias.mn:13: y = features + channel_bias -> flatten -> dense(10, activation=softmax) */
+    /* %7 [n, 32, 32, 32] = linear(x W + b + b2)(%5 [n, 32, 32, 27], %6 [27, 32], conv2d.bias [32], channel_bias [32]) */
     mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 1024, 32, 27, 1.0f, (A + 0), 27, (P + 32), 32, 0.0f, (A + 884736), 32);
     for (int r = 0; r < n * 1024; r++) {
         const float *b = (P + 896);
+        const float *b2 = (P + 0);
         float *y = (A + 884736) + (size_t)r * 32;
         MN_VEC
         for (int j = 0; j < 32; j++) {
-            const float z = y[j] + b[j];
+            const float z = y[j] + b[j] + b2[j];
             y[j] = z;
         }
     }
-
-    /* conv_bias.mn:13: y = features + channel_bias -> flatten -> dense(10, activation=softmax) */
-    /* %8 [n, 32, 32, 32] = add(features [n, 32, 32, 32], channel_bias [32]) */
-    MN_VEC
-    for (int i = 0; i < n * 32768; i++) {
-        const float a = (A + 884736)[i], b = (P + 0)[i % 32];
-        (A + 1933312)[i] = a + b;
-    }
-    /* %9 [n, 32768] = reshape, a view(%8 [n, 32, 32, 32]) */
-    /* %12 [n, 10] = linear(x W + b)(%9 [n, 32768], dense.kernel [32768, 10], dense.bias [10]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32768, 1.0f, (A + 1933312), 32768, (P + 928), 10, 0.0f, (A + 884736), 10);
+    /* %8 [n, 32768] = reshape, a view(%7 [n, 32, 32, 32]) */
+    /* %11 [n, 10] = linear(x W + b)(%8 [n, 32768], dense.kernel [32768, 10], dense.bias [10]) */
+    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32768, 1.0f, (A + 884736), 32768, (P + 928), 10, 0.0f, (A + 1933312), 10);
     for (int r = 0; r < n; r++) {
         const float *b = (P + 328608);
-        float *y = (A + 884736) + (size_t)r * 10;
+        float *y = (A + 1933312) + (size_t)r * 10;
         MN_VEC
         for (int j = 0; j < 10; j++) {
             const float z = y[j] + b[j];
@@ -316,11 +301,11 @@ float conv_bias_compute_gradients(conv_bias *m, const conv_bias_inputs *in, cons
     }
 
     /* conv_bias.mn:16: loss   cce(y, classes) */
-    /* %14 scalar = cce_logits(%12 [n, 10], classes [n, 10]) */
+    /* %13 scalar = cce_logits(%11 [n, 10], classes [n, 10]) */
     {
         double acc = 0.0;
         for (int r = 0; r < n; r++) {
-            const float *y = (A + 884736) + (size_t)r * 10;
+            const float *y = (A + 1933312) + (size_t)r * 10;
             const float *t = tg->classes + (size_t)r * 10;
             double max = y[0], sum = 0.0;
             for (int j = 1; j < 10; j++) max = y[j] > max ? y[j] : max;
@@ -328,16 +313,16 @@ float conv_bias_compute_gradients(conv_bias *m, const conv_bias_inputs *in, cons
             const double lse = max + log(sum);
             for (int j = 0; j < 10; j++) acc += t[j] * (lse - y[j]);
         }
-        (A + 885056)[0] = (float)(acc / (n));
+        (A + 1933632)[0] = (float)(acc / (n));
     }
 
     /* backward of conv_bias.mn:16: loss   cce(y, classes) */
-    /* %17 [n, 10] = d cce_logits / dy(%12 [n, 10], classes [n, 10], 1.0f) */
+    /* %16 [n, 10] = d cce_logits / dy(%11 [n, 10], classes [n, 10], 1.0f) */
     {
         const double g = (double)1.0f / (n);
         for (int r = 0; r < n; r++) {
-            const float *y = (A + 884736) + (size_t)r * 10;
-            float *dy = (A + 885072) + (size_t)r * 10;
+            const float *y = (A + 1933312) + (size_t)r * 10;
+            float *dy = (A + 1933648) + (size_t)r * 10;
             const float *t = tg->classes + (size_t)r * 10;
             double max = y[0], sum = 0.0, tsum = 0.0;
             for (int j = 1; j < 10; j++) max = y[j] > max ? y[j] : max;
@@ -349,44 +334,44 @@ float conv_bias_compute_gradients(conv_bias *m, const conv_bias_inputs *in, cons
     }
 
     /* backward of conv_bias.mn:13: y = features + channel_bias -> flatten -> dense(10, activation=softmax) */
-    /* %18 [10] = sum_to(%17 [n, 10]) */
+    /* %17 [10] = sum_to(%16 [n, 10]) */
     memset((G + 328608), 0, sizeof(float) * (size_t)(10));
     for (int r = 0; r < n; r++) {
-        const float *d = (A + 885072) + (size_t)r * 10;
+        const float *d = (A + 1933648) + (size_t)r * 10;
         float *s = (G + 328608);
         MN_VEC
         for (int j = 0; j < 10; j++) s[j] += d[j];
     }
-    /* %19 [n, 32768] = dy W^T(%17 [n, 10], dense.kernel [32768, 10]) */
-    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 32768, 10, 1.0f, (A + 885072), 10, (P + 928), 10, 0.0f, (A + 2981888), 32768);
-    /* %20 [32768, 10] = x^T dy(%9 [n, 32768], %17 [n, 10]) */
-    mn_gemm_f32(CblasTrans, CblasNoTrans, 32768, 10, n, 1.0f, (A + 1933312), 32768, (A + 885072), 10, 0.0f, (G + 928), 10);
-    /* %21 [n, 32, 32, 32] = reshape, a view(%19 [n, 32768]) */
-    /* %22 [32] = sum_to(%21 [n, 32, 32, 32]) */
+    /* %18 [n, 32768] = dy W^T(%16 [n, 10], dense.kernel [32768, 10]) */
+    mn_gemm_f32(CblasNoTrans, CblasTrans, n, 32768, 10, 1.0f, (A + 1933648), 10, (P + 928), 10, 0.0f, (A + 1933968), 32768);
+    /* %19 [32768, 10] = x^T dy(%8 [n, 32768], %16 [n, 10]) */
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 32768, 10, n, 1.0f, (A + 884736), 32768, (A + 1933648), 10, 0.0f, (G + 928), 10);
+    /* %20 [n, 32, 32, 32] = reshape, a view(%18 [n, 32768]) */
+    /* %21 [32] = sum_to(%20 [n, 32, 32, 32]) */
     memset((G + 0), 0, sizeof(float) * (size_t)(32));
     for (int r = 0; r < n * 1024; r++) {
-        const float *d = (A + 2981888) + (size_t)r * 32;
+        const float *d = (A + 1933968) + (size_t)r * 32;
         float *s = (G + 0);
         MN_VEC
         for (int j = 0; j < 32; j++) s[j] += d[j];
     }
 
     /* backward of conv_bias.mn:12: features = image -> conv2d(32, 3, padding=same) */
-    /* %23 [32] = sum_to(%21 [n, 32, 32, 32]) */
+    /* %22 [32] = sum_to(%20 [n, 32, 32, 32]) */
     memset((G + 896), 0, sizeof(float) * (size_t)(32));
     for (int r = 0; r < n * 1024; r++) {
-        const float *d = (A + 2981888) + (size_t)r * 32;
+        const float *d = (A + 1933968) + (size_t)r * 32;
         float *s = (G + 896);
         MN_VEC
         for (int j = 0; j < 32; j++) s[j] += d[j];
     }
-    /* %24 [27, 32] = x^T dy(%5 [n, 32, 32, 27], %21 [n, 32, 32, 32]) */
-    mn_gemm_f32(CblasTrans, CblasNoTrans, 27, 32, n * 1024, 1.0f, (A + 0), 27, (A + 2981888), 32, 0.0f, (A + 885072), 32);
-    /* %25 [3, 3, 3, 32] = reshape, a view(%24 [27, 32]) */
-    /* %26 [3, 3, 3, 32] = copy(%25 [3, 3, 3, 32]) */
+    /* %23 [27, 32] = x^T dy(%5 [n, 32, 32, 27], %20 [n, 32, 32, 32]) */
+    mn_gemm_f32(CblasTrans, CblasNoTrans, 27, 32, n * 1024, 1.0f, (A + 0), 27, (A + 1933968), 32, 0.0f, (A + 884736), 32);
+    /* %24 [3, 3, 3, 32] = reshape, a view(%23 [27, 32]) */
+    /* %25 [3, 3, 3, 32] = copy(%24 [3, 3, 3, 32]) */
     MN_VEC
     for (int i = 0; i < 864; i++) {
-        const float x = (A + 885072)[i];
+        const float x = (A + 884736)[i];
         (G + 32)[i] = x;
     }
 
@@ -394,7 +379,7 @@ float conv_bias_compute_gradients(conv_bias *m, const conv_bias_inputs *in, cons
     (void)G;
     (void)in;
     (void)tg;
-    return (A + 885056)[0];
+    return (A + 1933632)[0];
 }
 
 void conv_bias_apply_gradients(conv_bias *m, const float *grads)

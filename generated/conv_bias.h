@@ -22,7 +22,7 @@ extern "C" {
 #define CONV_BIAS_NUM_PARAMS           328618     /* elements of the flat weight buffer */
 #define CONV_BIAS_NUM_TRAINABLE        328618     /* its trainable prefix: the gradient's length */
 #define CONV_BIAS_NUM_TENSORS          5
-#define CONV_BIAS_ARENA_SIZE           4030464    /* elements of activations, gradients, temporaries */
+#define CONV_BIAS_ARENA_SIZE           2982544    /* elements of activations, gradients, temporaries */
 #define CONV_BIAS_NUM_INPUTS           1
 #define CONV_BIAS_NUM_TARGETS          1
 #define CONV_BIAS_NUM_OUTPUTS          1
@@ -40,7 +40,7 @@ typedef struct conv_bias {
     float opt_v[328618];    /* Adam's second moments */
     int64_t step;        /* optimizer steps taken */
     mn_rng rng;
-    float arena[4030464];
+    float arena[2982544];
 } conv_bias;
 
 typedef struct conv_bias_inputs {

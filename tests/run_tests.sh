@@ -337,6 +337,15 @@ for mn in examples/*.mn tests/conformance/cases/*.mn; do
         $BUILD/conformance/$name/driver check $golden $name"
 done
 
+# The same on OpenBLAS alone: what processors without AVX-512 run (the
+# runtime's kernel is the default where the processor has it).
+for name in conv_bias image_text two_concat; do
+    check_shown "$name conformance with MNRT_GEMM=blas (OpenBLAS for every product)" bash -c "
+        MNRT_GEMM=blas $BUILD/conformance/$name/driver check tests/golden/$name.safetensors $name"
+done
+check "runtime unit suite with MNRT_GEMM=blas (mn_gemm's OpenBLAS path)" bash -c "
+    cd $WORK && MNRT_GEMM=blas ../../$BUILD/test_runtime | grep -qE '^ +tests +[0-9]+ +[0-9]+ +[0-9]+ +0 '"
+
 section "save and load (bit-exact round trip; bad files refused, model untouched)"
 for mn in examples/*.mn; do
     name=$(basename "$mn" .mn)

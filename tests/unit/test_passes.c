@@ -801,6 +801,38 @@ static void test_fuse_no_bias_activation(void) {
     CU_ASSERT_EQUAL(g->nodes[h].nin, 2);
 }
 
+/* A learned per-feature offset added to a dense layer's output joins the
+ * layer's bias in the fused node (in the graph's order: b, then the param),
+ * and so does the activation after it; an offset on a value read twice
+ * does not. */
+static void test_fuse_second_bias(void) {
+    Graph *g = compile_ok("model m\ninput x : float[4]\ntarget t : float[1]\n"
+                          "param shift : float[5] = zeros\n"
+                          "param other : float[5] = zeros\n"
+                          "h = x -> dense(5)\n"
+                          "a = relu(h + shift)\n"
+                          "k = x -> dense(5)\n"
+                          "s = k + other\n"
+                          "y = concat(a, s, k) -> dense(1, activation=sigmoid)\n" TAIL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    check_grad_invariants(g);
+    int a = find_named(g, OP_LINEAR, "a");
+    CU_ASSERT_FATAL(a >= 0);
+    const Node *l = &g->nodes[a];
+    CU_ASSERT_EQUAL(l->act, ACT_RELU);
+    CU_ASSERT_EQUAL_FATAL(l->nin, 4);
+    CU_ASSERT_STRING_EQUAL(g->nodes[l->in[2]].name, "dense.bias");
+    CU_ASSERT_STRING_EQUAL(g->nodes[l->in[3]].name, "shift");
+    CU_ASSERT_EQUAL(find_named(g, OP_LINEAR, "h"), -1); /* h is inside a's node */
+    /* k is read by s and by the concat: it stays a node, s stays an add */
+    int k = find_named(g, OP_LINEAR, "k");
+    CU_ASSERT_FATAL(k >= 0);
+    CU_ASSERT_EQUAL(g->nodes[k].nin, 3);
+    int sv = find_named(g, OP_ADD, "s");
+    CU_ASSERT_FATAL(sv >= 0);
+    CU_ASSERT_EQUAL(g->nodes[sv].in[0], k);
+}
+
 /* ---- memory planner --------------------------------------------------------------- */
 
 static int root_of(const Graph *g, int v) {
@@ -1175,6 +1207,7 @@ int main(void) {
     CU_add_test(f, "matmul + bias + relu", test_fuse_linear_chain);
     CU_add_test(f, "shared pre-activation", test_fuse_stops_at_shared_preactivation);
     CU_add_test(f, "no bias", test_fuse_no_bias_activation);
+    CU_add_test(f, "a second bias (a learned offset)", test_fuse_second_bias);
     CU_pSuite p = CU_add_suite("memory plan", NULL, NULL);
     CU_add_test(p, "invariants on several models", test_plan);
     CU_add_test(p, "two_concat", test_plan_two_concat);
