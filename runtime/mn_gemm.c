@@ -27,8 +27,10 @@
  *
  * A product with at most 16 columns (a dense layer with few outputs, or
  * its weight gradient) has a kernel of its own: an 8 x 16 tile, one zmm
- * per row. When C has one panel of columns, A is read in place instead of
- * packed (each of its rows is used once).
+ * per row. Blocks that gain nothing from packing are read in place: A
+ * when C has one panel of columns (each row of A is used once) or when A
+ * is not transposed (the kernel reads its eight rows in order) or small,
+ * B when its block fits L1 untransposed.
  *
  * OpenBLAS keeps: every product on a processor without AVX-512 (or built
  * for another architecture), double precision, alpha = 0 or K = 0, and
@@ -50,6 +52,7 @@
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HAVE_KERNEL 1
 #include <immintrin.h>
+#include <stdatomic.h>
 #else
 #define HAVE_KERNEL 0
 #endif
@@ -74,14 +77,16 @@ _Static_assert(MN_SGEMM_WS == MC * KC + KC * NC, "workspace = A's block + B's bl
 static __mmask16 mask_of(int n) { return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1); }
 
 /* The MR x NR tile C[0..m, 0..n] = alpha * (a x b) + beta * C, C not read
- * when beta is 0. b: kc x NR, k-major, zero-padded (B's packed panel).
- * a: element (i, k) at a[i * rs + k * cs]: a packed panel (rs 1, cs MR,
- * zero-padded) or A itself (then rows i >= m are never read: they repeat
- * row 0, and are not stored). */
+ * when beta is 0. Row k of b (its first n floats) is at b + k * bs: B's
+ * packed panel (bs NR, zero-padded) or B itself. a: element (i, k) at
+ * a[i * rs + k * cs]: a packed panel (rs 1, cs MR, zero-padded) or A
+ * itself (then rows i >= m are never read: they repeat row 0, and are not
+ * stored). */
 __attribute__((target("avx512f"))) static void kernel(int kc, const float *a, ptrdiff_t rs, ptrdiff_t cs,
-                                                      const float *restrict b, float *c, int ldc, int m, int n,
-                                                      float alpha, float beta)
+                                                      const float *restrict b, ptrdiff_t bs, float *c, int ldc, int m,
+                                                      int n, float alpha, float beta)
 {
+    __mmask16 ml = mask_of(n), mh = mask_of(n - 16);
 #define DECL(i) __m512 c##i##l = _mm512_setzero_ps(), c##i##h = _mm512_setzero_ps();
 #define FMA(i, at)                                                                                                     \
     {                                                                                                                  \
@@ -93,19 +98,18 @@ __attribute__((target("avx512f"))) static void kernel(int kc, const float *a, pt
 #define STRIDED(i) FMA(i, a[o##i])
     ROWS(DECL)
     if (rs == 1 && cs == MR) { /* the packed panel: offsets known here */
-        for (int k = 0; k < kc; k++, a += MR, b += NR) {
-            __m512 bl = _mm512_load_ps(b), bh = _mm512_load_ps(b + 16);
+        for (int k = 0; k < kc; k++, a += MR, b += bs) {
+            __m512 bl = _mm512_maskz_loadu_ps(ml, b), bh = _mm512_maskz_loadu_ps(mh, b + 16);
             ROWS(PACKED)
         }
     } else {
         ROWS(OFFSET)
-        for (int k = 0; k < kc; k++, a += cs, b += NR) {
-            __m512 bl = _mm512_load_ps(b), bh = _mm512_load_ps(b + 16);
+        for (int k = 0; k < kc; k++, a += cs, b += bs) {
+            __m512 bl = _mm512_maskz_loadu_ps(ml, b), bh = _mm512_maskz_loadu_ps(mh, b + 16);
             ROWS(STRIDED)
         }
     }
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    __mmask16 ml = mask_of(n), mh = mask_of(n - 16);
 #define STORE(i)                                                                                                       \
     if (i < m) {                                                                                                       \
         float *r = c + (size_t)i * ldc;                                                                                \
@@ -210,7 +214,7 @@ static void pack_b(int tb, const float *B, int ldb, int j0, int nc, int p0, int 
     }
 }
 
-static int enabled = -1; /* -1: not decided yet */
+static atomic_int enabled = -1; /* -1: not decided yet; every thread decides the same */
 
 static int decide(void)
 {
@@ -230,8 +234,9 @@ static const float *in_place(int ta, const float *A, int lda, int i, int p, ptrd
 int mn_sgemm_avx512_(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
                      float beta, float *C, int ldc, float *ws)
 {
-    if (enabled < 0) enabled = decide(); /* a race here writes the same value */
-    if (!enabled || K <= 0 || alpha == 0) return 0;
+    int on = atomic_load_explicit(&enabled, memory_order_relaxed);
+    if (on < 0) atomic_store_explicit(&enabled, on = decide(), memory_order_relaxed);
+    if (!on || K <= 0 || alpha == 0) return 0;
     float *wa = ws, *wb = ws + (size_t)MC * KC;
     ptrdiff_t rs, cs;
     if (N <= 16) { /* one 16-wide panel of B per block of K: B itself, or packed when transposed */
@@ -253,22 +258,30 @@ int mn_sgemm_avx512_(int ta, int tb, int M, int N, int K, float alpha, const flo
     }
     for (int jc = 0; jc < N; jc += NC) {
         int nc = N - jc < NC ? N - jc : NC;
-        /* One panel of B: each row of A meets it once, so the kernel reads
-         * A where it is rather than packing it first. */
-        int direct = nc <= NR;
         for (int pc = 0; pc < K; pc += KC) {
             int kc = K - pc < KC ? K - pc : KC;
             float be = pc == 0 ? beta : 1.0f;
-            pack_b(tb, B, ldb, jc, nc, pc, kc, wb, NR);
+            /* Packing is for blocks that stream through the caches: a
+             * block of B that fits L1 as it is (32 KiB) is read in place. */
+            int b_direct = tb == CblasNoTrans && (size_t)kc * nc <= 8192;
+            if (!b_direct) pack_b(tb, B, ldb, jc, nc, pc, kc, wb, NR);
             for (int ic = 0; ic < M; ic += MC) {
                 int mc = M - ic < MC ? M - ic : MC;
-                if (!direct) pack_a(ta, A, lda, ic, mc, pc, kc, wa);
+                /* A in place: when C has one panel of columns (each row of
+                 * A meets B once), when A's rows run along K (the kernel
+                 * reads eight rows, each in order), or when the block is
+                 * small. A transposed block, reused, is packed: its rows
+                 * may be a page apart. */
+                int a_direct = nc <= NR || ta == CblasNoTrans || (size_t)mc * kc <= 8192;
+                if (!a_direct) pack_a(ta, A, lda, ic, mc, pc, kc, wa);
                 for (int jr = 0; jr < nc; jr += NR)
                     for (int ir = 0; ir < mc; ir += MR) {
-                        const float *a = wa + (size_t)ir * kc;
+                        const float *a = wa + (size_t)ir * kc, *b = wb + (size_t)jr * kc;
+                        ptrdiff_t bs = NR;
                         rs = 1, cs = MR;
-                        if (direct) a = in_place(ta, A, lda, ic + ir, pc, &rs, &cs);
-                        kernel(kc, a, rs, cs, wb + (size_t)jr * kc, C + (size_t)(ic + ir) * ldc + jc + jr, ldc,
+                        if (a_direct) a = in_place(ta, A, lda, ic + ir, pc, &rs, &cs);
+                        if (b_direct) b = B + (size_t)pc * ldb + jc + jr, bs = ldb;
+                        kernel(kc, a, rs, cs, b, bs, C + (size_t)(ic + ir) * ldc + jc + jr, ldc,
                                mc - ir < MR ? mc - ir : MR, nc - jr < NR ? nc - jr : NR, alpha, be);
                     }
             }
