@@ -187,16 +187,16 @@ static void pack_a(int ta, const float *A, int lda, int i0, int mc, int p0, int 
 
 /* Columns j0 .. j0+nc, depth p0 .. p0+kc of op(B) as panels of `w`
  * columns (k-major, the last one zero-padded), read along B's rows. */
-static void pack_b(int tb, const float *B, int ldb, int j0, int nc, int p0, int kc, float *dst, int w)
+__attribute__((target("avx512f"))) static void pack_b(int tb, const float *B, int ldb, int j0, int nc, int p0,
+                                                      int kc, float *dst, int w)
 {
-    if (tb == CblasNoTrans) { /* op(B)[k][j] = B[k * ldb + j] */
+    if (tb == CblasNoTrans) { /* op(B)[k][j] = B[k * ldb + j]: 16 floats at a time, masked at the edge */
         for (int k = 0; k < kc; k++) {
             const float *s = B + (size_t)(p0 + k) * ldb + j0;
             for (int jp = 0; jp < nc; jp += w) { /* panel jp / w starts at dst + jp * kc */
                 float *d = dst + (size_t)jp * kc + (size_t)k * w;
-                int n = nc - jp < w ? nc - jp : w, j = 0;
-                for (; j < n; j++) d[j] = s[jp + j];
-                for (; j < w; j++) d[j] = 0;
+                for (int j = 0; j < w; j += 16)
+                    _mm512_storeu_ps(d + j, _mm512_maskz_loadu_ps(mask_of(nc - jp - j), s + jp + j));
             }
         }
     } else { /* op(B)[k][j] = B[j * ldb + k] */
