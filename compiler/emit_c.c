@@ -225,37 +225,38 @@ static const char *dot_terms(int K, int N) {
     return b.data;
 }
 
+/* The local name of a LINEAR node's bias i (its input 2 + i): b, b2, b3 .. */
+static const char *bias_name(int i) { return i ? xsprintf("b%d", i + 1) : "b"; }
+
 static void emit_matmul(Emit *E, Node *n) {
     Node *x = in(E, n, 0), *w = in(E, n, 1);
     int K = w->shape.dims[0], N = w->shape.dims[1];
-    /* a LINEAR node's biases: in[2] is b, in[3].. are b2, b3 .. */
-    int nbias = n->op == OP_LINEAR ? n->nin - 2 : 0, bias = nbias > 0, direct = K <= DIRECT_K;
-    Buf terms = {0};
-    for (int i = 0; i < nbias; i++) buf_printf(&terms, i ? " + b%d" : " + b", i + 1);
-    const char *bias_terms = nbias ? terms.data : "";
-    head(E, n, n->op == OP_LINEAR ? xsprintf("%s(x W%s)", (const char *[]){"linear", "relu", "sigmoid", "tanh", "softmax"}[n->act], bias_terms) : "matmul");
+    int nbias = n->op == OP_LINEAR ? n->nin - 2 : 0, direct = K <= DIRECT_K;
+    Buf terms = {0}, sum = {0}; /* " + b + b2", " + b[j] + b2[j]" */
+    buf_puts(&terms, "");
+    buf_puts(&sum, "");
+    for (int i = 0; i < nbias; i++) {
+        buf_printf(&terms, " + %s", bias_name(i));
+        buf_printf(&sum, " + %s[j]", bias_name(i));
+    }
+    head(E, n, n->op == OP_LINEAR ? xsprintf("%s(x W%s)", (const char *[]){"linear", "relu", "sigmoid", "tanh", "softmax"}[n->act], terms.data) : "matmul");
     int v = (int)(n - E->g->nodes);
     Act act = n->op == OP_LINEAR ? n->act : ACT_LINEAR;
     if (!direct) {
         gemm(E, "CblasNoTrans", "CblasNoTrans", rows(&x->shape), N, xsprintf("%d", K), ptr(E, n->in[0]),
              xsprintf("%d", K), ptr(E, n->in[1]), N, ptr(E, v), N);
-        if (!bias && act == ACT_LINEAR) return;
+        if (!nbias && act == ACT_LINEAR) return;
     }
     /* one pass over each output row: the product itself when it is direct,
      * then the bias and the activation */
     out(E, "    for (int r = 0; r < %s; r++) {%s", rows(&n->shape),
         direct ? xsprintf(" /* %d input%s: a direct loop */", K, K == 1 ? "" : "s") : "");
     if (direct) out(E, "        const %s *x = %s + (size_t)r * %d, *w = %s;", E->T, ptr(E, n->in[0]), K, ptr(E, n->in[1]));
-    for (int i = 0; i < nbias; i++) {
-        if (i) out(E, "        const %s *b%d = %s;", E->T, i + 1, ptr(E, n->in[2 + i]));
-        else out(E, "        const %s *b = %s;", E->T, ptr(E, n->in[2]));
-    }
+    for (int i = 0; i < nbias; i++) out(E, "        const %s *%s = %s;", E->T, bias_name(i), ptr(E, n->in[2 + i]));
     out(E, "        %s *y = %s + (size_t)r * %d;", E->T, ptr(E, v), N);
     out(E, "        MN_VEC");
     out(E, "        for (int j = 0; j < %d; j++) {", N);
-    Buf sum = {0};
-    for (int i = 0; i < nbias; i++) buf_printf(&sum, i ? " + b%d[j]" : " + b[j]", i + 1);
-    out(E, "            const %s z = %s%s;", E->T, direct ? dot_terms(K, N) : "y[j]", nbias ? sum.data : "");
+    out(E, "            const %s z = %s%s;", E->T, direct ? dot_terms(K, N) : "y[j]", sum.data);
     out(E, "            y[j] = %s;", act_expr(E, act, "z"));
     out(E, "        }");
     out(E, "    }");
