@@ -1,8 +1,10 @@
 /* main.c — two models compiled by mnc, linked into one program.
  *
  * two_concat.mn (a classifier: two float inputs, bce) and num_cat.mn (a
- * regression: float features next to a category id, mse) are copies of
- * mnc's examples/. The build runs mnc on each (every symbol carries the
+ * regression: float features next to a category id, mse) are mnc's own
+ * examples (../two_concat.mn and ../num_cat.mn from here). Both projects,
+ * make/ and cmake/, build this one file. The build runs mnc on each (every
+ * symbol carries the
  * model's name, so both live side by side), compiles the generated C and
  * links the runtime through pkg-config. Each model trains on its own
  * synthetic task, seeded; the program prints each model's loss on its whole
