@@ -5,7 +5,9 @@
 #   make demo      train a three-input model on a real data set with its generated
 #                  trainer; held-out accuracy, a few predictions
 #   make deps      install the Debian packages the build and tests need when missing
-#                  (flex, bison, OpenBLAS, CUnit, clang, cmake, pkg-config, graphviz, man-db)
+#                  (flex, bison, OpenBLAS, CUnit, clang and its sanitizer/libFuzzer runtimes,
+#                  cmake, pkg-config, graphviz, man-db, valgrind, time)
+#   make fuzz      run the libFuzzer harnesses of tests/fuzz/, FUZZ_SECONDS each (default 60)
 #   make install   mnc, the runtime (static and shared), its headers, mnrt.pc
 #                  and the man page under PREFIX (default /usr/local; DESTDIR);
 #                  make uninstall removes them
@@ -26,7 +28,7 @@ BUILD ?= build
 MNC   ?= mnc
 COMPILER_SRCS = compiler/util.c compiler/diag.c compiler/ast.c compiler/ir.c compiler/shape.c \
                 compiler/lower.c compiler/check.c compiler/autodiff.c compiler/fuse.c \
-                compiler/plan.c compiler/emit_c.c compiler/summary.c compiler/emit_trainer.c
+                compiler/plan.c compiler/emit_c.c compiler/summary.c compiler/emit_trainer.c compiler/driver.c
 RUNTIME_SRCS  = runtime/mn_rng.c runtime/mn_init.c runtime/mn_safetensors.c runtime/mn_optim.c runtime/mn_threads.c runtime/mn_gemm.c \
                 runtime/mn_data.c runtime/mn_trainer.c
 PARSER_GEN    = $(BUILD)/mn.tab.c $(BUILD)/lex.mn.c
@@ -40,7 +42,8 @@ all: deps
 	@$(MAKE) --no-print-directory $(MNC) $(BUILD)/libmnrt.a
 
 # ---- dependencies (Debian packages) ----------------------------------------------------
-DEB_PACKAGES = flex bison libopenblas-dev libcunit1-dev clang cmake pkg-config graphviz man-db
+DEB_PACKAGES = flex bison libopenblas-dev libcunit1-dev clang cmake pkg-config graphviz man-db \
+               libclang-rt-dev valgrind time
 # PyTorch, for the live conformance comparison only (make conformance).
 REFERENCE_PACKAGES = python3-torch python3-numpy
 # install_missing PACKAGES: apt-get install those that dpkg does not know.
@@ -76,7 +79,7 @@ $(BUILD)/lex.mn.o: $(BUILD)/lex.mn.c
 $(BUILD)/compiler/lower.o $(BUILD)/compiler/main.o: $(BUILD)/mn.tab.h
 
 $(MNC): $(COMPILER_OBJS) $(BUILD)/compiler/main.o
-	$(CC) $(ALL_CFLAGS) $^ -lm -o $@
+	$(CC) $(ALL_CFLAGS) $^ -lm -pthread -o $@
 
 # The compiler again, under AddressSanitizer + UBSan, and with clang: make
 # test runs every model and broken model through the first and checks that
@@ -181,8 +184,62 @@ $(BUILD)/test_%: tests/unit/test_%.c $(COMPILER_OBJS) $(BUILD)/libmnrt.a runtime
 unit-tests: $(UNIT_TESTS:%=$(BUILD)/test_%)
 
 test: deps
-	@$(MAKE) --no-print-directory -j2 $(MNC) $(BUILD)/libmnrt.a unit-tests $(BUILD)/asan/mnc
+	@$(MAKE) --no-print-directory -j2 $(MNC) $(BUILD)/libmnrt.a unit-tests $(BUILD)/asan/mnc fuzzers
 	@BUILD=$(BUILD) bash tests/run_tests.sh
+
+# ---- fuzzing (issue 13) ---------------------------------------------------------------------
+# libFuzzer harnesses (clang, ASan + UBSan) in tests/fuzz/, each with a seed
+# corpus (tests/fuzz/corpus/NAME/), a dictionary (NAME.dict) and the inputs
+# that once found a bug (tests/fuzz/crashers/NAME/):
+#   compile  the compiler, parse through emit, in process, on .mn bytes
+#   load     a generated model's m_load on safetensors bytes
+#   data     the trainer's CSV and .npy readers
+# make fuzz runs each for FUZZ_SECONDS (new inputs go to build/fuzz/corpus/NAME,
+# a crash to build/fuzz/crash-NAME-*); make test replays the committed corpus and
+# crashers through the same binaries.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS    = -std=c11 $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer
+FUZZERS       = compile load data
+FUZZ_BINS     = $(FUZZERS:%=$(BUILD)/fuzz/fuzz_%)
+.PHONY: fuzz fuzzers fuzz-replay
+fuzzers: $(FUZZ_BINS)
+
+$(BUILD)/fuzz/fuzz_compile: tests/fuzz/fuzz_compile.c $(COMPILER_SRCS) $(PARSER_GEN) compiler/*.h compiler/ops.def \
+        runtime/mn_runtime.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Icompiler -Iruntime -I$(BUILD) $< $(COMPILER_SRCS) $(PARSER_GEN) -lm -o $@
+$(BUILD)/fuzz/load/m.c: examples/two_concat.mn $(MNC)
+	@mkdir -p $(dir $@)
+	./$(MNC) $< --prefix m -o $@
+$(BUILD)/fuzz/fuzz_load: tests/fuzz/fuzz_load.c $(BUILD)/fuzz/load/m.c $(RUNTIME_SRCS) runtime/*.h
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Iruntime -I$(BUILD)/fuzz/load $< $(BUILD)/fuzz/load/m.c $(RUNTIME_SRCS) \
+	    $(BLAS_LIBS) -pthread -o $@
+$(BUILD)/fuzz/fuzz_data: tests/fuzz/fuzz_data.c $(RUNTIME_SRCS) runtime/*.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Iruntime $< $(RUNTIME_SRCS) $(BLAS_LIBS) -pthread -o $@
+
+fuzz: deps
+	@$(MAKE) --no-print-directory $(MNC) fuzzers
+	@set -e; for f in $(FUZZERS); do \
+	    mkdir -p $(BUILD)/fuzz/corpus/$$f; \
+	    echo "== fuzz_$$f for $(FUZZ_SECONDS) s"; \
+	    ./$(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -max_len=8192 \
+	        -dict=tests/fuzz/$$f.dict -artifact_prefix=$(BUILD)/fuzz/crash-$$f- -print_final_stats=1 \
+	        $(BUILD)/fuzz/corpus/$$f tests/fuzz/corpus/$$f >$(BUILD)/fuzz/$$f.log 2>&1 && rc=0 || rc=$$?; \
+	    grep -E '^#[0-9]+ +(INITED|DONE)|^Done|ERROR|SUMMARY|stat::(number_of_executed_units|peak_rss)' \
+	        $(BUILD)/fuzz/$$f.log || true; \
+	    test $$rc -eq 0 || { echo "fuzz_$$f failed (exit $$rc): see $(BUILD)/fuzz/$$f.log"; exit 1; }; \
+	done
+
+# Every committed input once, through the sanitized harnesses (make test).
+fuzz-replay: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZERS); do \
+	    ./$(BUILD)/fuzz/fuzz_$$f -rss_limit_mb=2048 -timeout=20 $$(find tests/fuzz/corpus/$$f tests/fuzz/crashers/$$f -type f | sort) \
+	        >$(BUILD)/fuzz/replay-$$f.log 2>&1 || { tail -40 $(BUILD)/fuzz/replay-$$f.log; exit 1; }; \
+	    echo "fuzz_$$f: $$(find tests/fuzz/corpus/$$f tests/fuzz/crashers/$$f -type f | wc -l) inputs replayed"; \
+	done
 
 # ---- conformance with PyTorch --------------------------------------------------------------
 # A case's driver: its generated model (float32, prefix m) with the exchange

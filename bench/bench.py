@@ -317,9 +317,53 @@ def main(argv):
     print("|" + "---|" * len(cols))
     for r in table:
         print("| " + " | ".join(str(x) for x in r) + " |")
+    if not smoke:
+        compile_scaling()
     if smoke:
         print("bench smoke: ok")
     return 0
+
+
+def chain_source(kind, n):
+    """The generated models of tests/hostile.sh: x * w and n links."""
+    head = "model m\ninput x : float[4]\ntarget t : float[4]\nparam w : float[4] = ones\n"
+    if kind == "sum":
+        body = "a = x * w" + " + x" * n + "\n"
+    elif kind == "arrow":
+        body = "a = x * w" + " -> relu" * n + "\n"
+    else:
+        body = "a0 = x * w\n" + "".join(f"a{i} = a{i - 1} + x\n" for i in range(1, n + 1)) + f"a = a{n}\n"
+    return head + body + "output a\nloss mse(a, t)\ntrain { optimizer = sgd(lr=0.01), batch = 8, epochs = 1, seed = 1 }\n"
+
+
+def compile_scaling():
+    """mnc's own time on long generated models (issue 13): the median of 3
+    runs of ./mnc on each, with its max RSS (wait4's rusage of the child)."""
+    d = os.path.join(ROOT, BUILD, "bench", "scaling")
+    os.makedirs(d, exist_ok=True)
+    print()
+    print("Compile time of long generated models (./mnc, median of 3; tests/hostile.sh makes the same files):")
+    print()
+    print("| model | links | .mn bytes | mnc s | max RSS MB | generated C bytes |")
+    print("|---|---|---|---|---|---|")
+    for kind, n in [("stmts", 2000), ("stmts", 20000), ("sum", 10000), ("sum", 100000), ("arrow", 100000)]:
+        mn = os.path.join(d, f"{kind}{n}.mn")
+        with open(mn, "w") as f:
+            f.write(chain_source(kind, n))
+        times, rss = [], 0
+        for _ in range(3):
+            t0 = time.perf_counter()
+            p = subprocess.Popen(["./mnc", mn, "--prefix", "m", "-o", os.path.join(d, "m.c")], cwd=ROOT)
+            _, status, usage = os.wait4(p.pid, 0)  # this child's own rusage
+            times.append(time.perf_counter() - t0)
+            if status != 0:
+                raise SystemExit(f"bench: mnc failed on {mn}")
+            rss = max(rss, usage.ru_maxrss)
+        times.sort()
+        name = {"stmts": "statements a_i = a_(i-1) + x", "sum": "one line x * w + x + ... + x",
+                "arrow": "one line x * w -> relu -> ..."}[kind]
+        print(f"| {name} | {n} | {os.path.getsize(mn)} | {times[1]:.2f} | {rss / 1024:.0f} |"
+              f" {os.path.getsize(os.path.join(d, 'm.c'))} |")
 
 
 if __name__ == "__main__":

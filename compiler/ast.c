@@ -12,6 +12,38 @@ Expr *new_expr(ExprKind kind, Loc loc) {
     Expr *e = xalloc(sizeof(*e));
     e->kind = kind;
     e->loc = loc;
+    e->depth = 1;
+    return e;
+}
+
+static int deeper(int a, int b) { return a > b ? a : b; }
+
+Expr *expr_nested(Expr *e) {
+    int d = 1, child = 0; /* child: the deepest child's own depth */
+    switch (e->kind) {
+    case EX_BINARY:
+        d = deeper(e->lhs->depth, e->rhs->depth + 1);
+        child = deeper(e->lhs->depth, e->rhs->depth);
+        break;
+    case EX_APPLY:
+        d = child = deeper(e->arg ? e->arg->depth : 1, e->callee->depth);
+        break;
+    case EX_NEG:
+        child = e->lhs->depth;
+        d = child + 1;
+        break;
+    case EX_CALL:
+    case EX_LIST:
+        for (const Arg *a = e->args; a; a = a->next)
+            child = deeper(child, a->value->depth);
+        d = child + 1;
+        break;
+    default:
+        break;
+    }
+    e->depth = d;
+    if (d > MN_MAX_NESTING && child <= MN_MAX_NESTING)
+        error_at(e->loc, "the expression is nested too deeply (at most %d levels)", MN_MAX_NESTING);
     return e;
 }
 

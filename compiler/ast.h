@@ -60,6 +60,7 @@ struct Expr {
     Expr *callee, *arg;         /* EX_APPLY */
     int arrow;                  /* EX_APPLY written with -> */
     Arg *args;                  /* EX_CALL, EX_LIST */
+    int depth;                  /* nesting, as lowering recurses: see expr_nested */
 };
 
 /* An argument: positional (name == NULL) or named (`activation=relu`). */
@@ -117,6 +118,12 @@ Program *parse_program(const char *path, const char *text);
 Expr *new_expr(ExprKind kind, Loc loc);
 Arg *new_arg(const char *name, Loc loc, Loc name_loc, Expr *value);
 Stmt *new_stmt(StmtKind kind, Loc loc);
+/* Sets e->depth from its children's (set before): the depth of recursion
+ * lowering needs for e. The left operand of `a + b` and of `x -> f` adds
+ * nothing (chains are walked with a loop); a right operand, a negated
+ * value and the arguments of a call or a list add one level. Reports an
+ * error at e when it is the first to pass MN_MAX_NESTING. Returns e. */
+Expr *expr_nested(Expr *e);
 
 /* Debug/test printing: a one-line S-expression of an expression and one
  * line per statement, e.g. `(assign y (apply (call dense 1 activation=sigmoid) (call concat a b)))`. */

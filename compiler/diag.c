@@ -18,6 +18,7 @@ static const char **line_starts;   /* line_starts[i]: start of line i+1 */
 static int line_count;
 static FILE *diag_stream;
 static int error_count, warning_count;
+static int note_muted;   /* the error or warning that notes complete was not shown */
 
 /* Remembers the file being compiled and indexes the starts of its lines. */
 void diag_set_source(const char *path, const char *text) {
@@ -72,6 +73,7 @@ int diag_warning_count(void) { return warning_count; }
 void diag_reset_counts(void) {
     error_count = 0;
     warning_count = 0;
+    note_muted = 0;
 }
 
 /* The stream messages go to. */
@@ -89,13 +91,24 @@ static void print_source_line(FILE *out, Loc loc) {
     const char *text = diag_line_text(loc.line, &len);
     if (!text)
         return;
-    fprintf(out, "%5d | %.*s\n", loc.line, len, text);
     int col = loc.col < 1 ? 1 : loc.col;
     int last = loc.end_line == loc.line ? loc.end_col : len;
     if (loc.end_line > loc.line && last < col)
         last = col;   /* the span starts at the line's end (a newline) */
-    fprintf(out, "      | ");
-    for (int i = 1; i < col; i++)
+    /* A long line (a generated chain) is quoted as a window of
+     * QUOTE_WIDTH columns around the caret, "..." marking the cuts. */
+    enum { QUOTE_WIDTH = 160 };
+    int from = 1, to = len; /* the columns shown */
+    if (len > QUOTE_WIDTH) {
+        from = col - QUOTE_WIDTH / 2 > 1 ? col - QUOTE_WIDTH / 2 : 1;
+        to = from + QUOTE_WIDTH - 1 < len ? from + QUOTE_WIDTH - 1 : len;
+        if (last > to)
+            last = to;
+    }
+    const char *cut_l = from > 1 ? "..." : "", *cut_r = to < len ? "..." : "";
+    fprintf(out, "%5d | %s%.*s%s\n", loc.line, cut_l, to >= from ? to - from + 1 : 0, text + from - 1, cut_r);
+    fprintf(out, "      | %s", from > 1 ? "   " : "");
+    for (int i = from; i < col; i++)
         fputc(i <= len && text[i - 1] == '\t' ? '\t' : ' ', out);
     fputc('^', out);
     for (int i = col + 1; i <= last; i++)
@@ -117,26 +130,47 @@ static void report(Loc loc, const char *kind, const char *fmt, va_list ap) {
         print_source_line(out, loc);
 }
 
+/* Past MN_MAX_ERRORS_SHOWN errors the rest are counted, not shown (with
+ * their notes and any later warning): one line says so. */
+static int muted(void) {
+    if (error_count < MN_MAX_ERRORS_SHOWN)
+        return 0;
+    if (error_count == MN_MAX_ERRORS_SHOWN)
+        fprintf(out_stream(), "mnc: error: too many errors (%d shown); the rest are not shown\n",
+                MN_MAX_ERRORS_SHOWN);
+    return 1;
+}
+
 /* An error at a place in the source; counted. */
 void error_at(Loc loc, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    report(loc, "error", fmt, ap);
-    va_end(ap);
+    if (!muted()) {
+        va_list ap;
+        va_start(ap, fmt);
+        report(loc, "error", fmt, ap);
+        va_end(ap);
+        note_muted = 0;
+    } else {
+        note_muted = 1;
+    }
     error_count++;
 }
 
 /* A warning at a place in the source; counted. */
 void warning_at(Loc loc, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    report(loc, "warning", fmt, ap);
-    va_end(ap);
+    note_muted = error_count >= MN_MAX_ERRORS_SHOWN;
+    if (!note_muted) {
+        va_list ap;
+        va_start(ap, fmt);
+        report(loc, "warning", fmt, ap);
+        va_end(ap);
+    }
     warning_count++;
 }
 
 /* A note completing the previous error or warning; not counted. */
 void note_at(Loc loc, const char *fmt, ...) {
+    if (note_muted)
+        return;
     va_list ap;
     va_start(ap, fmt);
     report(loc, "note", fmt, ap);
@@ -145,12 +179,14 @@ void note_at(Loc loc, const char *fmt, ...) {
 
 /* An error with no place in the source: `mnc: error: msg`; counted. */
 void error_plain(const char *fmt, ...) {
-    FILE *out = out_stream();
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(out, "mnc: error: ");
-    vfprintf(out, fmt, ap);
-    fputc('\n', out);
-    va_end(ap);
+    if (!muted()) {
+        FILE *out = out_stream();
+        va_list ap;
+        va_start(ap, fmt);
+        fprintf(out, "mnc: error: ");
+        vfprintf(out, fmt, ap);
+        fputc('\n', out);
+        va_end(ap);
+    }
     error_count++;
 }

@@ -1,4 +1,5 @@
 /* ir.c — building, inspecting, compacting and verifying the graph IR. */
+#include <limits.h>
 #include <string.h>
 
 #include "ir.h"
@@ -58,8 +59,18 @@ int ir_begin(Graph *g, Op op, const int *in, int nin, Loc loc) {
     return g->nnodes - 1;
 }
 
+/* A value of more than MN_MAX_ELEMS elements per sample is an error at
+ * its source text (and poisons it): the generated code indexes with int. */
+static int check_size(Graph *g, int v) {
+    Node *n = &g->nodes[v];
+    if (shape_is_poison(&n->shape) || shape_size(&n->shape) <= MN_MAX_ELEMS) return 1;
+    error_at(n->loc, "%s is too large: more than %ld elements per sample", node_desc(n), MN_MAX_ELEMS);
+    n->shape.rank = -1;
+    return 0;
+}
+
 int ir_finish(Graph *g, int v) {
-    if (!shape_infer(g, &g->nodes[v])) {
+    if (!shape_infer(g, &g->nodes[v]) || !check_size(g, v)) {
         g->nodes[v].shape.rank = -1;
         return 0;
     }
@@ -90,6 +101,7 @@ int ir_source(Graph *g, Op op, Shape shape, Dtype dtype, const char *name, Loc l
     n->dtype = dtype;
     n->name = name;
     n->trainable = op == OP_PARAM;
+    check_size(g, g->nnodes - 1);
     return g->nnodes - 1;
 }
 
@@ -120,9 +132,14 @@ int shape_equal(const Shape *a, const Shape *b) {
 
 int shape_is_poison(const Shape *s) { return s->rank < 0; }
 
+/* Saturates at LONG_MAX: a product of dimensions never wraps (a size over
+ * MN_MAX_ELEMS is an error where the value is made: check_size). */
 long shape_size(const Shape *s) {
     long size = 1;
-    for (int i = 0; i < s->rank; i++) size *= s->dims[i];
+    for (int i = 0; i < s->rank; i++) {
+        if (s->dims[i] > 0 && size > LONG_MAX / s->dims[i]) return LONG_MAX;
+        size *= s->dims[i];
+    }
     return size;
 }
 

@@ -208,6 +208,21 @@ void emit_c(Graph *g, const EmitOptions *opt, Buf *c_out, Buf *h_out); /* emit_c
 /* The trainer program of the model (--emit trainer); header_name: the model's header. */
 void emit_trainer(Graph *g, const EmitOptions *opt, Buf *out); /* emit_trainer.c */
 
+/* ---- driver.c: the passes in order ------------------------------------------ */
+typedef enum EmitKind { EMIT_C, EMIT_IR, EMIT_SUMMARY, EMIT_DOT, EMIT_TRAINER } EmitKind;
+typedef struct CompileOptions {
+    EmitKind emit;
+    int check_only;              /* report errors and warnings only */
+    int f64;                     /* --dtype f64 */
+    int batch;                   /* --batch; 0: the train block's */
+    EmitOptions eo;
+} CompileOptions;
+/* Compiles the text of `path` into `out` (and, for EMIT_C, the header
+ * into `header`). Returns 0, 1 when the model has errors (reported), or
+ * COMPILE_PREFIX_MAIN for a trainer whose prefix would be `main`. */
+enum { COMPILE_PREFIX_MAIN = 3 };
+int compile_model(const char *path, const char *text, const CompileOptions *o, Buf *out, Buf *header);
+
 /* ---- summary.c: looking at a model (--emit=summary, --emit=dot) ------------ */
 typedef struct ModelView ModelView;
 /* The model's layers as Keras lists them, read from the lowered graph

@@ -54,12 +54,22 @@ typedef struct Sym {
     int value;              /* node id, -1 when its definition failed */
     Layer *layer;
     Loc loc;                /* the defined name */
-    struct Sym *next;
+    struct Sym *next;       /* all symbols, newest first (for "did you mean") */
+    struct Sym *chain;      /* the next one in the same hash bucket */
 } Sym;
+
+/* The symbol table: a hash of the names (chained buckets), doubled when
+ * it is as full as it has buckets, so a lookup is O(1) however many
+ * statements a model has. */
+typedef struct SymTab {
+    Sym **bucket;
+    unsigned nbucket, count;
+} SymTab;
 
 typedef struct Lower {
     Graph *g;
     Sym *syms;
+    SymTab tab;
     const Program *prog;
     const Stmt *cur;        /* the statement being lowered */
     Layer **layers;
@@ -73,10 +83,38 @@ static const char *layer_kind_name[] = {"dense",         "embedding", "conv2d", 
 
 enum { MERGE_CONCAT, MERGE_SUM, MERGE_MUL, MERGE_AVE };
 
+static unsigned name_hash(const char *name) { /* FNV-1a */
+    unsigned h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * 16777619u;
+    return h;
+}
+
 static Sym *find_sym(Lower *L, const char *name) {
-    for (Sym *s = L->syms; s; s = s->next)
+    if (!L->tab.nbucket) return NULL;
+    for (Sym *s = L->tab.bucket[name_hash(name) & (L->tab.nbucket - 1)]; s; s = s->chain)
         if (!strcmp(s->name, name)) return s;
     return NULL;
+}
+
+static void add_sym(Lower *L, Sym *s) {
+    SymTab *t = &L->tab;
+    if (t->count >= t->nbucket) { /* grow: rehash every symbol into twice the buckets */
+        unsigned n = t->nbucket ? t->nbucket * 2 : 64;
+        Sym **b = xalloc(sizeof *b * n);
+        for (Sym *o = L->syms; o; o = o->next) {
+            unsigned k = name_hash(o->name) & (n - 1);
+            o->chain = b[k];
+            b[k] = o;
+        }
+        t->bucket = b;
+        t->nbucket = n;
+    }
+    s->next = L->syms;
+    L->syms = s;
+    unsigned k = name_hash(s->name) & (t->nbucket - 1);
+    s->chain = t->bucket[k];
+    t->bucket[k] = s;
+    t->count++;
 }
 
 /* Levenshtein distance, for "did you mean" hints. */
@@ -125,8 +163,8 @@ static Sym *define(Lower *L, const char *name, Loc loc, SymKind kind, int value)
         return NULL;
     }
     Sym *s = xalloc(sizeof *s);
-    *s = (Sym){.name = name, .kind = kind, .value = value, .loc = loc, .next = L->syms};
-    L->syms = s;
+    *s = (Sym){.name = name, .kind = kind, .value = value, .loc = loc};
+    add_sym(L, s);
     return s;
 }
 
@@ -1171,7 +1209,9 @@ static int lower_call(Lower *L, Expr *e) {
     return call_function(L, fn, e, -1, e->loc);
 }
 
-static int lower_expr(Lower *L, Expr *e) {
+/* One expression that is not the left operand of a chain link (see
+ * lower_expr): a leaf, a call, a field, a negation or a list. */
+static int lower_leaf(Lower *L, Expr *e) {
     Graph *g = L->g;
     switch (e->kind) {
     case EX_NUMBER: return ir_const(g, e->number, e->loc);
@@ -1246,20 +1286,8 @@ static int lower_expr(Lower *L, Expr *e) {
         return w;
     }
     case EX_CALL: return lower_call(L, e);
-    case EX_APPLY: {
-        int x = lower_expr(L, e->arg);
-        if (x < 0) return -1;
-        return apply_callee(L, e->callee, x, e->loc);
-    }
-    case EX_BINARY: {
-        static const Op ops[] = {[BIN_ADD] = OP_ADD, [BIN_SUB] = OP_SUB, [BIN_MUL] = OP_MUL,
-                                 [BIN_DIV] = OP_DIV, [BIN_LT] = OP_LT,   [BIN_LE] = OP_LE,
-                                 [BIN_GT] = OP_GT,   [BIN_GE] = OP_GE,   [BIN_EQ] = OP_EQ,
-                                 [BIN_NE] = OP_NE};
-        int a = lower_expr(L, e->lhs), b = lower_expr(L, e->rhs);
-        if (a < 0 || b < 0) return -1;
-        return ir_add2(g, ops[e->op], a, b, e->loc);
-    }
+    case EX_APPLY: return -1; /* f(...)() with no value: the parser reported it */
+    case EX_BINARY: unreachable(); /* a chain link: lower_expr */
     case EX_NEG: {
         if (e->lhs->kind == EX_NUMBER) return ir_const(g, -e->lhs->number, e->loc);
         int a = lower_expr(L, e->lhs);
@@ -1269,6 +1297,44 @@ static int lower_expr(Lower *L, Expr *e) {
     case EX_LIST: error_at(e->loc, "a list is only allowed as the shape of reshape"); return -1;
     }
     unreachable();
+}
+
+/* An expression. `a + b + c` and `x -> f -> g` are left-leaning chains as
+ * long as the source line (100,000 links are a real case: generated
+ * models), so the left spine is walked with a loop, not recursion: the
+ * links are collected innermost last, the innermost operand is lowered,
+ * then each link is applied going out. Only right operands and the
+ * arguments of calls recurse, and the parser bounds their nesting
+ * (MN_MAX_NESTING). */
+static int lower_expr(Lower *L, Expr *e) {
+    Expr *local[16], **links = local;
+    int n = 0, cap = 16;
+    Expr *leaf = e;
+    while (leaf->kind == EX_BINARY || (leaf->kind == EX_APPLY && leaf->arg)) {
+        if (n == cap) {
+            Expr **more = xalloc(sizeof *more * (size_t)cap * 2);
+            memcpy(more, links, sizeof *more * (size_t)n);
+            links = more;
+            cap *= 2;
+        }
+        links[n++] = leaf;
+        leaf = leaf->kind == EX_BINARY ? leaf->lhs : leaf->arg;
+    }
+    int x = lower_leaf(L, leaf);
+    while (n > 0) {
+        Expr *link = links[--n];
+        if (link->kind == EX_APPLY) { /* the callee is not looked at when x failed: one error */
+            x = x < 0 ? -1 : apply_callee(L, link->callee, x, link->loc);
+            continue;
+        }
+        static const Op ops[] = {[BIN_ADD] = OP_ADD, [BIN_SUB] = OP_SUB, [BIN_MUL] = OP_MUL,
+                                 [BIN_DIV] = OP_DIV, [BIN_LT] = OP_LT,   [BIN_LE] = OP_LE,
+                                 [BIN_GT] = OP_GT,   [BIN_GE] = OP_GE,   [BIN_EQ] = OP_EQ,
+                                 [BIN_NE] = OP_NE};
+        int b = lower_expr(L, link->rhs); /* both sides are lowered, for their errors */
+        x = x < 0 || b < 0 ? -1 : ir_add2(L->g, ops[link->op], x, b, link->loc);
+    }
+    return x;
 }
 
 /* ---- statements -------------------------------------------------------------------- */

@@ -6,9 +6,11 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ir.h"
@@ -46,8 +48,6 @@ static const char usage_text[] =
     "  --version         mnc's version\n"
     "\n"
     "exit status: 0 success, 1 the model has errors, 2 usage or I/O error\n";
-
-typedef enum EmitKind { EMIT_C, EMIT_IR, EMIT_SUMMARY, EMIT_DOT, EMIT_TRAINER } EmitKind;
 
 typedef struct Options {
     const char *input, *c_path, *h_path, *prefix;
@@ -151,6 +151,11 @@ static char *write_temp(const char *path, const Buf *b) {
         error_plain("cannot create '%s': %s", path, strerror(errno));
         return NULL;
     }
+    /* mkstemp makes the file 0600; an output file gets what any other
+     * would: 0666 less the umask */
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
     FILE *f = fdopen(fd, "w");
     int ok = f && fwrite(b->data ? b->data : "", 1, b->len, f) == b->len;
     if (f) ok &= fclose(f) == 0;
@@ -200,62 +205,71 @@ static int run(int argc, char **argv) {
     size_t len;
     char *text = read_file(o.input, &len);
     if (!text) {
-        error_plain("cannot read '%s': %s", o.input, strerror(errno));
+        if (errno == EFBIG)
+            error_plain("cannot read '%s': larger than %ld bytes (16 MiB), the largest .mn file mnc reads", o.input,
+                        MN_MAX_SOURCE_BYTES);
+        else
+            error_plain("cannot read '%s': %s", o.input, strerror(errno));
         return 2;
     }
     if (strlen(text) != len) {
         error_plain("'%s' contains a NUL byte: not a .mn text file", o.input);
         return 2;
     }
-    diag_set_source(o.input, text);
-
-    Program *prog = parse_program(o.input, text);
-    if (diag_error_count()) return 1;
-    Graph *g = lower_program(prog, o.input);
-    if (diag_error_count()) return 1;
-    check_graph(g);
-    if (diag_error_count()) return 1;
-    if (o.check_only) return 0;
-    /* --emit=summary and dot read the layers off the graph before any rewrite */
-    ModelView *view = o.emit == EMIT_SUMMARY || o.emit == EMIT_DOT ? model_view(prog, g) : NULL;
-
-    g->f64 = o.f64;
-    if (o.batch) g->train.batch = o.batch;
-    fuse_logits(g);
-    autodiff(g);
-    fuse_linear(g);
-    plan_memory(g);
-
+    CompileOptions co = {.emit = o.emit, .check_only = o.check_only, .f64 = o.f64, .batch = o.batch};
+    co.eo.prefix = o.prefix;
+    const char *c_path = NULL, *h_path = NULL;
     if (o.emit == EMIT_TRAINER) { /* one file, which includes the model's header */
-        const char *h_path = o.h_path ? o.h_path : replace_ext(o.input, ".h");
+        h_path = o.h_path ? o.h_path : replace_ext(o.input, ".h");
+        c_path = o.c_path ? o.c_path : xsprintf("train_%s", replace_ext(o.input, ".c"));
+    } else if (o.emit == EMIT_C) {
+        c_path = o.c_path ? o.c_path : replace_ext(o.input, ".c");
+        h_path = o.h_path ? o.h_path : with_ext(c_path, ".h");
+    }
+    if (h_path) {
         const char *slash = strrchr(h_path, '/');
-        EmitOptions eo = {.prefix = o.prefix, .header_name = slash ? slash + 1 : h_path};
-        if (!strcmp(o.prefix ? o.prefix : g->model_name, "main"))
-            return usage_error("%s", "the trainer's prefix cannot be 'main' (the program's main); give --prefix");
-        Buf b = {0};
-        emit_trainer(g, &eo, &b);
-        return write_output(o.c_path ? o.c_path : xsprintf("train_%s", replace_ext(o.input, ".c")), &b);
+        co.eo.header_name = slash ? slash + 1 : h_path;
     }
-    if (o.emit != EMIT_C) {
-        Buf b = {0};
-        if (o.emit == EMIT_IR) ir_print(&b, g);
-        else if (o.emit == EMIT_SUMMARY) summary_print(&b, view, g);
-        else dot_print(&b, view);
-        if (o.emit != EMIT_IR && o.c_path) return write_output(o.c_path, &b);
-        fwrite(b.data, 1, b.len, stdout);
-        return fflush(stdout) ? 2 : 0;
-    }
-    const char *c_path = o.c_path ? o.c_path : replace_ext(o.input, ".c");
-    const char *h_path = o.h_path ? o.h_path : with_ext(c_path, ".h");
-    const char *slash = strrchr(h_path, '/');
-    EmitOptions eo = {.prefix = o.prefix, .header_name = slash ? slash + 1 : h_path};
-    Buf c = {0}, h = {0};
-    emit_c(g, &eo, &c, &h);
-    return write_outputs(c_path, &c, h_path, &h);
+    Buf out = {0}, header = {0};
+    status = compile_model(o.input, text, &co, &out, &header);
+    if (status == COMPILE_PREFIX_MAIN)
+        return usage_error("%s", "the trainer's prefix cannot be 'main' (the program's main); give --prefix");
+    if (status || o.check_only) return status;
+    if (o.emit == EMIT_C) return write_outputs(c_path, &out, h_path, &header);
+    if (o.emit == EMIT_TRAINER || (o.emit != EMIT_IR && o.c_path)) return write_output(c_path ? c_path : o.c_path, &out);
+    fwrite(out.data, 1, out.len, stdout);
+    return fflush(stdout) ? 2 : 0;
+}
+
+/* The compiler runs on a thread of its own with a stack of MNC_STACK_BYTES
+ * (reserved, touched only as deep as it goes), whatever `ulimit -s` says:
+ * lowering recurses once per level of nesting, up to MN_MAX_NESTING, and a
+ * sanitizer build needs about 3 KB a level. */
+#define MNC_STACK_BYTES ((size_t)256 << 20)
+
+typedef struct RunArgs {
+    int argc;
+    char **argv;
+    int status;
+} RunArgs;
+
+static void *run_thread(void *p) {
+    RunArgs *a = p;
+    a->status = run(a->argc, a->argv);
+    return NULL;
 }
 
 int main(int argc, char **argv) {
-    int status = run(argc, argv);
+    RunArgs a = {argc, argv, 2};
+    pthread_attr_t attr;
+    pthread_t t;
+    int threaded = pthread_attr_init(&attr) == 0;
+    if (threaded) {
+        threaded = pthread_attr_setstacksize(&attr, MNC_STACK_BYTES) == 0 && pthread_create(&t, &attr, run_thread, &a) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    if (threaded) pthread_join(t, NULL);
+    else a.status = run(argc, argv); /* no thread to be had: the process's own stack */
     mnc_free_all();
-    return status;
+    return a.status;
 }

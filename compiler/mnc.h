@@ -14,6 +14,22 @@
 
 #define MNC_VERSION "0.1.0"
 
+/* ---- limits -------------------------------------------------------------
+ * What mnc accepts, stated once; each is checked with a located error (see
+ * docs/language.md, "Limits"). They are far above any real model (the
+ * largest example is 3 KB, 40 statements, nesting 6) and keep a hostile or
+ * generated file within bounded time and memory: compile time is
+ * O(n log n) in the number of terms, memory about 8 KB per term. */
+#define MN_MAX_SOURCE_BYTES (16L << 20) /* a .mn file: 16 MiB */
+#define MN_MAX_LINE_BYTES (1L << 20)    /* one line: 1 MiB */
+#define MN_MAX_TOKENS 500000            /* tokens in a file (~8 KB of memory each, compiled) */
+#define MN_MAX_STATEMENTS 100000        /* statements in a file */
+#define MN_MAX_NESTING 10000            /* brackets, unary minus, calls and right operands inside one another */
+#define MN_MAX_ERRORS_SHOWN 100         /* errors printed; the rest are counted */
+/* The largest value (at the largest batch), the weights and the arena, in
+ * elements: the generated code indexes them with int. */
+#define MN_MAX_ELEMS 2147483647L
+
 /* A span of source text; lines and columns are 1-based, end_col is the
  * column of the last character of the span (inclusive). */
 typedef struct Loc {
@@ -67,6 +83,16 @@ void buf_putc(Buf *b, char c);
 void buf_puts(Buf *b, const char *s);
 void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(Buf *b, const char *fmt, va_list ap);
+
+/* A map from strings to ints (open addressing, grown at half full; the
+ * keys are not copied): the compiler's lookups by name stay O(1). */
+typedef struct StrMap {
+    const char **key;
+    int *val;
+    size_t cap, count;
+} StrMap;
+int *strmap_get(const StrMap *m, const char *key);   /* the value's slot, or NULL */
+int *strmap_put(StrMap *m, const char *key, int val); /* adds or sets; the slot */
 
 /* 1 if `name` is a C keyword (it cannot name anything in generated C). */
 int is_c_keyword(const char *name);

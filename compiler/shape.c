@@ -486,13 +486,17 @@ static int shape_accuracy(Graph *g, Node *n) {
     if (any_poison(g, n) || !need_float(g, n, 0)) return 0;
     Node *y = in_node(g, n, 0), *t = in_node(g, n, 1);
     if (t->dtype == DT_INT) {
-        Shape lead = y->shape;
-        lead.rank--;
-        Shape with1 = lead;
-        with1.dims[with1.rank++] = 1;
-        if (y->shape.rank >= 1 && (shape_equal(&t->shape, &lead) || shape_equal(&t->shape, &with1))) {
-            n->shape = shape_scalar();
-            return 1;
+        /* class scores [..., C] against ids [...] or [..., 1]: a scalar
+         * prediction has no class axis (and no room to build the shapes) */
+        if (y->shape.rank >= 1) {
+            Shape lead = y->shape;
+            lead.rank--;
+            Shape with1 = lead;
+            with1.dims[with1.rank++] = 1;
+            if (shape_equal(&t->shape, &lead) || shape_equal(&t->shape, &with1)) {
+                n->shape = shape_scalar();
+                return 1;
+            }
         }
     } else if (shape_equal(&y->shape, &t->shape) && y->shape.batched) {
         n->shape = shape_scalar();

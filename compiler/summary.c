@@ -109,14 +109,15 @@ static const char *keras_shape(const Shape *s) {
  * span over several lines folded into one space; long texts end in "...". */
 static const char *source_text(Loc loc) {
     Buf b = {0};
-    for (int line = loc.line; line <= loc.end_line; line++) {
+    /* only what is shown is copied: a chain's text is as long as its line */
+    for (int line = loc.line; line <= loc.end_line && b.len <= 64; line++) {
         int len;
         const char *text = diag_line_text(line, &len);
         if (!text) break;
         int from = line == loc.line ? loc.col - 1 : 0;
         int to = line == loc.end_line && loc.end_col < len ? loc.end_col : len;
         if (b.len) buf_putc(&b, ' ');
-        for (int i = from < 0 ? 0 : from; i < to && text[i] != '#'; i++) {
+        for (int i = from < 0 ? 0 : from; i < to && text[i] != '#' && b.len <= 64; i++) {
             char c = text[i] == '\t' ? ' ' : text[i];
             if (c == ' ' && (!b.len || b.data[b.len - 1] == ' ')) continue;
             buf_putc(&b, c);
@@ -215,8 +216,13 @@ typedef struct Builder {
     LocNode *index;         /* the non-source nodes by (span, id) */
     int nindex;
     int *node_row, *node_app; /* per node: the row and application it belongs to, or -1 */
-    const char **used;      /* names taken */
-    int nused;
+    StrMap used;            /* names taken */
+    StrMap next_suffix;     /* per base name: the first k that fresh_name has not tried */
+    StrMap layer_stmts;     /* `layer NAME = ...`: NAME -> its statement's index in stmts */
+    const Stmt **stmts;
+    StrMap layer_rows;      /* a layer's name -> its row */
+    StrMap owners;          /* "dense_1" of "dense_1.kernel" -> its index in owned */
+    struct { long params, trainable; } *owned; /* the weights' counts per owner */
 } Builder;
 
 static int locnode_cmp(const void *a, const void *b) {
@@ -239,33 +245,28 @@ static int nodes_at(Builder *B, Loc loc, const LocNode **first) {
     return n;
 }
 
-static int name_used(Builder *B, const char *name) {
-    for (int i = 0; i < B->nused; i++)
-        if (!strcmp(B->used[i], name)) return 1;
-    return 0;
-}
+static int name_used(Builder *B, const char *name) { return strmap_get(&B->used, name) != NULL; }
 
-static void use_name(Builder *B, const char *name) {
-    if (name_used(B, name)) return;
-    B->used = grow(B->used, B->nused, sizeof *B->used);
-    B->used[B->nused++] = name;
-}
+static void use_name(Builder *B, const char *name) { strmap_put(&B->used, name, 1); }
 
-/* Keras's naming: base, base_1, base_2, ..., skipping names taken. */
+/* Keras's naming: base, base_1, base_2, ..., skipping names taken. A name
+ * once taken stays taken, so each base resumes where it stopped. */
 static const char *fresh_name(Builder *B, const char *base) {
-    for (int k = 0;; k++) {
+    int *next = strmap_get(&B->next_suffix, base);
+    if (!next) next = strmap_put(&B->next_suffix, base, 0);
+    for (int k = *next;; k++) {
         const char *name = k ? xsprintf("%s_%d", base, k) : base;
         if (!name_used(B, name)) {
             use_name(B, name);
+            *next = k + 1;
             return name;
         }
     }
 }
 
 static const Stmt *layer_stmt(Builder *B, const char *name) {
-    for (const Stmt *s = B->prog->stmts; s; s = s->next)
-        if (s->kind == ST_LAYER && s->name && !strcmp(s->name, name)) return s;
-    return NULL;
+    const int *i = strmap_get(&B->layer_stmts, name);
+    return i ? B->stmts[*i] : NULL;
 }
 
 static const char *layer_type(const char *kind) {
@@ -280,10 +281,10 @@ static const char *weight_owner(const char *weight) {
     return dot ? xstrndup(weight, (size_t)(dot - weight)) : NULL;
 }
 
-static int find_row(Builder *B, RowKind kind, const char *name) {
-    for (int r = 0; r < B->m->nrows; r++)
-        if (B->m->rows[r].kind == kind && !strcmp(B->m->rows[r].name, name)) return r;
-    return -1;
+/* The first row of layer `name`, or -1. */
+static int find_layer_row(Builder *B, const char *name) {
+    const int *r = name ? strmap_get(&B->layer_rows, name) : NULL;
+    return r ? *r : -1;
 }
 
 static int add_row(Builder *B, RowKind kind, const char *name, const char *type, const char *text) {
@@ -291,6 +292,7 @@ static int add_row(Builder *B, RowKind kind, const char *name, const char *type,
     m->rows = grow(m->rows, m->nrows, sizeof *m->rows);
     m->rows[m->nrows] = (Row){.kind = kind, .name = name, .type = type, .text = text};
     use_name(B, name);
+    if (kind == ROW_LAYER && !strmap_get(&B->layer_rows, name)) strmap_put(&B->layer_rows, name, m->nrows);
     return m->nrows++;
 }
 
@@ -312,7 +314,7 @@ static int conn_of(Builder *B, int v, int own_weights, Conn *c) {
     if (n->op == OP_CONST) return 0;
     if (n->op == OP_PARAM && n->name && strchr(n->name, '.')) {
         if (own_weights) return 0;
-        c->row = find_row(B, ROW_LAYER, weight_owner(n->name));
+        c->row = find_layer_row(B, weight_owner(n->name));
         c->weight = n->name;
         return 1;
     }
@@ -371,99 +373,125 @@ static void source_row(Builder *B, RowKind kind, const Stmt *s, const int *ids, 
 
 /* The weights of layer `name`: every param "name.*". */
 static void count_weights(Builder *B, Row *row) {
-    size_t len = strlen(row->name);
-    for (int i = 0; i < B->g->nparams; i++) {
-        const Node *p = &B->g->nodes[B->g->params[i]];
-        if (!p->name || strncmp(p->name, row->name, len) || p->name[len] != '.') continue;
-        row->params += shape_size(&p->shape);
-        if (p->trainable) row->trainable += shape_size(&p->shape);
+    if (!B->owners.cap) { /* once: every weight's count, summed per owner */
+        B->owned = xalloc(sizeof *B->owned * (size_t)(B->g->nparams + 1));
+        int n = 0;
+        for (int i = 0; i < B->g->nparams; i++) {
+            const Node *p = &B->g->nodes[B->g->params[i]];
+            const char *owner = weight_owner(p->name);
+            if (!owner) continue;
+            int *k = strmap_get(&B->owners, owner);
+            if (!k) k = strmap_put(&B->owners, owner, n++);
+            B->owned[*k].params += shape_size(&p->shape);
+            if (p->trainable) B->owned[*k].trainable += shape_size(&p->shape);
+        }
+        if (!B->owners.cap) strmap_put(&B->owners, "", -1); /* no weight has an owner */
     }
+    const int *k = strmap_get(&B->owners, row->name);
+    if (!k || *k < 0) return;
+    row->params += B->owned[*k].params;
+    row->trainable += B->owned[*k].trainable;
 }
 
-/* Walks an expression, arguments first (the order lowering
- * made their nodes), adding a row or an application for each call and
- * operator. `named` is the node the statement renamed (the assignment's
- * value), which belongs to this expression, or -1. `calls`: rows for
- * functions and operators too (assignments), or for layers only (loss). */
-static void walk(Builder *B, const Expr *e, int named, int calls) {
-    if (!e || e->kind == EX_NUMBER || e->kind == EX_NAME || e->kind == EX_FIELD || e->kind == EX_LIST) return;
-    if (e->kind == EX_NEG && e->lhs->kind == EX_NUMBER) return;
+/* One expression node of walk(): what it is, and what is left to do once
+ * its first child has been walked. */
+typedef struct Visit {
+    const Expr *e;
+    int named, pass;
+    const Expr *ctor;               /* a layer's constructor call */
+    const char *layer;              /* a named layer's name */
+    const char *fn, *name, *type, *text;
+    const Expr *kids[2];
+    const Arg *kid_args;            /* more children: arguments */
+    const Expr *first;              /* the child that makes the value's first input */
+} Visit;
 
-    /* What it is: a layer application, or a call or operator (name, type). */
-    const Expr *ctor = NULL;        /* a layer's constructor call */
-    const char *layer = NULL;       /* a named layer's name */
-    const char *fn = NULL, *name = NULL, *type = NULL, *text = source_text(e->loc);
-    const Expr *kids[2] = {NULL, NULL};
-    const Arg *kid_args = NULL;     /* more children: arguments */
+/* Whether walk() has anything to do for e (a call or an operator). */
+static int walked(const Expr *e) {
+    if (!e || e->kind == EX_NUMBER || e->kind == EX_NAME || e->kind == EX_FIELD || e->kind == EX_LIST) return 0;
+    return !(e->kind == EX_NEG && e->lhs->kind == EX_NUMBER);
+}
+
+static Visit visit_begin(Builder *B, const Expr *e, int named) {
+    Visit v = {.e = e, .named = named, .pass = -1, .text = source_text(e->loc)};
     if (e->kind == EX_NEG) {
-        kids[0] = e->lhs;
-        name = "negative";
-        type = "Negative";
+        v.kids[0] = e->lhs;
+        v.name = "negative";
+        v.type = "Negative";
     } else if (e->kind == EX_BINARY) {
-        kids[0] = e->lhs;
-        kids[1] = e->rhs;
-        name = op_names[e->op];
-        type = op_types[e->op];
+        v.kids[0] = e->lhs;
+        v.kids[1] = e->rhs;
+        v.name = op_names[e->op];
+        v.type = op_types[e->op];
     } else if (e->kind == EX_APPLY) {
         const Expr *c = e->callee;
         const Stmt *ls = c->name ? layer_stmt(B, c->name) : NULL;
-        kids[0] = e->arg;
+        v.kids[0] = e->arg;
         if (ls) {
-            layer = ls->name;
-            ctor = ls->expr;
+            v.layer = ls->name;
+            v.ctor = ls->expr;
         } else if (c->name && layer_type(c->name)) {
-            ctor = c;
+            v.ctor = c;
         } else {
-            fn = c->name;
-            text = source_text(c->loc);
-            if (c->kind == EX_CALL) kid_args = c->args;
+            v.fn = c->name;
+            v.text = source_text(c->loc);
+            if (c->kind == EX_CALL) v.kid_args = c->args;
         }
     } else { /* EX_CALL */
         const Stmt *ls = layer_stmt(B, e->name);
         if (ls) {
-            layer = ls->name;
-            ctor = ls->expr;
-            kids[0] = e->args ? e->args->value : NULL;
+            v.layer = ls->name;
+            v.ctor = ls->expr;
+            v.kids[0] = e->args ? e->args->value : NULL;
         } else {
-            fn = e->name;
-            kid_args = e->args;
+            v.fn = e->name;
+            v.kid_args = e->args;
         }
     }
-    if (!ctor && !name) {
-        name = type = fn ? fn : "call";
-        for (int i = 0; fn && i < NCALL_TYPES; i++)
-            if (!strcmp(call_types[i].fn, fn)) {
-                name = call_types[i].name;
-                type = call_types[i].type;
+    if (!v.ctor && !v.name) {
+        v.name = v.type = v.fn ? v.fn : "call";
+        for (int i = 0; v.fn && i < NCALL_TYPES; i++)
+            if (!strcmp(call_types[i].fn, v.fn)) {
+                v.name = call_types[i].name;
+                v.type = call_types[i].type;
             }
     }
-
-    const LocNode *own;
-    int nown = nodes_at(B, e->loc, &own);
     /* cast(x, float) of a float value makes no node: the value the statement
      * named is then its argument's. */
-    int pass = -1;
-    if (named >= 0 && nown == 0 && fn && !strcmp(fn, "cast") && B->g->nodes[named].op != OP_CAST) {
-        pass = named;
-        named = -1;
+    const LocNode *own;
+    if (named >= 0 && nodes_at(B, e->loc, &own) == 0 && v.fn && !strcmp(v.fn, "cast") &&
+        B->g->nodes[named].op != OP_CAST) {
+        v.pass = named;
+        v.named = -1;
     }
-    const Expr *first = kids[0];
-    if (!first && kid_args) {
-        first = kid_args->value;
-        for (const Arg *a = kid_args; a; a = a->next)
-            if (a->name && !strcmp(a->name, "x")) first = a->value;
+    v.first = v.kids[0];
+    if (!v.first && v.kid_args) {
+        v.first = v.kid_args->value;
+        for (const Arg *a = v.kid_args; a; a = a->next)
+            if (a->name && !strcmp(a->name, "x")) v.first = a->value;
     }
-    for (int i = 0; i < 2; i++) walk(B, kids[i], kids[i] == first ? pass : -1, calls);
-    for (const Arg *a = kid_args; a; a = a->next) walk(B, a->value, a->value == first ? pass : -1, calls);
+    return v;
+}
 
-    if (!ctor && !calls) return;
-    int n = nown + (named >= 0);
+static void walk(Builder *B, const Expr *e, int named, int calls);
+
+/* The rest of a node once its first child is walked: the other children,
+ * then a row or an application for the node itself. */
+static void visit_end(Builder *B, const Visit *v, int calls) {
+    walk(B, v->kids[1], v->kids[1] == v->first ? v->pass : -1, calls);
+    for (const Arg *a = v->kid_args; a; a = a->next) walk(B, a->value, a->value == v->first ? v->pass : -1, calls);
+
+    if (!v->ctor && !calls) return;
+    const LocNode *own;
+    int nown = nodes_at(B, v->e->loc, &own);
+    int n = nown + (v->named >= 0);
     if (!n) return;
     int *grp = xalloc(sizeof(int) * (size_t)n);
     for (int i = 0; i < nown; i++) grp[i] = own[i].id;
-    if (named >= 0) grp[nown] = named;
+    if (v->named >= 0) grp[nown] = v->named;
 
-    if (ctor) {
+    if (v->ctor) {
+        const char *layer = v->layer;
         if (!layer) { /* anonymous: named after the weights it reads */
             for (int i = 0; i < n && !layer; i++) {
                 const Node *nd = &B->g->nodes[grp[i]];
@@ -472,32 +500,70 @@ static void walk(Builder *B, const Expr *e, int named, int calls) {
                     if (w->op == OP_PARAM) layer = weight_owner(w->name);
                 }
             }
-            if (!layer) layer = fresh_name(B, ctor->name);
+            if (!layer) layer = fresh_name(B, v->ctor->name);
         }
-        int r = find_row(B, ROW_LAYER, layer);
+        int r = find_layer_row(B, layer);
         if (r < 0) {
-            const char *t = layer_type(ctor->name);
-            r = add_row(B, ROW_LAYER, layer, t ? t : ctor->name, source_text(ctor->loc));
+            const char *t = layer_type(v->ctor->name);
+            r = add_row(B, ROW_LAYER, layer, t ? t : v->ctor->name, source_text(v->ctor->loc));
             count_weights(B, &B->m->rows[r]);
         }
         add_app(B, r, grp, n, 1);
         return;
     }
-    add_app(B, add_row(B, ROW_CALL, fresh_name(B, name), type, text), grp, n, 0);
+    add_app(B, add_row(B, ROW_CALL, fresh_name(B, v->name), v->type, v->text), grp, n, 0);
+}
+
+/* Walks an expression, arguments first (the order lowering made their
+ * nodes), adding a row or an application for each call and operator.
+ * `named` is the node the statement renamed (the assignment's value),
+ * which belongs to this expression, or -1. `calls`: rows for functions and
+ * operators too (assignments), or for layers only (loss). The first
+ * children (the left side of `a + b`, of `x -> f`) are followed with a
+ * loop, as lowering does: a chain as long as its line needs no deep stack. */
+static void walk(Builder *B, const Expr *e, int named, int calls) {
+    Visit local[16], *stack = local;
+    int n = 0, cap = 16;
+    while (walked(e)) {
+        if (n == cap) {
+            Visit *more = xalloc(sizeof *more * (size_t)cap * 2);
+            memcpy(more, stack, sizeof *more * (size_t)n);
+            stack = more;
+            cap *= 2;
+        }
+        stack[n] = visit_begin(B, e, named);
+        const Visit *v = &stack[n++];
+        named = v->kids[0] == v->first ? v->pass : -1;
+        e = v->kids[0];
+    }
+    while (n > 0) visit_end(B, &stack[--n], calls);
 }
 
 /* The loss reads: rows' values, targets, params, and layers' weights
  * (penalties), seen through the loss's own arithmetic. */
-static void loss_reads(Builder *B, int v, char *seen) {
-    if (seen[v]) return;
-    seen[v] = 1;
-    const Node *n = &B->g->nodes[v];
-    Conn c;
-    if (B->node_row[v] >= 0 || n->op == OP_CONST || (n->op == OP_PARAM && n->name && strchr(n->name, '.'))) {
-        if (conn_of(B, v, 0, &c) && c.row >= 0) add_conn(&B->m->loss_in, &B->m->nloss_in, c);
-        return;
+static void loss_reads(Builder *B, int loss, char *seen) {
+    /* depth first, inputs in order, with a stack of its own (a loss can be
+     * a chain of 100,000 terms) */
+    int cap = 64, n = 0, *stack = xalloc(sizeof(int) * (size_t)cap);
+    stack[n++] = loss;
+    while (n > 0) {
+        int v = stack[--n];
+        if (seen[v]) continue;
+        seen[v] = 1;
+        const Node *nd = &B->g->nodes[v];
+        Conn c;
+        if (B->node_row[v] >= 0 || nd->op == OP_CONST || (nd->op == OP_PARAM && nd->name && strchr(nd->name, '.'))) {
+            if (conn_of(B, v, 0, &c) && c.row >= 0) add_conn(&B->m->loss_in, &B->m->nloss_in, c);
+            continue;
+        }
+        if (n + nd->nin > cap) {
+            int *more = xalloc(sizeof(int) * (size_t)(cap * 2 + nd->nin));
+            memcpy(more, stack, sizeof(int) * (size_t)n);
+            stack = more;
+            cap = cap * 2 + nd->nin;
+        }
+        for (int i = nd->nin - 1; i >= 0; i--) stack[n++] = nd->in[i];
     }
-    for (int i = 0; i < n->nin; i++) loss_reads(B, n->in[i], seen);
 }
 
 ModelView *model_view(const Program *prog, const Graph *g) {
@@ -512,6 +578,16 @@ ModelView *model_view(const Program *prog, const Graph *g) {
         if (!(op_info[g->nodes[v].op].flags & OPF_SOURCE)) B.index[B.nindex++] = (LocNode){g->nodes[v].loc, v};
     }
     qsort(B.index, (size_t)B.nindex, sizeof *B.index, locnode_cmp);
+
+    int nstmts = 0;
+    for (const Stmt *s = prog->stmts; s; s = s->next) nstmts++;
+    B.stmts = xalloc(sizeof *B.stmts * (size_t)(nstmts + 1));
+    nstmts = 0;
+    for (const Stmt *s = prog->stmts; s; s = s->next, nstmts++) {
+        B.stmts[nstmts] = s;
+        if (s->kind == ST_LAYER && s->name && !strmap_get(&B.layer_stmts, s->name))
+            strmap_put(&B.layer_stmts, s->name, nstmts);
+    }
 
     /* Names taken before any call is named: declarations and layers. */
     for (const Stmt *s = prog->stmts; s; s = s->next)

@@ -62,14 +62,20 @@ char *xstrdup(const char *s) {
     return xstrndup(s, strlen(s));
 }
 
-/* printf into a fresh arena string. */
+/* printf into a fresh arena string of exactly its length (the emitter
+ * makes one per operand of every op: no slack). */
 char *xsprintf(const char *fmt, ...) {
-    Buf b = {0};
     va_list ap;
     va_start(ap, fmt);
-    buf_vprintf(&b, fmt, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    return b.data;
+    if (n < 0)
+        unreachable();
+    char *s = xalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
 }
 
 /* Makes room for `extra` more bytes plus a terminating NUL. Old storage
@@ -125,7 +131,7 @@ void buf_printf(Buf *b, const char *fmt, ...) {
 }
 
 /* Reads a whole file into a NUL-terminated arena string; NULL and errno
- * on failure. `len` (if not NULL) receives the length without the NUL. */
+ * on failure (EFBIG once it has read more than MN_MAX_SOURCE_BYTES). `len` (if not NULL) receives the length without the NUL. */
 char *read_file(const char *path, size_t *len) {
     FILE *fp = fopen(path, "rb");
     if (!fp)
@@ -138,6 +144,11 @@ char *read_file(const char *path, size_t *len) {
         b.len += n;
         if (n < room)
             break;
+        if (b.len > (size_t)MN_MAX_SOURCE_BYTES) { /* a pipe or device never ends: stop */
+            fclose(fp);
+            errno = EFBIG;
+            return NULL;
+        }
         buf_reserve(&b, b.cap);
     }
     int failed = ferror(fp);
@@ -172,4 +183,51 @@ int is_c_keyword(const char *name) {
     for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++)
         if (!strcmp(name, keywords[i])) return 1;
     return 0;
+}
+
+/* ---- string maps -------------------------------------------------------------- */
+
+static size_t str_hash(const char *s) { /* FNV-1a */
+    size_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h;
+}
+
+/* The slot of `key` (its own, or the empty one where it would go). */
+static size_t strmap_slot(const StrMap *m, const char *key) {
+    size_t i = str_hash(key) & (m->cap - 1);
+    while (m->key[i] && strcmp(m->key[i], key))
+        i = (i + 1) & (m->cap - 1);
+    return i;
+}
+
+int *strmap_get(const StrMap *m, const char *key) {
+    if (!m->cap)
+        return NULL;
+    size_t i = strmap_slot(m, key);
+    return m->key[i] ? &m->val[i] : NULL;
+}
+
+int *strmap_put(StrMap *m, const char *key, int val) {
+    if (2 * (m->count + 1) > m->cap) {
+        StrMap big = {.cap = m->cap ? m->cap * 2 : 64};
+        big.key = xalloc(sizeof *big.key * big.cap);
+        big.val = xalloc(sizeof *big.val * big.cap);
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->key[i]) {
+                size_t j = strmap_slot(&big, m->key[i]);
+                big.key[j] = m->key[i];
+                big.val[j] = m->val[i];
+            }
+        big.count = m->count;
+        *m = big;
+    }
+    size_t i = strmap_slot(m, key);
+    if (!m->key[i]) {
+        m->key[i] = key;
+        m->count++;
+    }
+    m->val[i] = val;
+    return &m->val[i];
 }

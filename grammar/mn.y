@@ -37,6 +37,7 @@ typedef void *yyscan_t;
 typedef struct ParseState {
     Program *prog;
     Stmt **tail;
+    int count;            /* statements so far */
 } ParseState;
 
 /* Argument and name lists under construction, in source order. */
@@ -64,10 +65,19 @@ typedef struct DimSeq { Type type; int count; } DimSeq;
 int mnlex(MNSTYPE *lval, Loc *lloc, yyscan_t scanner);
 /* In mn.l: runs mnparse over `text` with a fresh scanner. */
 int mn_parse_text(const char *text, ParseState *ps);
+/* In mn.l: whether the scanner stopped at a limit (MN_MAX_TOKENS, ...),
+ * which it reported: the parser then adds no error of its own. */
+int mn_scan_stopped(yyscan_t scanner);
 }
 
 %code {
 #include <limits.h>
+#include <string.h>
+
+/* The parser's stack: a level of nesting takes at most a few entries, so
+ * this is far above MN_MAX_NESTING, which expr_nested checks; only an
+ * expression left open (`((((` ...) reaches it. */
+#define YYMAXDEPTH (8 * MN_MAX_NESTING)
 
 static void mnerror(Loc *loc, yyscan_t scanner, ParseState *ps,
                     const char *msg);
@@ -268,6 +278,7 @@ chain
         {
             $$ = new_expr(EX_APPLY, @$);
             $$->callee = $3; $$->arg = $1; $$->arrow = 1;
+            expr_nested($$);
         }
     ;
 
@@ -310,7 +321,7 @@ term
 /* unary = "-" unary | postfix */
 unary
     : postfix
-    | '-' unary             { $$ = new_expr(EX_NEG, @$); $$->lhs = $2; }
+    | '-' unary             { $$ = new_expr(EX_NEG, @$); $$->lhs = $2; expr_nested($$); }
     ;
 
 /* postfix = primary
@@ -335,6 +346,7 @@ call
         {
             $$ = new_expr(EX_CALL, @$);
             $$->name = $1; $$->name_loc = @1; $$->args = $3.head;
+            expr_nested($$);
         }
     ;
 
@@ -377,7 +389,7 @@ primary
     | FLOAT                 { $$ = name_expr("float", @1); }
     | INT                   { $$ = name_expr("int", @1); }
     | '(' expr ')'          { $$ = $2; }
-    | '[' exprs ']'         { $$ = new_expr(EX_LIST, @$); $$->args = $2.head; }
+    | '[' exprs ']'         { $$ = new_expr(EX_LIST, @$); $$->args = $2.head; expr_nested($$); }
     ;
 
 exprs
@@ -392,15 +404,22 @@ exprs
 /* Reports a syntax error from bison at the lookahead token. */
 static void mnerror(Loc *loc, yyscan_t scanner, ParseState *ps,
                     const char *msg) {
-    (void)scanner;
     (void)ps;
-    error_at(*loc, "%s", msg);
+    if (mn_scan_stopped(scanner))
+        return; /* the scanner stopped at a limit and said so */
+    if (!strcmp(msg, "memory exhausted")) /* bison's stack: YYMAXDEPTH */
+        error_at(*loc, "the expression is nested too deeply (at most %d levels)",
+                 MN_MAX_NESTING);
+    else
+        error_at(*loc, "%s", msg);
 }
 
 /* Appends a parsed statement (NULL for a line that failed to parse). */
 static void add_stmt(ParseState *ps, Stmt *s) {
     if (!s)
         return;
+    if (++ps->count == MN_MAX_STATEMENTS + 1)
+        error_at(s->loc, "too many statements: at most %d", MN_MAX_STATEMENTS);
     *ps->tail = s;
     ps->tail = &s->next;
 }
@@ -450,7 +469,7 @@ static Expr *binary(BinOp op, Expr *lhs, Expr *rhs, Loc loc) {
     e->op = op;
     e->lhs = lhs;
     e->rhs = rhs;
-    return e;
+    return expr_nested(e);
 }
 
 /* A name reference. */
@@ -473,7 +492,7 @@ static Expr *apply_call(Expr *call, ArgSeq args, Loc loc, Loc parens) {
                  "'%s(...)' is applied to a value, not a named argument",
                  call->name);
     e->arg = args.head ? args.head->value : NULL;
-    return e;
+    return expr_nested(e);
 }
 
 /* Parses a whole .mn file into a Program; see ast.h. */
@@ -481,6 +500,26 @@ Program *parse_program(const char *path, const char *text) {
     diag_set_source(path, text);
     Program *prog = xalloc(sizeof(*prog));
     ParseState ps = {.prog = prog, .tail = &prog->stmts};
+    size_t size = strlen(text);
+    if (size > (size_t)MN_MAX_SOURCE_BYTES) {
+        error_plain("'%s' is %zu bytes: the largest .mn file mnc reads is %ld bytes (16 MiB)",
+                    path, size, MN_MAX_SOURCE_BYTES);
+        return prog;
+    }
+    int line = 1;
+    for (const char *p = text, *start = text;; p++)
+        if (*p == '\n' || !*p) {
+            if (p - start > MN_MAX_LINE_BYTES) {
+                Loc at = {line, (int)MN_MAX_LINE_BYTES + 1, line, (int)MN_MAX_LINE_BYTES + 1};
+                error_at(at, "line %d is %ld bytes long: at most %ld are allowed (1 MiB)",
+                         line, (long)(p - start), MN_MAX_LINE_BYTES);
+                return prog;
+            }
+            if (!*p)
+                break;
+            line++;
+            start = p + 1;
+        }
     mn_parse_text(text, &ps);
     return prog;
 }

@@ -19,6 +19,15 @@
  * Errors are one line: "FILE:LINE:COLUMN: error: ..." for CSV (the column is
  * the 1-based character position of the field in its line; the message also
  * names the column's header), "FILE: error: element [i, j]: ..." for NumPy.
+ *
+ * Hostile files: the limits (MN_CSV_MAX_BYTES and the others) are stated
+ * once, in mn_internal.h; every size computed from a file is checked for
+ * overflow before it is used; a file is sized with fstat before it is read,
+ * and the arrays are sized by the real rows (a first pass counts the
+ * non-empty lines), so that loading a CSV file of S bytes and R data rows
+ * takes S + 1 bytes for its text plus R times the bytes of one row, and a
+ * few bytes per column of the header, whatever the file holds (docs/
+ * trainer.md, "Limits"). On any refusal *out is zeroed and nothing is kept.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -33,8 +42,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#define MAX_CELL 512 /* longest field, quotes removed */
+#define MAX_CELL (MN_CSV_MAX_FIELD + 1) /* a field's buffer, with its NUL */
 
 /* ---- messages ------------------------------------------------------------ */
 
@@ -128,11 +138,14 @@ static void store(const mn_io_info *io, void *base, size_t at, double v)
 
 /* ---- the fields of a data set --------------------------------------------- */
 
-/* One input or target as the loader sees it. */
+/* One input or target as the loader sees it. Every input and target of
+ * the model has one; `read` says whether its data is wanted (a target is
+ * not, for prediction): an unread one only has its CSV columns checked. */
 typedef struct slot {
     const mn_io_info *io;
     const char *what;   /* "input" or "target" */
     void **dest;        /* where the array goes in the mn_dataset */
+    int read;           /* 1: its data is loaded and checked */
     void *data;         /* n * size elements */
     unsigned char *seen; /* CSV: per element, whether a column holds it */
 } slot;
@@ -145,29 +158,48 @@ typedef struct loader {
     size_t errlen;
 } loader;
 
-/* The slots of the wanted inputs and targets; 0 or an error code. */
+/* The slots of the model's inputs and targets; 0 or an error code. */
 static int make_slots(loader *L, const mn_io_info *inputs, int ninputs, const mn_io_info *targets, int ntargets,
                       int want_targets, mn_dataset *out)
 {
     out->input = calloc((size_t)ninputs + 1, sizeof(void *));
     out->target = calloc((size_t)ntargets + 1, sizeof(void *));
-    L->slots = calloc((size_t)(ninputs + ntargets) + 1, sizeof(slot));
+    L->slots = calloc((size_t)ninputs + (size_t)ntargets + 1, sizeof(slot));
     if (out->input == NULL || out->target == NULL || L->slots == NULL)
         return mn_fail_(MN_ERR_NOMEM, L->err, L->errlen, "%s: error: out of memory", L->path);
     for (int i = 0; i < ninputs; i++)
-        L->slots[L->nslots++] = (slot){&inputs[i], "input", &out->input[i], NULL, NULL};
-    if (want_targets)
-        for (int i = 0; i < ntargets; i++)
-            L->slots[L->nslots++] = (slot){&targets[i], "target", &out->target[i], NULL, NULL};
+        L->slots[L->nslots++] = (slot){&inputs[i], "input", &out->input[i], 1, NULL, NULL};
+    for (int i = 0; i < ntargets; i++)
+        L->slots[L->nslots++] = (slot){&targets[i], "target", &out->target[i], want_targets != 0, NULL, NULL};
     return MN_OK;
 }
 
-/* Allocates every slot's array for n samples. */
+/* n * size elements of elem bytes: whether the count and its bytes fit a
+ * size_t (*count, *bytes), so that no size computed from a file wraps. */
+static int array_size(uint64_t n, size_t size, size_t elem, size_t *count, size_t *bytes)
+{
+    if (n > SIZE_MAX || (size != 0 && n > SIZE_MAX / size))
+        return 0;
+    size_t c = (size_t)n * size;
+    if (elem != 0 && c > SIZE_MAX / elem)
+        return 0;
+    *count = c;
+    *bytes = c * elem;
+    return 1;
+}
+
+/* Allocates the array of every slot that is read, for n samples. */
 static int alloc_slots(loader *L, long n)
 {
     for (int s = 0; s < L->nslots; s++) {
-        size_t count = (size_t)n * L->slots[s].io->size;
-        L->slots[s].data = calloc(count ? count : 1, elem_size(L->slots[s].io));
+        if (!L->slots[s].read)
+            continue;
+        size_t count, bytes, elem = elem_size(L->slots[s].io);
+        if (!array_size((uint64_t)n, L->slots[s].io->size, elem, &count, &bytes))
+            return mn_fail_(MN_ERR_NOMEM, L->err, L->errlen,
+                            "%s: error: %ld samples of %s '%s' (%zu values each) do not fit in memory", L->path, n,
+                            L->slots[s].what, L->slots[s].io->name, L->slots[s].io->size);
+        L->slots[s].data = calloc(count ? count : 1, elem);
         if (L->slots[s].data == NULL)
             return mn_fail_(MN_ERR_NOMEM, L->err, L->errlen, "%s: error: out of memory for %ld samples", L->path, n);
     }
@@ -183,32 +215,65 @@ static void free_slots(loader *L)
     free(L->slots);
 }
 
-/* Reads a whole file, NUL-terminated. */
-static int read_all(const char *path, char **data, size_t *size, char *err, size_t errlen)
+/* Reads a whole file of at most max_bytes, NUL-terminated; kind ("CSV",
+ * ".npy") names the limit in the message. A regular file is sized with
+ * fstat first: one buffer of its size + 1, and one past the limit is refused
+ * before a byte is read. Anything else (a pipe) grows its buffer by
+ * doubling, up to the limit. */
+static int read_all(const char *path, uint64_t max_bytes, const char *kind, char **data, size_t *size, char *err,
+                    size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return mn_fail_(MN_ERR_IO, err, errlen, "%s: error: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        if (buf == NULL) {
+    uint64_t limit = max_bytes < (uint64_t)SIZE_MAX - 1 ? max_bytes : (uint64_t)SIZE_MAX - 1;
+    size_t cap = (size_t)1 << 16; /* bytes of buf, its final NUL included */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
+        if (st.st_size < 0 || (uint64_t)st.st_size > limit) {
             fclose(f);
-            return mn_fail_(MN_ERR_NOMEM, err, errlen, "%s: error: out of memory", path);
+            return mn_fail_(MN_ERR_FORMAT, err, errlen,
+                            "%s: error: %lld bytes, more than the %llu a %s file may have", path,
+                            (long long)st.st_size, (unsigned long long)max_bytes, kind);
         }
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1)
-            break;
-        char *grown = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-        if (grown == NULL)
-            free(buf);
-        buf = grown;
-        cap *= 2;
+        cap = (size_t)st.st_size + 1;
+    } else if (cap > limit + 1) {
+        cap = (size_t)limit + 1;
     }
-    int bad = ferror(f);
+    char *buf = malloc(cap);
+    size_t n = 0;
+    int rc = buf == NULL ? MN_ERR_NOMEM : MN_OK;
+    while (rc == MN_OK) {
+        n += fread(buf + n, 1, cap - 1 - n, f);
+        if (n < cap - 1)
+            break; /* the end, or an error */
+        int c = fgetc(f);
+        if (c == EOF)
+            break;
+        if ((uint64_t)n + 1 > limit) {
+            rc = MN_ERR_FORMAT;
+            break;
+        }
+        /* more than fstat said (the file grew), or not a regular file */
+        size_t grown_cap = cap <= (size_t)(limit + 1) / 2 ? cap * 2 : (size_t)limit + 1;
+        char *grown = realloc(buf, grown_cap);
+        if (grown == NULL) {
+            rc = MN_ERR_NOMEM;
+            break;
+        }
+        buf = grown;
+        cap = grown_cap;
+        buf[n++] = (char)c;
+    }
+    int bad = rc == MN_OK && ferror(f);
     fclose(f);
-    if (bad) {
+    if (rc != MN_OK || bad) {
         free(buf);
+        if (rc == MN_ERR_NOMEM)
+            return mn_fail_(MN_ERR_NOMEM, err, errlen, "%s: error: out of memory", path);
+        if (rc == MN_ERR_FORMAT)
+            return mn_fail_(MN_ERR_FORMAT, err, errlen, "%s: error: more than the %llu bytes a %s file may have", path,
+                            (unsigned long long)max_bytes, kind);
         return mn_fail_(MN_ERR_IO, err, errlen, "%s: error: cannot read", path);
     }
     buf[n] = '\0';
@@ -222,7 +287,7 @@ static int read_all(const char *path, char **data, size_t *size, char *err, size
 /* One field of a line: its text (quotes removed) and 1-based column. */
 typedef struct csv_field {
     char text[MAX_CELL];
-    int col;
+    size_t col;
 } csv_field;
 
 /* Reads the field that starts at line[*pos]; leaves *pos after its comma
@@ -232,7 +297,7 @@ static const char *next_field(const char *line, size_t len, size_t *pos, csv_fie
     size_t p = *pos, n = 0;
     while (p < len && (line[p] == ' ' || line[p] == '\t'))
         p++;
-    f->col = (int)p + 1;
+    f->col = p + 1;
     if (p < len && line[p] == '"') {
         for (p++;; p++) {
             if (p >= len)
@@ -268,7 +333,25 @@ static const char *next_field(const char *line, size_t len, size_t *pos, csv_fie
     return NULL;
 }
 
-/* A header column: the slot and element it fills, or slot -1 (ignored). */
+/* The line that starts at p (in NUL-terminated text): sets *len to its
+ * length less a final CR and *next to where the next line starts. Returns 1
+ * when it holds more than spaces and tabs, 0 for an empty line (skipped).
+ * Both passes over the text use it, so that they agree on the rows. */
+static int csv_line(char *p, size_t *len, char **next)
+{
+    char *nl = strchr(p, '\n');
+    size_t n = nl ? (size_t)(nl - p) : strlen(p);
+    *next = nl ? nl + 1 : p + n;
+    if (n > 0 && p[n - 1] == '\r')
+        n--;
+    *len = n;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t')
+            return 1;
+    return 0;
+}
+
+/* A header column: the slot and element it fills. */
 typedef struct column {
     int slot;
     size_t elem;
@@ -295,32 +378,23 @@ static int split_indexed(const char *name, const char *io_name, size_t *index)
     return 1;
 }
 
-/* Finds what a header name means. Returns 1 (found: *slot_out, *elem_out;
- * slot -1 for an input or target the loader does not read), 0 unknown, -1
- * ambiguous. */
-static int lookup_column(const loader *L, const mn_io_info *inputs, int ninputs, const mn_io_info *targets,
-                         int ntargets, const char *name, int *slot_out, size_t *elem_out)
+/* Finds what a header name means. Returns 1 (found: *slot_out, *elem_out),
+ * 0 unknown, -1 ambiguous. */
+static int lookup_column(const loader *L, const char *name, int *slot_out, size_t *elem_out)
 {
     int found = 0;
-    for (int t = 0; t < 2; t++) {
-        const mn_io_info *list = t ? targets : inputs;
-        int n = t ? ntargets : ninputs;
-        for (int i = 0; i < n; i++) {
-            const mn_io_info *io = &list[i];
-            size_t elem = 0;
-            int match = io->size == 1 ? strcmp(name, io->name) == 0
-                                      : split_indexed(name, io->name, &elem) && elem < io->size;
-            if (!match)
-                continue;
-            if (found)
-                return -1;
-            found = 1;
-            *slot_out = -1;
-            *elem_out = elem;
-            for (int s = 0; s < L->nslots; s++)
-                if (L->slots[s].io == io)
-                    *slot_out = s;
-        }
+    for (int s = 0; s < L->nslots; s++) {
+        const mn_io_info *io = L->slots[s].io;
+        size_t elem = 0;
+        int match = io->size == 1 ? strcmp(name, io->name) == 0
+                                  : split_indexed(name, io->name, &elem) && elem < io->size;
+        if (!match)
+            continue;
+        if (found)
+            return -1;
+        found = 1;
+        *slot_out = s;
+        *elem_out = elem;
     }
     return found;
 }
@@ -334,159 +408,179 @@ static void describe_columns(const mn_io_info *io, char *buf, size_t len)
         snprintf(buf, len, "columns '%s_0' .. '%s_%zu'", io->name, io->name, io->size - 1);
 }
 
-static int load_csv(loader *L, const mn_io_info *inputs, int ninputs, const mn_io_info *targets, int ntargets,
-                    mn_dataset *out)
+/* Reads the header line (line_no, len bytes at p) into *cols_out: every
+ * column known, none twice (so that there are at most as many columns as
+ * the model has values per sample), every read slot's column present. */
+static int csv_header(loader *L, char *p, size_t len, long line_no, csv_field *f, column **cols_out,
+                      size_t *ncols_out)
+{
+    char cellbuf[48];
+    size_t cap = 16, ncols = 0, pos = 0;
+    column *cols = calloc(cap, sizeof *cols);
+    int rc = MN_OK, oom = cols == NULL;
+    while (!oom && pos <= len && rc == MN_OK) {
+        const char *bad = next_field(p, len, &pos, f);
+        if (bad) {
+            rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%zu: error: %s", L->path, line_no, f->col, bad);
+            break;
+        }
+        if (ncols == cap) {
+            column *grown = cap > SIZE_MAX / 2 / sizeof *cols ? NULL : realloc(cols, cap * 2 * sizeof *cols);
+            if ((oom = grown == NULL))
+                break;
+            cols = grown;
+            cap *= 2;
+        }
+        column *c = &cols[ncols];
+        if ((oom = (c->name = strdup(f->text)) == NULL))
+            break;
+        ncols++;
+        int found = lookup_column(L, f->text, &c->slot, &c->elem);
+        if (found == 0) {
+            rc = mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen,
+                          "%s:%ld:%zu: error: unknown column '%s' (the first line must be a header naming "
+                          "the model's inputs and targets)",
+                          L->path, line_no, f->col, shown(f->text, cellbuf, sizeof cellbuf));
+        } else if (found < 0) {
+            rc = mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen,
+                          "%s:%ld:%zu: error: column '%s' is ambiguous: two of the model's inputs and "
+                          "targets have a column of that name",
+                          L->path, line_no, f->col, shown(f->text, cellbuf, sizeof cellbuf));
+        } else {
+            slot *s = &L->slots[c->slot];
+            if (s->seen == NULL && (oom = (s->seen = calloc(s->io->size, 1)) == NULL))
+                break;
+            if (s->seen[c->elem])
+                rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%zu: error: column '%s' appears twice",
+                              L->path, line_no, f->col, shown(f->text, cellbuf, sizeof cellbuf));
+            s->seen[c->elem] = 1;
+        }
+    }
+    if (rc == MN_OK && oom)
+        rc = mn_fail_(MN_ERR_NOMEM, L->err, L->errlen, "%s: error: out of memory", L->path);
+    for (int s = 0; rc == MN_OK && s < L->nslots; s++) {
+        const mn_io_info *io = L->slots[s].io;
+        for (size_t e = 0; L->slots[s].read && e < io->size; e++) {
+            if (L->slots[s].seen != NULL && L->slots[s].seen[e])
+                continue;
+            char cols_text[160];
+            describe_columns(io, cols_text, sizeof cols_text);
+            if (io->size == 1)
+                rc = mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen, "%s:%ld: error: no column '%s' (%s '%s')", L->path,
+                              line_no, io->name, L->slots[s].what, io->name);
+            else
+                rc = mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen,
+                              "%s:%ld: error: no column '%s_%zu' (%s '%s' has %zu values per sample: %s)", L->path,
+                              line_no, io->name, e, L->slots[s].what, io->name, io->size, cols_text);
+            break;
+        }
+    }
+    *cols_out = cols;
+    *ncols_out = ncols;
+    return rc;
+}
+
+/* Reads one data row (line_no, len bytes at p) into element row of every
+ * read slot. */
+static int csv_row(loader *L, char *p, size_t len, long line_no, csv_field *f, const column *cols, size_t ncols,
+                   size_t row)
+{
+    char why[256], cellbuf[48];
+    size_t pos = 0, j = 0;
+    while (pos <= len) {
+        const char *bad = next_field(p, len, &pos, f);
+        if (bad)
+            return mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%zu: error: %s", L->path, line_no, f->col, bad);
+        if (j == ncols)
+            return mn_fail_(MN_ERR_FORMAT, L->err, L->errlen,
+                            "%s:%ld:%zu: error: more fields than the header's %zu columns", L->path, line_no, f->col,
+                            ncols);
+        const column *c = &cols[j++];
+        slot *s = &L->slots[c->slot];
+        if (!s->read)
+            continue;
+        double v;
+        const char *reason = parse_number(f->text, &v);
+        if (reason == NULL && !check_value(s->io, s->what, v, why, sizeof why))
+            reason = why;
+        if (reason != NULL) {
+            if (f->text[0] == '\0')
+                return mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%zu: error: column '%s': empty cell",
+                                L->path, line_no, f->col, shown(c->name, cellbuf, sizeof cellbuf));
+            char namebuf[48];
+            return mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%zu: error: column '%s': '%s' %s", L->path,
+                            line_no, f->col, shown(c->name, namebuf, sizeof namebuf),
+                            shown(f->text, cellbuf, sizeof cellbuf), reason);
+        }
+        store(s->io, s->data, row * s->io->size + c->elem, v);
+    }
+    if (j < ncols)
+        return mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%zu: error: %zu fields, the header has %zu columns",
+                        L->path, line_no, len + 1, j, ncols);
+    return MN_OK;
+}
+
+static int load_csv(loader *L, mn_dataset *out)
 {
     char *text;
     size_t size;
-    int rc = read_all(L->path, &text, &size, L->err, L->errlen);
+    int rc = read_all(L->path, MN_CSV_MAX_BYTES, "CSV", &text, &size, L->err, L->errlen);
     if (rc != MN_OK)
         return rc;
     if (strlen(text) != size) {
         free(text);
         return mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: contains a NUL byte: not a CSV text file", L->path);
     }
-    long max_rows = 1;
-    for (size_t i = 0; i < size; i++)
-        max_rows += text[i] == '\n';
-    char *p = text;
-    if ((unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF)
-        p += 3;
+    char *start = text;
+    if ((unsigned char)start[0] == 0xEF && (unsigned char)start[1] == 0xBB && (unsigned char)start[2] == 0xBF)
+        start += 3;
+    /* first pass: the non-empty lines, the header and the data rows, so
+     * that the arrays are sized by the rows and not by the newlines */
+    size_t lines = 0, len;
+    char *next;
+    for (char *p = start; *p != '\0'; p = next)
+        lines += (size_t)csv_line(p, &len, &next);
+    size_t max_rows = lines > 0 ? lines - 1 : 0;
+    if (max_rows > (size_t)MN_DATA_MAX_SAMPLES) {
+        free(text);
+        return mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: %zu data rows (at most %ld)", L->path, max_rows,
+                        MN_DATA_MAX_SAMPLES);
+    }
 
     column *cols = NULL;
-    int ncols = 0;
-    long rows = 0;
+    size_t ncols = 0, rows = 0;
+    int have_header = 0;
     csv_field *f = malloc(sizeof *f);
-    char why[256], cellbuf[48];
     rc = f == NULL ? mn_fail_(MN_ERR_NOMEM, L->err, L->errlen, "%s: error: out of memory", L->path) : MN_OK;
-    for (long line_no = 1; rc == MN_OK && *p != '\0'; line_no++) {
-        char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        char *next = nl ? nl + 1 : p + len;
-        if (len > 0 && p[len - 1] == '\r')
-            len--;
-        size_t blank = 0;
-        while (blank < len && (p[blank] == ' ' || p[blank] == '\t'))
-            blank++;
-        if (blank == len) { /* an empty line */
-            p = next;
+    long line_no = 1;
+    for (char *p = start; rc == MN_OK && *p != '\0'; p = next, line_no++) {
+        if (!csv_line(p, &len, &next))
             continue;
-        }
-        size_t pos = 0;
-        if (cols == NULL) { /* the header */
-            int cap = 16, oom = 0;
-            cols = calloc((size_t)cap, sizeof *cols);
-            oom = cols == NULL;
-            while (!oom && pos <= len && rc == MN_OK) {
-                const char *bad = next_field(p, len, &pos, f);
-                if (bad) {
-                    rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%d: error: %s", L->path, line_no, f->col, bad);
-                    break;
-                }
-                if (ncols == cap) {
-                    column *grown = realloc(cols, (size_t)cap * 2 * sizeof *cols);
-                    if ((oom = grown == NULL))
-                        break;
-                    cols = grown;
-                    cap *= 2;
-                }
-                column *c = &cols[ncols];
-                if ((oom = (c->name = strdup(f->text)) == NULL))
-                    break;
-                ncols++;
-                int found = lookup_column(L, inputs, ninputs, targets, ntargets, f->text, &c->slot, &c->elem);
-                if (found == 0)
-                    rc = mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen,
-                              "%s:%ld:%d: error: unknown column '%s' (the first line must be a header naming "
-                              "the model's inputs and targets)",
-                              L->path, line_no, f->col, shown(f->text, cellbuf, sizeof cellbuf));
-                else if (found < 0)
-                    rc = mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen,
-                              "%s:%ld:%d: error: column '%s' is ambiguous: two of the model's inputs and "
-                              "targets have a column of that name",
-                              L->path, line_no, f->col, f->text);
-                else if (c->slot >= 0) {
-                    slot *s = &L->slots[c->slot];
-                    if (s->seen == NULL && (oom = (s->seen = calloc(s->io->size, 1)) == NULL))
-                        break;
-                    if (s->seen[c->elem])
-                        rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%d: error: column '%s' appears twice",
-                                  L->path, line_no, f->col, f->text);
-                    s->seen[c->elem] = 1;
-                }
-            }
-            if (rc == MN_OK && oom)
-                rc = mn_fail_(MN_ERR_NOMEM, L->err, L->errlen, "%s: error: out of memory", L->path);
-            for (int s = 0; rc == MN_OK && s < L->nslots; s++) {
-                const mn_io_info *io = L->slots[s].io;
-                for (size_t e = 0; e < io->size; e++) {
-                    if (L->slots[s].seen != NULL && L->slots[s].seen[e])
-                        continue;
-                    char cols_text[160];
-                    describe_columns(io, cols_text, sizeof cols_text);
-                    if (io->size == 1)
-                        rc = mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen, "%s:%ld: error: no column '%s' (%s '%s')",
-                                  L->path, line_no, io->name, L->slots[s].what, io->name);
-                    else
-                        rc = mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen,
-                                  "%s:%ld: error: no column '%s_%zu' (%s '%s' has %zu values per sample: %s)",
-                                  L->path, line_no, io->name, e, L->slots[s].what, io->name, io->size, cols_text);
-                    break;
-                }
-            }
+        if (!have_header) {
+            have_header = 1;
+            rc = csv_header(L, p, len, line_no, f, &cols, &ncols);
             if (rc == MN_OK)
-                rc = alloc_slots(L, max_rows);
-            p = next;
+                rc = alloc_slots(L, (long)max_rows);
             continue;
         }
-        int j = 0;
-        while (pos <= len && rc == MN_OK) {
-            const char *bad = next_field(p, len, &pos, f);
-            if (bad) {
-                rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%d: error: %s", L->path, line_no, f->col, bad);
-                break;
-            }
-            if (j == ncols) {
-                rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen,
-                          "%s:%ld:%d: error: more fields than the header's %d columns", L->path, line_no, f->col,
-                          ncols);
-                break;
-            }
-            column *c = &cols[j++];
-            if (c->slot < 0)
-                continue;
-            slot *s = &L->slots[c->slot];
-            double v;
-            const char *reason = parse_number(f->text, &v);
-            if (reason == NULL && !check_value(s->io, s->what, v, why, sizeof why))
-                reason = why;
-            if (reason != NULL) {
-                if (f->text[0] == '\0')
-                    rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%d: error: column '%s': empty cell",
-                              L->path, line_no, f->col, c->name);
-                else
-                    rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%d: error: column '%s': '%s' %s", L->path,
-                              line_no, f->col, c->name, shown(f->text, cellbuf, sizeof cellbuf), reason);
-                break;
-            }
-            store(s->io, s->data, (size_t)rows * s->io->size + c->elem, v);
+        if (rows >= max_rows) { /* cannot be: both passes count with csv_line */
+            rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld: error: internal error: more rows than counted",
+                          L->path, line_no);
+            break;
         }
-        if (rc == MN_OK && j < ncols)
-            rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s:%ld:%d: error: %d fields, the header has %d columns",
-                      L->path, line_no, (int)len + 1, j, ncols);
+        rc = csv_row(L, p, len, line_no, f, cols, ncols, rows);
         rows++;
-        p = next;
     }
-    if (rc == MN_OK && cols == NULL)
+    if (rc == MN_OK && !have_header)
         rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: empty file (no header)", L->path);
     else if (rc == MN_OK && rows == 0)
         rc = mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: no data rows after the header", L->path);
-    for (int j = 0; j < ncols; j++)
+    for (size_t j = 0; j < ncols; j++)
         free(cols[j].name);
     free(cols);
     free(f);
     free(text);
-    out->n = rows;
+    out->n = (long)rows;
     return rc;
 }
 
@@ -543,10 +637,11 @@ static const char *parse_npy_dict(const char *p, npy_header *h)
             if (*p == '\0')
                 return "malformed header";
             size_t dlen = (size_t)(p++ - d);
-            if (dlen < 3 || dlen > 4 || !strchr("<|=>", d[0]) || !strchr("fiub", d[1]))
+            /* the byte order, the kind and one digit: '<f4'; d[0..2] are not NUL */
+            if (dlen != 3 || !strchr("<|=>", d[0]) || !strchr("fiub", d[1]) || !strchr("1248", d[2]))
                 return "unsupported dtype (use float32, float64, an integer type or bool)";
             h->kind = d[1];
-            h->size = atoi(d + 2);
+            h->size = d[2] - '0';
             if (d[0] == '>' && h->size > 1)
                 return "big-endian data is not supported";
             if (!(h->size == 1 || h->size == 2 || h->size == 4 || h->size == 8) ||
@@ -624,13 +719,24 @@ static double npy_element(const unsigned char *data, const npy_header *h, size_t
     return (double)u;
 }
 
+/* "2, 3, 4" for a message: the dimensions of h; buf of at least 256 bytes
+ * (at most 8 numbers of 20 digits). */
+static const char *shape_text(const npy_header *h, char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int d = 0; d < h->rank && at < len; d++)
+        at += (size_t)snprintf(buf + at, len - at, "%s%llu", d ? ", " : "", (unsigned long long)h->shape[d]);
+    return buf;
+}
+
 /* Loads one .npy file into slot s; *n is the samples of the files read so
  * far (-1 before the first), first_path the file that set it. */
 static int load_npy_file(loader *L, slot *s, const char *path, long *n, const char **first_path)
 {
     char *text;
     size_t size;
-    int rc = read_all(path, &text, &size, L->err, L->errlen);
+    int rc = read_all(path, MN_NPY_MAX_BYTES, ".npy", &text, &size, L->err, L->errlen);
     if (rc != MN_OK)
         return rc;
     const unsigned char *u = (const unsigned char *)text;
@@ -647,6 +753,11 @@ static int load_npy_file(loader *L, slot *s, const char *path, long *n, const ch
         hstart = 12;
     } else
         bad = "unsupported .npy format version";
+    if (!bad && hlen > MN_NPY_MAX_HEADER) {
+        free(text);
+        return mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: a header of %zu bytes (at most %u)", path, hlen,
+                        MN_NPY_MAX_HEADER);
+    }
     if (!bad && hlen > size - hstart)
         bad = "truncated header";
     if (!bad) {
@@ -660,6 +771,7 @@ static int load_npy_file(loader *L, slot *s, const char *path, long *n, const ch
     }
     h.data_start = hstart + hlen;
     const mn_io_info *io = s->io;
+    char got[256];
     /* shape (N, dims...) or (N,) for one value per sample */
     int ok = h.rank >= 1;
     if (ok && h.rank == 1)
@@ -667,26 +779,23 @@ static int load_npy_file(loader *L, slot *s, const char *path, long *n, const ch
     else if (ok) {
         ok = h.rank - 1 == io->rank;
         for (int d = 0; ok && d < io->rank; d++)
-            ok = h.shape[d + 1] == (uint64_t)io->dims[d];
+            ok = io->dims[d] >= 0 && h.shape[d + 1] == (uint64_t)io->dims[d];
     }
     if (!ok) {
-        char got[256] = "", want[256] = ""; /* at most 8 and 6 numbers of 20 digits */
+        char want[256] = ""; /* at most 6 numbers of 20 digits */
         size_t at = 0;
-        for (int d = 0; d < h.rank; d++)
-            at += (size_t)snprintf(got + at, sizeof got - at, "%s%llu", d ? ", " : "",
-                                   (unsigned long long)h.shape[d]);
-        at = 0;
-        for (int d = 0; d < io->rank; d++)
+        for (int d = 0; d < io->rank && at < sizeof want; d++)
             at += (size_t)snprintf(want + at, sizeof want - at, ", %lld", (long long)io->dims[d]);
         free(text);
         return mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen,
-                    "%s: error: shape (%s%s) does not match %s '%s': expected (N%s)%s", path, got,
-                    h.rank == 1 ? "," : "", s->what, io->name, want, io->size == 1 ? " or (N,)" : "");
+                    "%s: error: shape (%s%s) does not match %s '%s': expected (N%s)%s", path,
+                    shape_text(&h, got, sizeof got), h.rank == 1 ? "," : "", s->what, io->name, want,
+                    io->size == 1 ? " or (N,)" : "");
     }
-    if (h.shape[0] == 0 || h.shape[0] > (uint64_t)INT32_MAX) {
+    if (h.shape[0] == 0 || h.shape[0] > (uint64_t)MN_DATA_MAX_SAMPLES) {
         free(text);
-        return mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen, "%s: error: %llu samples (at least 1, at most %d)", path,
-                    (unsigned long long)h.shape[0], INT32_MAX);
+        return mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen, "%s: error: %llu samples (at least 1, at most %ld)", path,
+                    (unsigned long long)h.shape[0], MN_DATA_MAX_SAMPLES);
     }
     long samples = (long)h.shape[0];
     if (*n >= 0 && samples != *n) {
@@ -694,14 +803,22 @@ static int load_npy_file(loader *L, slot *s, const char *path, long *n, const ch
         return mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen, "%s: error: %ld samples, but %s has %ld", path, samples,
                     *first_path, *n);
     }
-    size_t count = (size_t)samples * io->size;
-    if (size - h.data_start != count * (size_t)h.size) {
+    /* the elements, their bytes in the file and in memory: checked, so that
+     * a shape whose product wraps around is refused, not read as small */
+    size_t count, file_bytes, count2, mem_bytes;
+    if (!array_size((uint64_t)samples, io->size, (size_t)h.size, &count, &file_bytes) ||
+        !array_size((uint64_t)samples, io->size, elem_size(io), &count2, &mem_bytes)) {
+        free(text);
+        return mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: shape (%s) has more elements than fit in memory",
+                        path, shape_text(&h, got, sizeof got));
+    }
+    size_t data_bytes = size - h.data_start;
+    if (data_bytes != file_bytes) {
         free(text);
         return mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: %zu bytes of data, the shape needs %zu (%s)", path,
-                    size - h.data_start, count * (size_t)h.size,
-                    size - h.data_start < count * (size_t)h.size ? "truncated" : "trailing bytes");
+                    data_bytes, file_bytes, data_bytes < file_bytes ? "truncated" : "trailing bytes");
     }
-    s->data = calloc(count, elem_size(io));
+    s->data = malloc(mem_bytes ? mem_bytes : 1);
     if (s->data == NULL) {
         free(text);
         return mn_fail_(MN_ERR_NOMEM, L->err, L->errlen, "%s: error: out of memory", path);
@@ -736,8 +853,9 @@ static int load_npy_file(loader *L, slot *s, const char *path, long *n, const ch
     return MN_OK;
 }
 
-static int load_npy(loader *L, const mn_io_info *inputs, int ninputs, const mn_io_info *targets, int ntargets,
-                    mn_dataset *out)
+/* NAME=FILE.npy,...: one file per read slot (a file for an unread target is
+ * accepted and not opened). */
+static int load_npy(loader *L, mn_dataset *out)
 {
     char *spec = strdup(L->path);
     const char **paths = calloc((size_t)L->nslots + 1, sizeof *paths);
@@ -752,26 +870,23 @@ static int load_npy(loader *L, const mn_io_info *inputs, int ninputs, const mn_i
             break;
         }
         *eq = '\0';
-        int slot_index = -2;
-        for (int t = 0; t < 2 && slot_index == -2; t++)
-            for (int i = 0; i < (t ? ntargets : ninputs); i++)
-                if (!strcmp((t ? targets : inputs)[i].name, item)) {
-                    slot_index = -1;
-                    for (int s = 0; s < L->nslots; s++)
-                        if (L->slots[s].io == &(t ? targets : inputs)[i])
-                            slot_index = s;
-                }
-        if (slot_index == -2)
+        int slot_index = -1;
+        for (int s = 0; s < L->nslots && slot_index < 0; s++)
+            if (!strcmp(L->slots[s].io->name, item))
+                slot_index = s;
+        if (slot_index < 0)
             rc = mn_fail_(MN_ERR_ARG, L->err, L->errlen, "%s: error: the model has no input or target '%s'", eq + 1, item);
-        else if (slot_index >= 0 && paths[slot_index] != NULL)
+        else if (paths[slot_index] != NULL)
             rc = mn_fail_(MN_ERR_ARG, L->err, L->errlen, "%s: error: a second file for '%s' (the first: %s)", eq + 1,
                       item, paths[slot_index]);
-        else if (slot_index >= 0)
+        else
             paths[slot_index] = eq + 1;
     }
     long n = -1;
     const char *first_path = NULL;
     for (int s = 0; rc == MN_OK && s < L->nslots; s++) {
+        if (!L->slots[s].read)
+            continue;
         if (paths[s] == NULL)
             rc = mn_fail_(MN_ERR_ARG, L->err, L->errlen, "error: no file for %s '%s' (give %s=FILE.npy)",
                       L->slots[s].what, L->slots[s].io->name, L->slots[s].io->name);
@@ -796,13 +911,14 @@ int mn_data_load(const char *source, const mn_io_info *inputs, int ninputs, cons
     memset(out, 0, sizeof *out);
     if (source == NULL || *source == '\0')
         return mn_fail_(MN_ERR_ARG, err, errlen, "error: no data file given");
+    if (ninputs < 0 || ntargets < 0 || (ninputs > 0 && inputs == NULL) || (ntargets > 0 && targets == NULL))
+        return mn_fail_(MN_ERR_ARG, err, errlen, "%s: error: no description of the model's inputs and targets", source);
     loader L = {source, NULL, 0, err, errlen};
     out->ninputs = ninputs;
     out->ntargets = ntargets;
     int rc = make_slots(&L, inputs, ninputs, targets, ntargets, want_targets, out);
     if (rc == MN_OK)
-        rc = strchr(source, '=') ? load_npy(&L, inputs, ninputs, targets, ntargets, out)
-                                 : load_csv(&L, inputs, ninputs, targets, ntargets, out);
+        rc = strchr(source, '=') ? load_npy(&L, out) : load_csv(&L, out);
     void **owned = rc == MN_OK ? calloc((size_t)L.nslots + 1, sizeof *owned) : NULL;
     if (rc == MN_OK && owned == NULL)
         rc = mn_fail_(MN_ERR_NOMEM, err, errlen, "%s: error: out of memory", source);
@@ -813,9 +929,11 @@ int mn_data_load(const char *source, const mn_io_info *inputs, int ninputs, cons
         memset(out, 0, sizeof *out);
         return rc;
     }
-    for (int s = 0; s < L.nslots; s++) {
+    for (int s = 0, k = 0; s < L.nslots; s++) {
+        if (!L.slots[s].read)
+            continue;
         *L.slots[s].dest = L.slots[s].data;
-        owned[s] = L.slots[s].data;
+        owned[k++] = L.slots[s].data;
         L.slots[s].data = NULL;
     }
     free_slots(&L);

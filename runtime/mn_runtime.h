@@ -8,7 +8,7 @@
  *   - descriptors of a model's inputs, targets and weights, so that generic
  *     tools (test harnesses, the trainer) can drive any generated model.
  * Nothing here allocates on a hot path; only mn_load_safetensors allocates
- * (one staging buffer, freed before it returns).
+ * (its staging buffers, freed before it returns).
  * Every exported symbol is prefixed mn_.
  */
 #ifndef MN_RUNTIME_H
@@ -148,7 +148,9 @@ int mn_save_safetensors(const char *path, const mn_tensor_info *tensors, int nte
 /* Loads a file written for exactly these tensors: every name present once,
  * no other names, same dtype and shape, offsets in range, file size exact.
  * Anything else is refused with MN_ERR_FORMAT or MN_ERR_MISMATCH and `base`
- * is left untouched: the whole file is checked before one byte is copied. */
+ * is left untouched: the whole file is checked before one byte is copied.
+ * The header is UTF-8 JSON of at most 100,000,000 bytes (the safetensors
+ * reference implementation's cap; docs/api.md lists the limits). */
 int mn_load_safetensors(const char *path, const mn_tensor_info *tensors, int ntensors,
                         void *base, mn_dtype dtype, char *err, size_t errlen);
 /* For both: when err is not NULL, a failure writes a one-line reason there
@@ -166,7 +168,11 @@ int mn_load_safetensors(const char *path, const mn_tensor_info *tensors, int nte
  * (training, evaluation), 0 they are neither needed nor read (prediction).
  * Returns MN_OK, or an error code with a one-line message in err
  * ("d.csv:17:23: error: column 'x_3': 'abc' is not a number"); then *out
- * holds nothing. */
+ * holds nothing (all zero) and nothing is left allocated. A file past a
+ * limit (CSV 4 GiB, .npy 16 GiB, .npy header 65535 bytes, 2^31 - 1
+ * samples: docs/trainer.md, "Limits") is refused, and so is a shape whose
+ * size would overflow; memory is bounded by the file's size plus the
+ * loaded arrays, whatever the file holds. */
 typedef struct mn_dataset {
     long n;                     /* samples */
     int ninputs, ntargets;

@@ -11,9 +11,12 @@
  *
  * Saving writes a temporary file next to the destination and renames it over
  * the destination, so a crash or a full disk never leaves a half-written
- * weights file. Loading reads the whole file into one buffer and checks all
- * of it (well-formedness first, then agreement with the model) before it
- * copies one byte into the caller's buffer.
+ * weights file. Loading reads the length and the header, checks them
+ * (well-formedness first, then agreement with the model, then the file's
+ * size), and only then reads the data, whose size the model fixes, into a
+ * staging buffer; it copies one byte into the caller's buffer only after all
+ * of that succeeded. A hostile file therefore costs at most a small multiple
+ * of MN_SAFETENSORS_MAX_HEADER (mn_internal.h) in memory, whatever its size.
  *
  * No global state: every function works on its arguments and its stack.
  */
@@ -31,11 +34,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* A header longer than this is taken as garbage, not as a real header. */
-#define MAX_HEADER_BYTES ((uint64_t)100 * 1024 * 1024)
-/* How deeply __metadata__ may nest before the parser gives up. */
-#define MAX_JSON_DEPTH 64
 
 /* ---- errors -------------------------------------------------------------- */
 
@@ -59,11 +57,28 @@ int mn_fail_(int code, char *err, size_t errlen, const char *fmt, ...)
         return code;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    int n = vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-    for (char *c = err; *c != '\0'; c++)
+    if (n < 0) {
+        snprintf(err, errlen, "%s", mn_strerror(code));
+        return code;
+    }
+    size_t len = 0;
+    for (char *c = err; *c != '\0'; c++, len++)
         if ((unsigned char)*c < 0x20 || *c == 0x7f)
             *c = '?';
+    if ((size_t)n >= errlen) {
+        /* Cut short: drop a multi-byte character the cut split. */
+        size_t lead = len;
+        while (lead > 0 && ((unsigned char)err[lead - 1] & 0xc0) == 0x80)
+            lead--;
+        if (lead > 0 && (unsigned char)err[lead - 1] >= 0xc0) {
+            unsigned c = (unsigned char)err[lead - 1];
+            size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+            if (len - (lead - 1) < need)
+                err[lead - 1] = '\0';
+        }
+    }
     return code;
 }
 
@@ -72,6 +87,43 @@ static const char *errno_text(int e, char *buf, size_t len)
 {
     if (strerror_r(e, buf, len) != 0)
         snprintf(buf, len, "error %d", e);
+    return buf;
+}
+
+/* Room for a name from a file as printable_name writes it. */
+#define PRINTABLE_NAME_BYTES 400
+
+/* Writes a string from a file (a tensor name, a dtype: len bytes, valid
+ * UTF-8, maybe holding NUL) into buf, of PRINTABLE_NAME_BYTES, for a
+ * message: NUL and the other control characters as \u00XX, so that a
+ * hostile name can neither end the message early nor break its line, and at
+ * most 64 bytes of it, cut at a character boundary and followed by "...".
+ * Returns buf. */
+static const char *printable_name(char *buf, const char *name, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const size_t shown = 64;
+    size_t o = 0, i = 0;
+    for (; i < len && i < shown; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c == 0x7f) {
+            char escaped[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            memcpy(buf + o, escaped, 6);
+            o += 6;
+        } else {
+            buf[o++] = (char)c;
+        }
+    }
+    if (i < len) {
+        while (o > 0 && i > 0 && ((unsigned char)name[i] & 0xc0) == 0x80
+               && ((unsigned char)buf[o - 1] & 0x80) != 0) {
+            o--;    /* back to the first byte of the character cut in two */
+            i--;
+        }
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = '\0';
     return buf;
 }
 
@@ -749,11 +801,11 @@ static int skip_word(header_parser *hp, const char *word)
 }
 
 /* Skips any JSON value, checking its grammar; nesting is limited to
- * MAX_JSON_DEPTH so that a hostile file cannot exhaust the stack. Decoded
+ * MN_SAFETENSORS_MAX_DEPTH so that a hostile file cannot exhaust the stack. Decoded
  * strings are dropped from the arena again. */
 static int skip_value(header_parser *hp, int depth)
 {
-    if (depth > MAX_JSON_DEPTH)
+    if (depth > MN_SAFETENSORS_MAX_DEPTH)
         return parse_error(hp, "nested too deeply");
     skip_whitespace(hp);
     if (hp->p >= hp->end)
@@ -800,26 +852,35 @@ static int skip_value(header_parser *hp, int depth)
  * of all dimensions, 1 for a scalar, with an overflow flag). */
 static int parse_shape(header_parser *hp, file_entry *entry)
 {
+    uint64_t product = 1;       /* of the dimensions, while it fits */
+    int overflows = 0, has_zero = 0;
     entry->rank = 0;
-    entry->elements = 1;
     if (expect_char(hp, '[', "expected '[' for the shape") != 0)
         return -1;
-    if (accept_char(hp, ']'))
-        return 0;
-    do {
-        uint64_t dim;
-        if (parse_uint(hp, &dim) != 0)
+    if (!accept_char(hp, ']')) {
+        do {
+            uint64_t dim;
+            if (parse_uint(hp, &dim) != 0)
+                return -1;
+            if (entry->rank == INT32_MAX)
+                return parse_error(hp, "shape too long");
+            if (entry->rank < MN_MAX_RANK)
+                entry->dims[entry->rank] = dim;
+            entry->rank++;
+            if (dim == 0)
+                has_zero = 1;
+            else if (product > UINT64_MAX / dim)
+                overflows = 1;
+            else
+                product *= dim;
+        } while (accept_char(hp, ','));
+        if (expect_char(hp, ']', "expected ',' or ']' in the shape") != 0)
             return -1;
-        if (entry->rank == INT32_MAX)
-            return parse_error(hp, "shape too long");
-        if (entry->rank < MN_MAX_RANK)
-            entry->dims[entry->rank] = dim;
-        entry->rank++;
-        if (dim != 0 && entry->elements > UINT64_MAX / dim)
-            entry->size_overflows = 1;
-        entry->elements *= dim;
-    } while (accept_char(hp, ','));
-    return expect_char(hp, ']', "expected ',' or ']' in the shape");
+    }
+    /* A zero dimension empties the tensor, however large the others. */
+    entry->elements = has_zero ? 0 : product;
+    entry->size_overflows = !has_zero && overflows;
+    return 0;
 }
 
 /* Parses "data_offsets": exactly two non-negative integers. */
@@ -859,8 +920,12 @@ static int parse_tensor_entry(header_parser *hp, file_entry *entry)
                     if (strlen(safetensors_dtypes[d].name) == name_len
                         && memcmp(safetensors_dtypes[d].name, name, name_len) == 0)
                         entry->dtype = d;
-                if (entry->dtype < 0)
-                    return parse_error(hp, "unknown dtype");
+                if (entry->dtype < 0) {
+                    char what[PRINTABLE_NAME_BYTES + 32], shown[PRINTABLE_NAME_BYTES];
+                    snprintf(what, sizeof what, "unknown dtype \"%s\"",
+                             printable_name(shown, name, name_len));
+                    return parse_error(hp, what);
+                }
                 have_dtype = 1;
             } else if (key_len == 5 && memcmp(key, "shape", 5) == 0 && !have_shape) {
                 if (parse_shape(hp, entry) != 0)
@@ -880,9 +945,12 @@ static int parse_tensor_entry(header_parser *hp, file_entry *entry)
     if (!have_dtype || !have_shape || !have_offsets)
         return parse_error(hp, "a tensor needs dtype, shape and data_offsets");
     uint64_t size = safetensors_dtypes[entry->dtype].size;
-    if (entry->elements > UINT64_MAX / size)
+    if (entry->size_overflows || entry->elements > UINT64_MAX / size) {
         entry->size_overflows = 1;
-    entry->nbytes = entry->elements * size;
+        entry->nbytes = 0;
+    } else {
+        entry->nbytes = entry->elements * size;
+    }
     return 0;
 }
 
@@ -907,11 +975,54 @@ static file_entry *new_entry(header_parser *hp)
     return entry;
 }
 
-/* Parses the whole header: one object, then nothing but whitespace (the
- * padding). Fills hp->entries in file order. */
+/* The length of the longest prefix of s (len bytes) that is valid UTF-8
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF);
+ * len when all of it is. */
+static size_t valid_utf8_prefix(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t more;
+        unsigned lo = 0x80, hi = 0xbf;     /* range of the second byte */
+        if (c >= 0xc2 && c <= 0xdf) {
+            more = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            more = 2;
+            if (c == 0xe0) lo = 0xa0;       /* overlong */
+            if (c == 0xed) hi = 0x9f;       /* surrogates */
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            more = 3;
+            if (c == 0xf0) lo = 0x90;       /* overlong */
+            if (c == 0xf4) hi = 0x8f;       /* above U+10FFFF */
+        } else {
+            return i;
+        }
+        if (len - i - 1 < more || s[i + 1] < lo || s[i + 1] > hi)
+            return i;
+        for (size_t k = 2; k <= more; k++)
+            if ((s[i + k] & 0xc0) != 0x80)
+                return i;
+        i += more + 1;
+    }
+    return len;
+}
+
+/* Parses the whole header: valid UTF-8 (as JSON must be), one object, then
+ * nothing but whitespace (the padding). Fills hp->entries in file order. */
 static int parse_header(header_parser *hp)
 {
     int have_metadata = 0;
+    size_t header_len = (size_t)(hp->end - hp->start);
+    size_t valid = valid_utf8_prefix((const unsigned char *)hp->start, header_len);
+    if (valid != header_len) {
+        hp->p = hp->start + valid;
+        return parse_error(hp, "invalid UTF-8");
+    }
     if (expect_char(hp, '{', "expected '{' at the start of the header") != 0)
         return -1;
     if (!accept_char(hp, '}')) {
@@ -952,45 +1063,21 @@ static int parse_header(header_parser *hp)
 
 /* ---- loading -------------------------------------------------------------- */
 
-/* Reads the whole file into one malloc'ed buffer (*data, *size). */
-static int read_whole_file(const char *path, unsigned char **data, size_t *size,
-                           char *err, size_t errlen)
+/* Reads exactly n bytes of f into buf. Returns MN_OK, or MN_ERR_IO with a
+ * reason: a read error, or the file ended early (it shrank after fstat). */
+static int read_exactly(FILE *f, const char *path, void *buf, size_t n, char *err,
+                        size_t errlen)
 {
+    if (n == 0 || fread(buf, 1, n, f) == n)
+        return MN_OK;
     char reason[256];
-    *data = NULL;
-    *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
+    if (ferror(f)) {
         int e = errno;
-        return mn_fail_(MN_ERR_IO, err, errlen, "cannot open '%s': %s", path,
+        return mn_fail_(MN_ERR_IO, err, errlen, "cannot read '%s': %s", path,
                     errno_text(e, reason, sizeof reason));
     }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return mn_fail_(MN_ERR_IO, err, errlen, "'%s' is not a regular file", path);
-    }
-    if ((uintmax_t)st.st_size > SIZE_MAX - 1) {
-        fclose(f);
-        return mn_fail_(MN_ERR_NOMEM, err, errlen, "'%s' is too large to load", path);
-    }
-    size_t length = (size_t)st.st_size;
-    unsigned char *buffer = malloc(length + 1);
-    if (buffer == NULL) {
-        fclose(f);
-        return mn_fail_(MN_ERR_NOMEM, err, errlen, "out of memory reading '%s'", path);
-    }
-    size_t got = fread(buffer, 1, length + 1, f);   /* + 1: notice a file that grew */
-    int read_error = ferror(f);
-    fclose(f);
-    if (read_error || got != length) {
-        free(buffer);
-        return mn_fail_(MN_ERR_IO, err, errlen, "cannot read '%s'%s", path,
-                    read_error ? "" : ": it changed while being read");
-    }
-    *data = buffer;
-    *size = length;
-    return MN_OK;
+    return mn_fail_(MN_ERR_IO, err, errlen, "cannot read '%s': it changed while being read",
+                path);
 }
 
 /* One tensor's byte range in the data section, for the tiling check. */
@@ -1033,16 +1120,24 @@ static int check_file_consistency(header_parser *hp, uint64_t header_len, uint64
 {
     file_entry *entries = hp->entries;
     size_t n = hp->nentries;
+    char shown[PRINTABLE_NAME_BYTES];
     for (size_t i = 0; i < n; i++) {
         file_entry *e = &entries[i];
         if (e->size_overflows)
             return mn_fail_(MN_ERR_FORMAT, hp->err, hp->errlen,
-                        "tensor '%.*s': its shape is too large", (int)e->name_len, e->name);
-        if (e->end < e->begin || e->end - e->begin != e->nbytes)
+                        "tensor '%s': its shape holds more than 2^64 bytes",
+                        printable_name(shown, e->name, e->name_len));
+        if (e->end < e->begin)
             return mn_fail_(MN_ERR_FORMAT, hp->err, hp->errlen,
-                        "tensor '%.*s': data_offsets [%" PRIu64 ", %" PRIu64 "] do not hold "
+                        "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] end before "
+                        "they begin", printable_name(shown, e->name, e->name_len),
+                        e->begin, e->end);
+        if (e->end - e->begin != e->nbytes)
+            return mn_fail_(MN_ERR_FORMAT, hp->err, hp->errlen,
+                        "tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] do not hold "
                         "the %" PRIu64 " bytes its dtype and shape need",
-                        (int)e->name_len, e->name, e->begin, e->end, e->nbytes);
+                        printable_name(shown, e->name, e->name_len), e->begin, e->end,
+                        e->nbytes);
         sorted_file_names[i].name = e->name;
         sorted_file_names[i].len = e->name_len;
         sorted_file_names[i].index = (int)i;
@@ -1052,8 +1147,9 @@ static int check_file_consistency(header_parser *hp, uint64_t header_len, uint64
     for (size_t i = 1; i < n; i++)
         if (same_name(&sorted_file_names[i - 1], &sorted_file_names[i]))
             return mn_fail_(MN_ERR_FORMAT, hp->err, hp->errlen,
-                        "tensor '%.*s' appears twice in the header",
-                        (int)sorted_file_names[i].len, sorted_file_names[i].name);
+                        "tensor '%s' appears twice in the header",
+                        printable_name(shown, sorted_file_names[i].name,
+                                       sorted_file_names[i].len));
 
     span *spans = malloc(n > 0 ? n * sizeof *spans : 1);
     if (spans == NULL)
@@ -1070,9 +1166,10 @@ static int check_file_consistency(header_parser *hp, uint64_t header_len, uint64
         if (spans[i].begin != data_size) {
             const file_entry *e = &entries[spans[i].index];
             int rc = mn_fail_(MN_ERR_FORMAT, hp->err, hp->errlen,
-                          "tensor '%.*s': its data begins at byte %" PRIu64 " of the data, "
+                          "tensor '%s': its data begins at byte %" PRIu64 " of the data, "
                           "the data before it ends at %" PRIu64,
-                          (int)e->name_len, e->name, spans[i].begin, data_size);
+                          printable_name(shown, e->name, e->name_len), spans[i].begin,
+                          data_size);
             free(spans);
             return rc;
         }
@@ -1144,47 +1241,61 @@ static int check_against_model(header_parser *hp, const mn_tensor_info *tensors,
                         "tensor '%s': shape %s in the file, %s expected", t->name, found, wanted);
         }
     }
+    char shown[PRINTABLE_NAME_BYTES];
     for (size_t i = 0; i < n; i++)
         if (entries[i].model_index < 0)
             return mn_fail_(MN_ERR_MISMATCH, hp->err, hp->errlen,
-                        "tensor '%.*s' in the file is not a weight of this model",
-                        (int)entries[i].name_len, entries[i].name);
+                        "tensor '%s' in the file is not a weight of this model",
+                        printable_name(shown, entries[i].name, entries[i].name_len));
     return MN_OK;
 }
 
-/* Checks the file in `bytes` against the model and, only if everything
- * agrees, copies each tensor into base. */
-static int load_from_bytes(const unsigned char *bytes, size_t file_size,
-                           const mn_tensor_info *tensors, int ntensors, void *base,
-                           mn_dtype dtype, const name_ref *sorted_model_names,
-                           char *err, size_t errlen)
+/* Reads and checks the file open as f, file_size bytes long (its fstat),
+ * and, only if everything agrees with the model, copies each tensor into
+ * base. Reads the 8-byte length, then the header; parses and checks them
+ * against the model and the file's size; only then reads the data, which
+ * then has exactly the model's size. */
+static int load_from_file(FILE *f, const char *path, uint64_t file_size,
+                          const mn_tensor_info *tensors, int ntensors, void *base,
+                          mn_dtype dtype, const name_ref *sorted_model_names,
+                          char *err, size_t errlen)
 {
     if (file_size < 8)
         return mn_fail_(MN_ERR_FORMAT, err, errlen,
-                    "file is %zu bytes, too short for the 8-byte header length", file_size);
-    uint64_t header_len = get_u64_le(bytes);
-    if (header_len > MAX_HEADER_BYTES)
+                    "file is %" PRIu64 " bytes, too short for the 8-byte header length",
+                    file_size);
+    unsigned char length_bytes[8];
+    int rc = read_exactly(f, path, length_bytes, 8, err, errlen);
+    if (rc != MN_OK)
+        return rc;
+    uint64_t header_len = get_u64_le(length_bytes);
+    if (header_len > MN_SAFETENSORS_MAX_HEADER)
         return mn_fail_(MN_ERR_FORMAT, err, errlen,
-                    "header length %" PRIu64 " is beyond the %" PRIu64 "-byte limit",
-                    header_len, MAX_HEADER_BYTES);
-    if (header_len > (uint64_t)file_size - 8)
+                    "header length %" PRIu64 " is beyond the limit of %u bytes",
+                    header_len, MN_SAFETENSORS_MAX_HEADER);
+    if (header_len > file_size - 8)
         return mn_fail_(MN_ERR_FORMAT, err, errlen,
-                    "file is %zu bytes, the header length says %" PRIu64 " bytes of header",
-                    file_size, header_len);
+                    "file is %" PRIu64 " bytes, the header length says %" PRIu64
+                    " bytes of header", file_size, header_len);
 
+    /* header_len <= MN_SAFETENSORS_MAX_HEADER: the sizes below fit. */
     header_parser hp = {0};
-    hp.start = hp.p = (const char *)bytes + 8;
-    hp.end = hp.start + header_len;
     hp.err = err;
     hp.errlen = errlen;
+    char *header = malloc((size_t)header_len + 1);
     hp.arena = malloc((size_t)header_len + 1);
     name_ref *sorted_file_names = NULL;
     size_t *model_to_entry = NULL;
-    int rc;
-    if (hp.arena == NULL) {
+    unsigned char *data = NULL;
+    if (header == NULL || hp.arena == NULL) {
         rc = mn_fail_(MN_ERR_NOMEM, err, errlen, "out of memory");
         goto done;
     }
+    rc = read_exactly(f, path, header, (size_t)header_len, err, errlen);
+    if (rc != MN_OK)
+        goto done;
+    hp.start = hp.p = header;
+    hp.end = header + header_len;
     if (parse_header(&hp) != 0) {
         rc = hp.status == MN_ERR_NOMEM ? mn_fail_(MN_ERR_NOMEM, err, errlen, "out of memory")
                                        : hp.status;
@@ -1204,8 +1315,29 @@ static int load_from_bytes(const unsigned char *bytes, size_t file_size,
     if (rc != MN_OK)
         goto done;
 
+    /* The header matches the model and tiles the rest of the file, so the
+     * data is exactly the model's bytes: read it, and make sure nothing
+     * follows (the file did not grow since fstat). */
+    uint64_t data_len = file_size - 8 - header_len;
+    if (data_len > SIZE_MAX - 1) {
+        rc = mn_fail_(MN_ERR_NOMEM, err, errlen, "'%s' is too large to load", path);
+        goto done;
+    }
+    data = malloc((size_t)data_len + 1);
+    if (data == NULL) {
+        rc = mn_fail_(MN_ERR_NOMEM, err, errlen, "out of memory reading '%s'", path);
+        goto done;
+    }
+    rc = read_exactly(f, path, data, (size_t)data_len, err, errlen);
+    if (rc != MN_OK)
+        goto done;
+    if (fread(data + data_len, 1, 1, f) != 0 || ferror(f)) {
+        rc = mn_fail_(MN_ERR_IO, err, errlen, "cannot read '%s': it changed while being read",
+                  path);
+        goto done;
+    }
+
     /* Everything checked: now, and only now, write into base. */
-    const unsigned char *data = bytes + 8 + header_len;
     const size_t elem_size = model_dtype_size(dtype);
     for (int i = 0; i < ntensors; i++) {
         const file_entry *e = &hp.entries[model_to_entry[i]];
@@ -1214,10 +1346,12 @@ static int load_from_bytes(const unsigned char *bytes, size_t file_size,
     }
     rc = MN_OK;
 done:
+    free(data);
     free(model_to_entry);
     free(sorted_file_names);
     free(hp.entries);
     free(hp.arena);
+    free(header);
     return rc;
 }
 
@@ -1230,14 +1364,22 @@ int mn_load_safetensors(const char *path, const mn_tensor_info *tensors, int nte
                              err, errlen);
     if (rc != MN_OK)
         return rc;
-    unsigned char *bytes = NULL;
-    size_t size = 0;
-    rc = read_whole_file(path, &bytes, &size, err, errlen);
-    if (rc == MN_OK) {
-        rc = load_from_bytes(bytes, size, tensors, ntensors, base, dtype, sorted_model_names,
-                             err, errlen);
-        free(bytes);
+    char reason[256];
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        int e = errno;
+        free(sorted_model_names);
+        return mn_fail_(MN_ERR_IO, err, errlen, "cannot open '%s': %s", path,
+                    errno_text(e, reason, sizeof reason));
     }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0) {
+        rc = mn_fail_(MN_ERR_IO, err, errlen, "'%s' is not a regular file", path);
+    } else {
+        rc = load_from_file(f, path, (uint64_t)st.st_size, tensors, ntensors, base, dtype,
+                            sorted_model_names, err, errlen);
+    }
+    fclose(f);
     free(sorted_model_names);
     return rc;
 }

@@ -621,6 +621,9 @@ check "mnc.1 documents every option and --emit kind of mnc --help, and mnc's ver
     grep -qF \"\$(./mnc --version)\" $WORK/man.txt"
 rm -rf "$OUTSIDE"
 
+# ---- hostile input: limits, long chains, fuzzing corpus, valgrind (issue 13) -------------------
+. tests/hostile.sh
+
 # ---- summary ------------------------------------------------------------------------------------
 echo
 if [ $FAILED != 0 ]; then

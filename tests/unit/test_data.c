@@ -5,13 +5,18 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "mn_runtime.h"
+#include "mn_internal.h" /* the loader's limits, MN_CSV_MAX_BYTES .. */
 
 #include <CUnit/Basic.h>
 #include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h> /* malloc_usable_size */
+#endif
 
 static char scratch_dir[] = "/tmp/mn_data_test.XXXXXX";
 
@@ -116,6 +121,12 @@ static void test_csv_without_targets(void)
     /* training needs it */
     CU_ASSERT(load(path_of("p1.csv"), 1, &d) == MN_ERR_MISMATCH);
     CU_ASSERT(strstr(err, "p1.csv:1: error: no column 'y' (target 'y')") != NULL);
+    /* a column that is not read may not appear twice either: the header has
+     * at most one column per value of the model's inputs and targets */
+    CU_ASSERT(load(write_text("p3.csv", "x_0,x_1,x_2,x_3,x_4,x_5,id,t,y,y\n1,2,3,4,5,6,4,0,1,1\n"), 0, &d) ==
+              MN_ERR_FORMAT);
+    CU_ASSERT(strstr(err, "p3.csv:1:32: error: column 'y' appears twice") != NULL);
+    CU_ASSERT(d.n == 0 && d.input == NULL && d.target == NULL && d.owned == NULL);
 }
 
 static void test_csv_errors(void)
@@ -303,11 +314,189 @@ static void test_npy_errors(void)
     expect_npy_error(spec, "id.npy: error: give NAME=FILE.npy for each input and target");
 }
 
+/* ---- hostile files: limits and memory ------------------------------------------ */
+
+static const mn_dataset zero_dataset;
+
+/* "VmPeak:" or "VmSize:" of /proc/self/status in KiB, or -1. */
+static long vm_kib(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (f == NULL)
+        return -1;
+    char line[256];
+    long v = -1;
+    size_t k = strlen(key);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, key, k))
+            v = strtol(line + k, NULL, 10);
+    fclose(f);
+    return v;
+}
+
+static void test_csv_blank_lines(void)
+{
+    /* 20 MB of empty lines around a header and one row: the old reader made
+     * room for a row per newline (20M rows x 36 bytes, 720 MB); the arrays
+     * must be sized by the one real row, and the peak stay near the file. */
+    const size_t blank = (size_t)20 << 20;
+    const char *path = path_of("blank.csv");
+    FILE *f = fopen(path, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    static char nl[1 << 16];
+    memset(nl, '\n', sizeof nl);
+    for (size_t done = 0; done < blank / 2; done += sizeof nl)
+        CU_ASSERT_FATAL(fwrite(nl, 1, sizeof nl, f) == sizeof nl);
+    fputs(header, f);
+    for (size_t done = 0; done < blank / 4; done += sizeof nl)
+        CU_ASSERT_FATAL(fwrite(nl, 1, sizeof nl, f) == sizeof nl);
+    fputs("0,1,2,3,4,5,1,0,1\r\n", f);
+    for (size_t done = 0; done < blank / 4; done += sizeof nl)
+        CU_ASSERT_FATAL(fwrite(nl, 1, sizeof nl, f) == sizeof nl);
+    CU_ASSERT_FATAL(fclose(f) == 0);
+    const long file_kib = (long)(blank >> 10), slack_kib = 32 << 10;
+
+    struct rusage before, after;
+    CU_ASSERT_FATAL(getrusage(RUSAGE_SELF, &before) == 0);
+    long size_before = vm_kib("VmSize:");
+    mn_dataset d;
+    int rc = load(path, 1, &d);
+    long peak_after = vm_kib("VmPeak:");
+    CU_ASSERT_FATAL(getrusage(RUSAGE_SELF, &after) == 0);
+    if (rc != MN_OK)
+        printf("\n  %s\n", err);
+    CU_ASSERT_EQUAL_FATAL(rc, MN_OK);
+    CU_ASSERT_EQUAL(d.n, 1);
+    const float *x = d.input[0];
+    CU_ASSERT(x[0] == 0 && x[5] == 5 && ((const int32_t *)d.input[1])[0] == 1);
+#if defined(__GLIBC__)
+    /* the arrays hold one row (6 floats), not one per newline (the old
+     * reader's x was 20M x 24 bytes) */
+    CU_ASSERT(malloc_usable_size(d.input[0]) < 4096);
+    CU_ASSERT(malloc_usable_size(d.target[0]) < 4096);
+#endif
+    /* the peak of the address space (what calloc reserved, touched or not:
+     * the old reader's 720 MB showed here) stays within the file's size
+     * plus slack */
+    if (size_before > 0 && peak_after > 0) {
+        if (peak_after - size_before > file_kib + slack_kib)
+            printf("\n  VmPeak %ld KiB over VmSize before, file %ld KiB\n", peak_after - size_before, file_kib);
+        CU_ASSERT(peak_after - size_before <= file_kib + slack_kib);
+    }
+    /* and so does the resident peak (the old reader did not touch its
+     * oversized arrays, so this alone would not have caught it) */
+    CU_ASSERT(after.ru_maxrss - before.ru_maxrss <= file_kib + slack_kib);
+    mn_data_free(&d);
+    unlink(path);
+}
+
+/* A file of `size` bytes that holds nothing (sparse): only its size is seen. */
+static const char *sparse_file(const char *name, unsigned long long size)
+{
+    const char *path = path_of(name);
+    FILE *f = fopen(path, "wb");
+    CU_ASSERT_FATAL(f != NULL);
+    CU_ASSERT_FATAL(ftruncate(fileno(f), (off_t)size) == 0);
+    CU_ASSERT_FATAL(fclose(f) == 0);
+    return path;
+}
+
+static void test_file_size_limits(void)
+{
+    /* refused from fstat's size, before a byte is read */
+    mn_dataset d;
+    char want[256];
+    memset(&d, 0x5a, sizeof d);
+    const char *csv = sparse_file("huge.csv", MN_CSV_MAX_BYTES + 1);
+    CU_ASSERT(load(csv, 1, &d) == MN_ERR_FORMAT);
+    CU_ASSERT(memcmp(&d, &zero_dataset, sizeof d) == 0);
+    snprintf(want, sizeof want, "%s: error: %llu bytes, more than the %llu a CSV file may have", csv,
+             MN_CSV_MAX_BYTES + 1, MN_CSV_MAX_BYTES);
+    CU_ASSERT_STRING_EQUAL(err, want);
+    unlink(csv);
+    write_good_npys();
+    const char *npy = sparse_file("huge.npy", MN_NPY_MAX_BYTES + 1);
+    CU_ASSERT(load(spec_of("x.npy", "id.npy", "huge.npy", "y.npy"), 1, &d) == MN_ERR_FORMAT);
+    CU_ASSERT(memcmp(&d, &zero_dataset, sizeof d) == 0);
+    snprintf(want, sizeof want, "%s: error: %llu bytes, more than the %llu a .npy file may have", npy,
+             MN_NPY_MAX_BYTES + 1, MN_NPY_MAX_BYTES);
+    CU_ASSERT_STRING_EQUAL(err, want);
+    unlink(npy);
+}
+
+/* Writes an .npy file of format 2.0 whose header is padded to hlen bytes. */
+static const char *write_npy_v2(const char *name, const char *dict, size_t hlen, const void *data, size_t len)
+{
+    unsigned char *buf = calloc(12 + hlen + len, 1);
+    CU_ASSERT_FATAL(buf != NULL && strlen(dict) < hlen);
+    memcpy(buf, "\x93NUMPY\x02\x00", 8);
+    for (int k = 0; k < 4; k++)
+        buf[8 + k] = (unsigned char)(hlen >> (8 * k));
+    memset(buf + 12, ' ', hlen);
+    memcpy(buf + 12, dict, strlen(dict));
+    buf[12 + hlen - 1] = '\n';
+    if (len)
+        memcpy(buf + 12 + hlen, data, len);
+    const char *path = write_file(name, buf, 12 + hlen + len);
+    free(buf);
+    return path;
+}
+
+static void test_npy_header_limit(void)
+{
+    write_good_npys();
+    float x[12] = {0};
+    const char *dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2, 3), }";
+    mn_dataset d;
+    /* the largest header a format 1.0 file can state loads, in format 2.0 too */
+    write_npy_v2("xh_ok.npy", dict, MN_NPY_MAX_HEADER, x, sizeof x);
+    CU_ASSERT_EQUAL(load(spec_of("xh_ok.npy", "id.npy", "t.npy", "y.npy"), 1, &d), MN_OK);
+    CU_ASSERT(d.n == 2);
+    mn_data_free(&d);
+    /* one of 70000 bytes (the old loader read any up to 4 GB) */
+    write_npy_v2("xh_big.npy", dict, 70000, x, sizeof x);
+    expect_npy_error(spec_of("xh_big.npy", "id.npy", "t.npy", "y.npy"),
+                     "xh_big.npy: error: a header of 70000 bytes (at most 65535)");
+    CU_ASSERT(load(spec_of("xh_big.npy", "id.npy", "t.npy", "y.npy"), 1, &d) == MN_ERR_FORMAT);
+    CU_ASSERT(memcmp(&d, &zero_dataset, sizeof d) == 0);
+}
+
+static void test_npy_overflow(void)
+{
+    mn_dataset d;
+    char source[512];
+    /* 2^62 samples of float[4]: the byte count (2^66) would wrap */
+    static const mn_io_info w4[1] = {{"w", MN_F32, 1, {4}, 4, 0, MN_DATA_PLAIN, 0, 0, 0, 0}};
+    write_npy("w4.npy", "<f4", "(4611686018427387904, 4)", NULL, 0, "False");
+    snprintf(source, sizeof source, "w=%s", path_of("w4.npy"));
+    memset(&d, 0x5a, sizeof d);
+    CU_ASSERT(mn_data_load(source, w4, 1, NULL, 0, 0, &d, err, sizeof err) == MN_ERR_MISMATCH);
+    CU_ASSERT(memcmp(&d, &zero_dataset, sizeof d) == 0);
+    CU_ASSERT(strstr(err, "w4.npy: error: 4611686018427387904 samples (at least 1, at most 2147483647)") != NULL);
+    /* 4 samples of a descriptor with 2^62 values each: samples x values
+     * wraps to 0 in a size_t, so the old loader took a file with no data for
+     * 4 samples and returned an empty array */
+    static const mn_io_info g[1] = {
+        {"g", MN_F32, 2, {2147483648LL, 2147483648LL}, (size_t)1 << 62, 0, MN_DATA_PLAIN, 0, 0, 0, 0}};
+    write_npy("g.npy", "<f4", "(4, 2147483648, 2147483648)", NULL, 0, "False");
+    snprintf(source, sizeof source, "g=%s", path_of("g.npy"));
+    memset(&d, 0x5a, sizeof d);
+    int rc = mn_data_load(source, g, 1, NULL, 0, 0, &d, err, sizeof err);
+    CU_ASSERT(rc == MN_ERR_FORMAT);
+    CU_ASSERT(memcmp(&d, &zero_dataset, sizeof d) == 0);
+    if (rc == MN_OK)
+        mn_data_free(&d);
+    CU_ASSERT(strstr(err, "g.npy: error: shape (4, 2147483648, 2147483648) has more elements than fit in memory") !=
+              NULL);
+}
+
 static void remove_scratch_dir(void)
 {
     static const char *const names[] = {"e.csv", "ok.csv", "p1.csv", "p2.csv", "x.npy", "id.npy", "t.npy",
                                         "y.npy", "x_shape.npy", "x_3.npy", "x_f.npy", "x_be.npy", "x_f2.npy",
-                                        "id3.npy", "id_bad.npy", "id_frac.npy", "y_big.npy", "not.npy", NULL};
+                                        "id3.npy", "id_bad.npy", "id_frac.npy", "y_big.npy", "not.npy", "p3.csv",
+                                        "blank.csv", "huge.csv", "huge.npy", "xh_ok.npy", "xh_big.npy", "w4.npy",
+                                        "g.npy", NULL};
     for (int i = 0; names[i]; i++)
         unlink(path_of(names[i]));
     rmdir(scratch_dir);
@@ -323,13 +512,18 @@ int main(void)
         return 2;
     CU_pSuite csv = CU_add_suite("csv", NULL, NULL);
     CU_pSuite npy = CU_add_suite("npy", NULL, NULL);
-    if (csv == NULL || npy == NULL)
+    CU_pSuite hostile = CU_add_suite("hostile files", NULL, NULL);
+    if (csv == NULL || npy == NULL || hostile == NULL)
         return 2;
     CU_add_test(csv, "values, column order, quotes, CRLF, BOM", test_csv_values);
     CU_add_test(csv, "targets not wanted for prediction", test_csv_without_targets);
     CU_add_test(csv, "every refusal names file, line and column", test_csv_errors);
     CU_add_test(npy, "f4, f8, i8, b1, (N,) and (N, dims)", test_npy_values);
     CU_add_test(npy, "every refusal names the file", test_npy_errors);
+    CU_add_test(hostile, "20 MB of empty lines: arrays sized by the real rows", test_csv_blank_lines);
+    CU_add_test(hostile, "files past the size limits refused before reading", test_file_size_limits);
+    CU_add_test(hostile, ".npy header past the limit refused", test_npy_header_limit);
+    CU_add_test(hostile, ".npy shapes whose size overflows refused", test_npy_overflow);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failures = CU_get_number_of_failures();

@@ -943,6 +943,35 @@ static long check_schedule(const Graph *g, SchedKind k) {
         }
     }
     CU_ASSERT_EQUAL(bad, 0);
+    /* first fit: each value (in order of definition) sits at the lowest
+     * offset free of the values defined before it that are alive with it;
+     * the candidates are 0 and the ends of those values */
+    int unfit = 0;
+    for (int i = 0; i < n; i++) {
+        int v = s->order[i];
+        if (!in_arena[v]) continue;
+        long best = -1;
+        for (int c = -1; c < i; c++) {
+            long cand = 0;
+            if (c >= 0) {
+                int u = s->order[c];
+                if (!in_arena[u] || last[u] < first[v]) continue;
+                cand = s->offset[u] + size[u];
+            }
+            int free_here = 1;
+            for (int j = 0; j < i && free_here; j++) {
+                int u = s->order[j];
+                if (in_arena[u] && last[u] >= first[v] && s->offset[u] < cand + size[v] && cand < s->offset[u] + size[u])
+                    free_here = 0;
+            }
+            if (free_here && (best < 0 || cand < best)) best = cand;
+        }
+        if (best != s->offset[v]) {
+            unfit++;
+            fprintf(stderr, "\nschedule %d: %%%d at %ld, first fit is %ld\n", (int)k, v, s->offset[v], best);
+        }
+    }
+    CU_ASSERT_EQUAL(unfit, 0);
     return total;
 }
 
@@ -1005,6 +1034,25 @@ static void test_plan(void) {
         check_params_layout(g);
         for (int k = 0; k < SCHED_COUNT; k++) check_schedule(g, (SchedKind)k);
     }
+}
+
+/* A long model with values of many sizes, so that the plan reuses gaps of
+ * every width (the treap's search): 60 dense layers of widths 1..37 with
+ * skip connections, checked as test_plan checks (including first fit). */
+static void test_plan_long_mixed(void) {
+    Buf b = {0};
+    buf_puts(&b, "model long_mixed\ninput x : float[8]\ntarget t : float[1]\nh0 = x -> dense(8, activation=relu)\n");
+    for (int i = 1; i <= 60; i++) {
+        int w = 1 + (i * 17) % 37;
+        if (i % 7 == 0) /* a skip connection keeps h(i-3) alive */
+            buf_printf(&b, "h%d = concat(h%d -> dense(%d, activation=tanh), h%d)\n", i, i - 1, w, i - 3);
+        else
+            buf_printf(&b, "h%d = h%d -> dense(%d, activation=tanh)\n", i, i - 1, w);
+    }
+    buf_puts(&b, "y = h60 -> dense(1, activation=sigmoid)\noutput y\nloss bce(y, t)\ntrain { batch = 5 }\n");
+    Graph *g = compile_ok(b.data);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    for (int k = 0; k < SCHED_COUNT; k++) check_schedule(g, (SchedKind)k);
 }
 
 static void test_plan_two_concat(void) {
@@ -1210,6 +1258,7 @@ int main(void) {
     CU_add_test(f, "a second bias (a learned offset)", test_fuse_second_bias);
     CU_pSuite p = CU_add_suite("memory plan", NULL, NULL);
     CU_add_test(p, "invariants on several models", test_plan);
+    CU_add_test(p, "first fit on a long model of mixed widths", test_plan_long_mixed);
     CU_add_test(p, "two_concat", test_plan_two_concat);
     CU_add_test(p, "frozen params last", test_plan_frozen_first_in_file);
     CU_add_test(p, "views", test_plan_views);

@@ -650,6 +650,183 @@ static void test_malformed_files(void)
     expect_refused(path, one, 1, MN_F32, MN_ERR_IO, "does-not-exist");
 }
 
+/* Writes a file whose 8-byte length field says length, followed by the
+ * len bytes of rest. */
+static void write_with_length(const char *path, uint64_t length, const char *rest, size_t len)
+{
+    unsigned char bytes[256];
+    CU_ASSERT_FATAL(8 + len <= sizeof bytes);
+    for (int i = 0; i < 8; i++)
+        bytes[i] = (unsigned char)(length >> (8 * i));
+    memcpy(bytes + 8, rest, len);
+    write_bytes(path, bytes, 8 + len);
+}
+
+/* The header limit, MN_SAFETENSORS_MAX_HEADER (100,000,000 bytes, the
+ * reference implementation's): a length over it is refused with a message
+ * that names the limit, before anything is allocated or compared with the
+ * file's size; a length at the limit passes that check and is then beyond
+ * this small file. The weights are untouched either way. */
+static void test_header_limit(void)
+{
+    char path[512], reason[128];
+    const char rest[] = "{\"ab\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+    const mn_tensor_info one[1] = {{"ab", 1, {2}, 0, 2, 1}};
+    scratch_path(path, sizeof path, "limit.safetensors");
+    CU_ASSERT_EQUAL(MN_SAFETENSORS_MAX_HEADER, 100000000u);
+
+    snprintf(reason, sizeof reason, "header length %u is beyond the limit of %u bytes",
+             MN_SAFETENSORS_MAX_HEADER + 1, MN_SAFETENSORS_MAX_HEADER);
+    write_with_length(path, (uint64_t)MN_SAFETENSORS_MAX_HEADER + 1, rest, sizeof rest - 1);
+    expect_refused(path, one, 1, MN_F32, MN_ERR_FORMAT, reason);
+
+    /* The largest length: 8 + length would overflow 64 bits. */
+    write_with_length(path, UINT64_MAX, rest, sizeof rest - 1);
+    expect_refused(path, one, 1, MN_F32, MN_ERR_FORMAT,
+                   "header length 18446744073709551615 is beyond the limit of 100000000 bytes");
+
+    snprintf(reason, sizeof reason, "the header length says %u bytes of header",
+             MN_SAFETENSORS_MAX_HEADER);
+    write_with_length(path, MN_SAFETENSORS_MAX_HEADER, rest, sizeof rest - 1);
+    expect_refused(path, one, 1, MN_F32, MN_ERR_FORMAT, reason);
+}
+
+/* A file far larger than its header describes is refused from its header
+ * and its size alone: the loader never reads (nor allocates) the rest. The
+ * file is sparse, 1 TiB; the old loader tried to read all of it. */
+static void test_huge_file_not_read(void)
+{
+    char path[512], reason[128];
+    size_t len = 0;
+    save_model_f32(path, sizeof path, "huge.safetensors");
+    unsigned char *bytes = read_bytes(path, &len);
+    CU_ASSERT_FATAL(bytes != NULL);
+    free(bytes);
+    const off_t huge = (off_t)1 << 40;
+    if (truncate(path, huge) != 0) {
+        printf("\n    (skipped: this file system cannot hold a sparse 1 TiB file)\n");
+        return;
+    }
+    snprintf(reason, sizeof reason, "file is %lld bytes, the header describes %zu",
+             (long long)huge, len);
+    expect_refused(path, model, 3, MN_F32, MN_ERR_FORMAT, reason);
+    unlink(path);
+}
+
+/* Sizes in the header that overflow or contradict each other. */
+static void test_hostile_sizes(void)
+{
+    char path[512];
+    const mn_tensor_info one[1] = {{"ab", 1, {2}, 0, 2, 1}};
+    scratch_path(path, sizeof path, "sizes.safetensors");
+
+    /* A zero dimension empties the tensor however large the others are:
+     * well formed (0 bytes at [0, 0]), then the wrong shape for the model. */
+    write_with_header(path, "{\"ab\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,0],"
+                            "\"data_offsets\":[0,0]}}", 0);
+    expect_refused(path, one, 1, MN_F32, MN_ERR_MISMATCH,
+                   "tensor 'ab': shape [4294967296, 4294967296, 0] in the file, [2] expected");
+
+    /* Elements times the element size beyond 64 bits, with or without the
+     * product of the dimensions overflowing first. */
+    write_with_header(path, "{\"ab\":{\"dtype\":\"F64\",\"shape\":[2305843009213693952],"
+                            "\"data_offsets\":[0,8]}}", 8);
+    expect_refused(path, one, 1, MN_F32, MN_ERR_FORMAT, "its shape holds more than 2^64 bytes");
+    write_with_header(path, "{\"ab\":{\"dtype\":\"U8\",\"shape\":[4294967296,4294967296,2],"
+                            "\"data_offsets\":[0,8]}}", 8);
+    expect_refused(path, one, 1, MN_F32, MN_ERR_FORMAT, "its shape holds more than 2^64 bytes");
+
+    /* Offsets that end before they begin, and offsets far beyond the file. */
+    write_with_header(path, "{\"ab\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", 8);
+    expect_refused(path, one, 1, MN_F32, MN_ERR_FORMAT,
+                   "data_offsets [8, 0] end before they begin");
+    write_with_header(path, "{\"ab\":{\"dtype\":\"F32\",\"shape\":[2],"
+                            "\"data_offsets\":[18446744073709551607,18446744073709551615]}}", 8);
+    expect_refused(path, one, 1, MN_F32, MN_ERR_FORMAT, "its data begins at byte");
+    write_with_header(path, "{\"ab\":{\"dtype\":\"F32\",\"shape\":[2],"
+                            "\"data_offsets\":[0,18446744073709551616]}}", 8);
+    expect_refused(path, one, 1, MN_F32, MN_ERR_FORMAT, "integer too large");
+}
+
+/* Names from the file reach messages escaped, cut and as valid UTF-8; the
+ * header must be UTF-8 (as JSON must). */
+static void test_hostile_names(void)
+{
+    char path[512];
+    scratch_path(path, sizeof path, "names.safetensors");
+    const mn_tensor_info two[2] = {
+        {"dense.kernel", 2, {3, 4}, 0, 12, 1},
+        {"dense.bias", 1, {4}, 12, 4, 1},
+    };
+
+    /* A NUL (or another control character) in a name neither ends the
+     * message early (naming, wrongly, a tensor the model has) nor breaks
+     * its line. */
+    write_with_header(path, "{\"dense.kernel\":{\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":[0,48]},"
+                            "\"dense.bias\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[48,64]},"
+                            "\"dense.bias\\u0000x\":{\"dtype\":\"F32\",\"shape\":[],"
+                            "\"data_offsets\":[64,68]}}", 68);
+    expect_refused(path, two, 2, MN_F32, MN_ERR_MISMATCH,
+                   "tensor 'dense.bias\\u0000x' in the file is not a weight of this model");
+    write_with_header(path, "{\"dense.kernel\":{\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":[0,48]},"
+                            "\"dense.bias\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[48,64]},"
+                            "\"a\\nb\\u001f\":{\"dtype\":\"F32\",\"shape\":[],"
+                            "\"data_offsets\":[64,68]}}", 68);
+    expect_refused(path, two, 2, MN_F32, MN_ERR_MISMATCH, "tensor 'a\\u000ab\\u001f' in the file");
+
+    /* A long name is cut after 64 bytes, at a character boundary: here
+     * byte 64 is inside the two-byte e-acute, which goes whole. */
+    write_with_header(path, "{\"dense.kernel\":{\"dtype\":\"F32\",\"shape\":[3,4],\"data_offsets\":[0,48]},"
+                            "\"dense.bias\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[48,64]},"
+                            "\"0123456789012345678901234567890123456789012345678901234567890xy"
+                            "\xc3\xa9tail\":{\"dtype\":\"F32\",\"shape\":[],"
+                            "\"data_offsets\":[64,68]}}", 68);
+    expect_refused(path, two, 2, MN_F32, MN_ERR_MISMATCH,
+                   "tensor '0123456789012345678901234567890123456789012345678901234567890xy...' "
+                   "in the file");
+
+    /* Bytes that are not UTF-8 anywhere in the header: a stray
+     * continuation, an overlong form, a surrogate, beyond U+10FFFF, a
+     * sequence cut by the end of the header. */
+    static const char *const not_utf8[] = {
+        "{\"a\x80\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}",
+        "{\"ab\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"__metadata__\":{\"x\":\"\xc0\xaf\"}}",
+        "{\"ab\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"__metadata__\":{\"x\":\"\xed\xa0\x80\"}}",
+        "{\"ab\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"__metadata__\":{\"x\":\"\xf4\x90\x80\x80\"}}",
+        "{\"ab\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}\xe2\x82",
+    };
+    const mn_tensor_info one[1] = {{"ab", 1, {2}, 0, 2, 1}};
+    for (size_t i = 0; i < sizeof not_utf8 / sizeof not_utf8[0]; i++) {
+        write_with_header(path, not_utf8[i], 8);
+        expect_refused(path, one, 1, MN_F32, MN_ERR_FORMAT, "header: invalid UTF-8 at byte");
+    }
+
+    /* UTF-8 names load, raw or escaped, and an unknown dtype is named. */
+    const mn_tensor_info cafe[1] = {{"caf\xc3\xa9", 1, {2}, 0, 2, 1}};
+    float loaded[2] = {1, 1};
+    char err[256] = "";
+    write_with_header(path, "{\"caf\xc3\xa9\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8);
+    CU_ASSERT_EQUAL(mn_load_safetensors(path, cafe, 1, loaded, MN_F32, err, sizeof err), MN_OK);
+    write_with_header(path, "{\"caf\\u00e9\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8);
+    CU_ASSERT_EQUAL(mn_load_safetensors(path, cafe, 1, loaded, MN_F32, err, sizeof err), MN_OK);
+    write_with_header(path, "{\"ab\":{\"dtype\":\"F\\u00003\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8);
+    expect_refused(path, one, 1, MN_F32, MN_ERR_FORMAT, "unknown dtype \"F\\u00003\"");
+}
+
+/* A message cut short by the caller's buffer never ends in half a
+ * character. */
+static void test_message_cut_at_character(void)
+{
+    char err[8];
+    memset(err, 'x', sizeof err);
+    mn_fail_(MN_ERR_FORMAT, err, sizeof err, "abcdef%s", "\xc3\xa9");
+    CU_ASSERT_STRING_EQUAL(err, "abcdef");
+    mn_fail_(MN_ERR_FORMAT, err, sizeof err, "abcd%s", "\xe2\x82\xac!");
+    CU_ASSERT_STRING_EQUAL(err, "abcd\xe2\x82\xac");
+    mn_fail_(MN_ERR_FORMAT, err, sizeof err, "abcde%s", "\xe2\x82\xac");
+    CU_ASSERT_STRING_EQUAL(err, "abcde");
+}
+
 /* Lists how many entries of scratch_dir contain ".tmp." (leftovers). */
 static int count_temporary_files(void)
 {
@@ -1197,6 +1374,11 @@ int main(void)
     CU_add_test(st, "truncated files", test_truncated_files);
     CU_add_test(st, "mismatches", test_mismatches);
     CU_add_test(st, "malformed files", test_malformed_files);
+    CU_add_test(st, "header limit", test_header_limit);
+    CU_add_test(st, "a huge file is not read", test_huge_file_not_read);
+    CU_add_test(st, "hostile sizes", test_hostile_sizes);
+    CU_add_test(st, "hostile names and UTF-8", test_hostile_names);
+    CU_add_test(st, "messages cut at a character", test_message_cut_at_character);
     CU_add_test(st, "atomic save", test_atomic_save);
     CU_add_test(st, "arguments and strerror", test_arguments_and_strerror);
     CU_add_test(math, "exp accuracy", test_exp_accuracy);
