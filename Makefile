@@ -228,7 +228,7 @@ fuzz: deps
 	    ./$(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -max_len=8192 \
 	        -dict=tests/fuzz/$$f.dict -artifact_prefix=$(BUILD)/fuzz/crash-$$f- -print_final_stats=1 \
 	        $(BUILD)/fuzz/corpus/$$f tests/fuzz/corpus/$$f >$(BUILD)/fuzz/$$f.log 2>&1 && rc=0 || rc=$$?; \
-	    grep -E '^#[0-9]+ +(INITED|DONE)|^Done|ERROR|SUMMARY|stat::(number_of_executed_units|peak_rss)' \
+	    grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^Done|ERROR|SUMMARY|stat::(number_of_executed_units|peak_rss)' \
 	        $(BUILD)/fuzz/$$f.log || true; \
 	    test $$rc -eq 0 || { echo "fuzz_$$f failed (exit $$rc): see $(BUILD)/fuzz/$$f.log"; exit 1; }; \
 	done
