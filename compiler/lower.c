@@ -55,21 +55,14 @@ typedef struct Sym {
     Layer *layer;
     Loc loc;                /* the defined name */
     struct Sym *next;       /* all symbols, newest first (for "did you mean") */
-    struct Sym *chain;      /* the next one in the same hash bucket */
 } Sym;
-
-/* The symbol table: a hash of the names (chained buckets), doubled when
- * it is as full as it has buckets, so a lookup is O(1) however many
- * statements a model has. */
-typedef struct SymTab {
-    Sym **bucket;
-    unsigned nbucket, count;
-} SymTab;
 
 typedef struct Lower {
     Graph *g;
     Sym *syms;
-    SymTab tab;
+    StrMap sym_index;       /* name -> its index in symv: an O(1) lookup however long the file */
+    Sym **symv;
+    int nsyms;
     const Program *prog;
     const Stmt *cur;        /* the statement being lowered */
     Layer **layers;
@@ -83,38 +76,17 @@ static const char *layer_kind_name[] = {"dense",         "embedding", "conv2d", 
 
 enum { MERGE_CONCAT, MERGE_SUM, MERGE_MUL, MERGE_AVE };
 
-static unsigned name_hash(const char *name) { /* FNV-1a */
-    unsigned h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++) h = (h ^ *p) * 16777619u;
-    return h;
-}
-
 static Sym *find_sym(Lower *L, const char *name) {
-    if (!L->tab.nbucket) return NULL;
-    for (Sym *s = L->tab.bucket[name_hash(name) & (L->tab.nbucket - 1)]; s; s = s->chain)
-        if (!strcmp(s->name, name)) return s;
-    return NULL;
+    const int *i = strmap_get(&L->sym_index, name);
+    return i ? L->symv[*i] : NULL;
 }
 
 static void add_sym(Lower *L, Sym *s) {
-    SymTab *t = &L->tab;
-    if (t->count >= t->nbucket) { /* grow: rehash every symbol into twice the buckets */
-        unsigned n = t->nbucket ? t->nbucket * 2 : 64;
-        Sym **b = xalloc(sizeof *b * n);
-        for (Sym *o = L->syms; o; o = o->next) {
-            unsigned k = name_hash(o->name) & (n - 1);
-            o->chain = b[k];
-            b[k] = o;
-        }
-        t->bucket = b;
-        t->nbucket = n;
-    }
+    L->symv = xgrow(L->symv, L->nsyms, sizeof *L->symv);
+    L->symv[L->nsyms] = s;
+    strmap_put(&L->sym_index, s->name, L->nsyms++);
     s->next = L->syms;
     L->syms = s;
-    unsigned k = name_hash(s->name) & (t->nbucket - 1);
-    s->chain = t->bucket[k];
-    t->bucket[k] = s;
-    t->count++;
 }
 
 /* Levenshtein distance, for "did you mean" hints. */
@@ -499,10 +471,8 @@ static Layer *make_layer(Lower *L, const Expr *call, const char *name) {
 }
 
 static void remember_layer(Lower *L, Layer *ly) {
-    Layer **grown = xalloc(sizeof(Layer *) * (size_t)(L->nlayers + 1));
-    if (L->nlayers) memcpy(grown, L->layers, sizeof(Layer *) * (size_t)L->nlayers);
-    grown[L->nlayers++] = ly;
-    L->layers = grown;
+    L->layers = xgrow(L->layers, L->nlayers, sizeof *L->layers);
+    L->layers[L->nlayers++] = ly;
 }
 
 static int new_param(Lower *L, const char *name, int rank, const int *dims, Init init, Loc loc) {

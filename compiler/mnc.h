@@ -69,6 +69,7 @@ _Noreturn void mnc_unreachable(const char *file, int line);
 
 /* ---- memory (util.c) --------------------------------------------------- */
 void *xalloc(size_t size);               /* zeroed; never NULL */
+void *xgrow(void *items, int n, size_t size); /* room to append item n: `a = xgrow(a, n, sizeof *a); a[n++] = x;` */
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xsprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

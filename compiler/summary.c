@@ -67,15 +67,6 @@ struct ModelView {
 
 /* ---- small helpers ----------------------------------------------------------------- */
 
-/* Room for element n of an array of n, doubling at powers of two (as ir_push). */
-static void *grow(void *items, int n, size_t size) {
-    if (n & (n - 1)) return items;
-    int cap = n ? n * 2 : 4;
-    void *grown = xalloc(size * (size_t)cap);
-    if (n) memcpy(grown, items, size * (size_t)n);
-    return grown;
-}
-
 /* 1379329 -> "1,379,329" */
 static const char *group_digits(long v) {
     char digits[32];
@@ -289,7 +280,7 @@ static int find_layer_row(Builder *B, const char *name) {
 
 static int add_row(Builder *B, RowKind kind, const char *name, const char *type, const char *text) {
     ModelView *m = B->m;
-    m->rows = grow(m->rows, m->nrows, sizeof *m->rows);
+    m->rows = xgrow(m->rows, m->nrows, sizeof *m->rows);
     m->rows[m->nrows] = (Row){.kind = kind, .name = name, .type = type, .text = text};
     use_name(B, name);
     if (kind == ROW_LAYER && !strmap_get(&B->layer_rows, name)) strmap_put(&B->layer_rows, name, m->nrows);
@@ -302,7 +293,7 @@ static void add_conn(Conn **list, int *n, Conn c) {
         if (o->row == c.row && o->app == c.app && (o->weight == c.weight || (o->weight && c.weight && !strcmp(o->weight, c.weight))))
             return;
     }
-    *list = grow(*list, *n, sizeof **list);
+    *list = xgrow(*list, *n, sizeof **list);
     (*list)[(*n)++] = c;
 }
 
@@ -331,7 +322,7 @@ static int conn_of(Builder *B, int v, int own_weights, Conn *c) {
  * last is its value). */
 static void add_app(Builder *B, int r, const int *grp, int n, int own_weights) {
     Row *row = &B->m->rows[r];
-    row->apps = grow(row->apps, row->napps, sizeof *row->apps);
+    row->apps = xgrow(row->apps, row->napps, sizeof *row->apps);
     int k = row->napps++;
     App *a = &row->apps[k];
     *a = (App){.shape = B->g->nodes[grp[n - 1]].shape};
@@ -698,11 +689,11 @@ void summary_print(Buf *out, const ModelView *m, const Graph *g) {
         int nconns = 0;
         for (int k = 0; k < row->napps; k++)
             for (int i = 0; i < row->apps[k].nin; i++) {
-                conns = grow(conns, nconns, sizeof *conns);
+                conns = xgrow(conns, nconns, sizeof *conns);
                 conns[nconns++] = conn_text(m, &row->apps[k].in[i]);
             }
         if (!nconns || row->kind == ROW_INPUT || row->kind == ROW_PARAM) {
-            conns = grow(conns, 0, sizeof *conns);
+            conns = xgrow(conns, 0, sizeof *conns);
             conns[0] = "-";
             nconns = 1;
         }

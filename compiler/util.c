@@ -38,6 +38,19 @@ void *xalloc(size_t size) {
     return b + 1;
 }
 
+/* Room for element n of an array of n elements of `size` bytes: the array
+ * itself, or a copy twice as large when n is a power of two (so appending n
+ * elements costs O(n) in all, as ir_push). */
+void *xgrow(void *items, int n, size_t size) {
+    if (n & (n - 1))
+        return items;
+    int cap = n ? n * 2 : 4;
+    void *grown = xalloc(size * (size_t)cap);
+    if (n)
+        memcpy(grown, items, size * (size_t)n);
+    return grown;
+}
+
 /* Frees everything xalloc ever returned; called once, at exit. */
 void mnc_free_all(void) {
     while (blocks) {

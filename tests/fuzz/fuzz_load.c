@@ -454,35 +454,21 @@ static void write_seeds(void)
     put("}");
     write_seed("nul_in_name", data, model_data(data));
 
-    /* Not well formed. */
-    header_len = 0;
-    at = put_model_entries(-1, -1, NULL, NULL, NULL, 0);
-    write_seed("bad_json_no_brace", data, model_data(data));
-
-    header_len = 0;
-    at = put_model_entries(-1, -1, NULL, NULL, NULL, 0);
-    put(",}");
-    write_seed("bad_json_comma", data, model_data(data));
-
-    header_len = 0;
-    at = put_model_entries(-1, -1, NULL, NULL, NULL, 0);
-    put(",\"__metadata__\":{\"s\":\"unterminated}}");
-    write_seed("unterminated_string", data, model_data(data));
-
-    header_len = 0;
-    at = put_model_entries(-1, -1, NULL, NULL, NULL, 0);
-    put(",\"__metadata__\":{\"s\":\"\\ud800\"}}");
-    write_seed("lone_surrogate", data, model_data(data));
-
-    header_len = 0;
-    at = put_model_entries(-1, -1, NULL, NULL, NULL, 0);
-    put(",\"__metadata__\":{\"s\":\"\xff\xfe\"}}");
-    write_seed("bad_utf8", data, model_data(data));
-
-    header_len = 0;
-    at = put_model_entries(-1, -1, NULL, NULL, NULL, 0);
-    put(",\"__metadata__\":{\"x\":1e999999999999999999,\"y\":-0.0e-99999999999}}");
-    write_seed("huge_exponent", data, model_data(data));
+    /* Not well formed: the model's entries, then what breaks them. */
+    static const struct { const char *name, *tail; } malformed[] = {
+        {"bad_json_no_brace", ""},
+        {"bad_json_comma", ",}"},
+        {"unterminated_string", ",\"__metadata__\":{\"s\":\"unterminated}}"},
+        {"lone_surrogate", ",\"__metadata__\":{\"s\":\"\\ud800\"}}"},
+        {"bad_utf8", ",\"__metadata__\":{\"s\":\"\xff\xfe\"}}"},
+        {"huge_exponent", ",\"__metadata__\":{\"x\":1e999999999999999999,\"y\":-0.0e-99999999999}}"},
+    };
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+        header_len = 0;
+        at = put_model_entries(-1, -1, NULL, NULL, NULL, 0);
+        put("%s", malformed[i].tail);
+        write_seed(malformed[i].name, data, model_data(data));
+    }
 
     header_len = 0;
     at = put_model_entries(-1, -1, NULL, NULL, NULL, 0);
