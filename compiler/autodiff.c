@@ -66,9 +66,15 @@ static void grad_linear(Grad *G, int v, int dy) {
     unreachable();
 }
 
-static void grad_relu(Grad *G, int v, int dy) { accumulate(G, input(G, v, 0), bw(G, OP_RELU_GRAD, v, dy, 0, v), v); }
-static void grad_sigmoid(Grad *G, int v, int dy) { accumulate(G, input(G, v, 0), bw(G, OP_SIGMOID_GRAD, v, dy, 0, v), v); }
-static void grad_tanh(Grad *G, int v, int dy) { accumulate(G, input(G, v, 0), bw(G, OP_TANH_GRAD, v, dy, 0, v), v); }
+/* An elementwise map of unary.def: dx from its derivative column, which
+ * reads x or y (the op's input or its own value) and dy. */
+static void grad_unary(Grad *G, int v, int dy) {
+    int x = input(G, v, 0);
+    int d = bw(G, OP_UNARY_GRAD, unary_info[node(G, v)->op].reads == UNARY_READS_Y ? v : x, dy, 0, v);
+    node(G, d)->loss = node(G, v)->op;
+    accumulate(G, x, d, v);
+}
+
 static void grad_softmax(Grad *G, int v, int dy) { accumulate(G, input(G, v, 0), bw(G, OP_SOFTMAX_GRAD, v, dy, 0, v), v); }
 
 static void grad_add(Grad *G, int v, int dy) {
@@ -132,29 +138,6 @@ static int shaped(Grad *G, Op op, int x, Shape to, int from) {
 static void grad_reshape(Grad *G, int v, int dy) {
     int x = input(G, v, 0);
     accumulate(G, x, shaped(G, OP_RESHAPE, dy, node(G, x)->shape, v), v);
-}
-
-static void grad_exp(Grad *G, int v, int dy) { accumulate(G, input(G, v, 0), bw(G, OP_MUL, dy, v, 0, v), v); }
-static void grad_log(Grad *G, int v, int dy) {
-    int x = input(G, v, 0);
-    accumulate(G, x, bw(G, OP_DIV, dy, x, 0, v), v);
-}
-/* dx = (dy / 2) / y */
-static void grad_sqrt(Grad *G, int v, int dy) {
-    int half = ir_const(G->g, 0.5, node(G, v)->loc);
-    accumulate(G, input(G, v, 0), bw(G, OP_DIV, bw(G, OP_MUL, dy, half, 0, v), v, 0, v), v);
-}
-static void grad_abs(Grad *G, int v, int dy) {
-    int x = input(G, v, 0);
-    accumulate(G, x, bw(G, OP_MUL, dy, bw(G, OP_SIGN, x, 0, 0, v), 0, v), v);
-}
-static void grad_square(Grad *G, int v, int dy) {
-    int x = input(G, v, 0), two = ir_const(G->g, 2.0, node(G, v)->loc);
-    accumulate(G, x, bw(G, OP_MUL, dy, bw(G, OP_MUL, x, two, 0, v), 0, v), v);
-}
-static void grad_softplus(Grad *G, int v, int dy) {
-    int x = input(G, v, 0);
-    accumulate(G, x, bw(G, OP_MUL, dy, bw(G, OP_SIGMOID, x, 0, 0, v), 0, v), v);
 }
 
 /* y = x^p: dx = dy p x^(p-1); dp = dy y ln x where x > 0, else 0 */
@@ -364,7 +347,7 @@ static void grad_penalty(Grad *G, int v, int dl) {
 }
 
 static GradRule *const grad_rules[OP_COUNT] = {
-#define OP(id, name, arity, flags, shape, grad, emit) [OP_##id] = grad_##grad,
+#define OP(id, name, arity, flags, sign, shape, grad, emit) [OP_##id] = grad_##grad,
 #include "ops.def"
 #undef OP
 };

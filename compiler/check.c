@@ -9,8 +9,6 @@
  */
 #include "ir.h"
 
-#include <string.h>
-
 /* reach[v] = 1 for every ancestor of the roots (the roots included). */
 static char *ancestors(const Graph *g, const int *roots, int nroots) {
     char *reach = xalloc((size_t)g->nnodes + 1);
@@ -28,7 +26,9 @@ static char *ancestors(const Graph *g, const int *roots, int nroots) {
  *
  * A learned loss weight (w * L), a learned penalty strength (lam * l2(W)):
  * the loss only ever grows with the param, nothing pulls it back, and
- * gradient descent drives it to minus infinity. Found by a sign analysis:
+ * gradient descent drives it to minus infinity. Found by a sign analysis,
+ * each op's rule from the sign column of ops.def (or unary.def; SignRule in
+ * ir.h):
  *
  *   forward:  the set of signs each value can take (losses, penalties, relu,
  *             sigmoid, softmax, exp, ... are >= 0; a constant has its own;
@@ -38,7 +38,7 @@ static char *ancestors(const Graph *g, const int *roots, int nroots) {
  *             for their negated operand, mul scales it by the sign of the
  *             other operand, monotone activations keep it (with 0), and
  *             every other op (matmul, losses, penalties, softmax, ops
- *             unknown here) makes it unknown. A value used several times
+ *             of rule SR_UNKNOWN) makes it unknown. A value used several times
  *             takes the union of its uses' sets.
  *
  * A trainable param whose set lies within >= 0 (or <= 0), and is not {0},
@@ -72,60 +72,6 @@ static int sg_max(int a, int b) { return sg_combine(a, b, sign_max); }
 /* The signs of 1/b: unknown when b can be 0. */
 static int sg_recip(int b) { return b & SG_ZERO ? SG_ANY : b; }
 
-/* How an op treats signs, by its name, so that ops added to ops.def later
- * are classified when their name is known here and unknown otherwise. */
-typedef enum SignRule {
-    SR_UNKNOWN,      /* value unknown; its inputs' derivatives unknown */
-    SR_NOGRAD,       /* no gradient flows to the inputs; value unknown */
-    SR_NOGRAD_01,    /* no gradient flows to the inputs; value 0 or 1: comparisons, one_hot */
-    SR_NOGRAD_SAME,  /* no gradient flows to the input; value of its sign: cast, sign, stop_gradient */
-    SR_POW,          /* x^p: >= 0 when x is; derivatives unknown */
-    SR_SUM,          /* value: sums of the input's; derivative passes on: reduce_sum, expand */
-    SR_PICK,         /* value: one of the input's; derivative passes on or is 0: reduce_max */
-    SR_NONNEG_OPAQUE,/* value >= 0; inputs' derivatives unknown (losses, penalties, softmax, square, abs) */
-    SR_NONNEG_INCR,  /* value >= 0, increasing: relu, sigmoid, exp, softplus, sqrt */
-    SR_SAME_INCR,    /* value has its input's sign, increasing: tanh, leaky_relu */
-    SR_INCR,         /* increasing, value unknown: log */
-    SR_PASS,         /* value and derivative pass through unchanged: copy, reshape */
-    SR_ADD, SR_SUB, SR_MUL, SR_DIV, SR_NEG, SR_MAX, SR_WHERE, SR_CONCAT,
-} SignRule;
-
-static SignRule sign_rule(Op op) {
-    static const struct { const char *name; SignRule rule; } rules[] = {
-        {"copy", SR_PASS},       {"reshape", SR_PASS},     {"add", SR_ADD},
-        {"sub", SR_SUB},         {"mul", SR_MUL},          {"div", SR_DIV},
-        {"neg", SR_NEG},         {"max", SR_MAX},          {"where", SR_WHERE},
-        {"concat", SR_CONCAT},   {"relu", SR_NONNEG_INCR}, {"sigmoid", SR_NONNEG_INCR},
-        {"exp", SR_NONNEG_INCR}, {"softplus", SR_NONNEG_INCR}, {"sqrt", SR_NONNEG_INCR},
-        {"tanh", SR_SAME_INCR},  {"leaky_relu", SR_SAME_INCR}, {"log", SR_INCR},
-        {"softmax", SR_NONNEG_OPAQUE}, {"square", SR_NONNEG_OPAQUE}, {"abs", SR_NONNEG_OPAQUE},
-        {"bce", SR_NONNEG_OPAQUE}, {"cce", SR_NONNEG_OPAQUE}, {"sparse_cce", SR_NONNEG_OPAQUE},
-        {"mse", SR_NONNEG_OPAQUE}, {"mae", SR_NONNEG_OPAQUE}, {"bce_logits", SR_NONNEG_OPAQUE},
-        {"cce_logits", SR_NONNEG_OPAQUE}, {"sparse_cce_logits", SR_NONNEG_OPAQUE},
-        {"l2", SR_NONNEG_OPAQUE}, {"l1", SR_NONNEG_OPAQUE}, {"pow", SR_POW},
-        {"reduce_sum", SR_SUM},  {"expand", SR_SUM},      {"reduce_max", SR_PICK},
-        {"lt", SR_NOGRAD_01},    {"le", SR_NOGRAD_01},    {"gt", SR_NOGRAD_01},
-        {"ge", SR_NOGRAD_01},    {"eq", SR_NOGRAD_01},    {"ne", SR_NOGRAD_01},
-        {"one_hot", SR_NOGRAD_01}, {"accuracy", SR_NOGRAD_01}, {"cast", SR_NOGRAD_SAME},
-        {"sign", SR_NOGRAD_SAME}, {"stop_gradient", SR_NOGRAD_SAME},
-    };
-    int nograd = (op_info[op].flags & OPF_NOGRAD) != 0;
-    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
-        if (!strcmp(op_info[op].name, rules[i].name)) {
-            /* an op of the same name but another arity is not the one meant here */
-            SignRule r = rules[i].rule;
-            int unary = r == SR_NONNEG_INCR || r == SR_SAME_INCR || r == SR_INCR || r == SR_PASS ||
-                        r == SR_NEG || r == SR_SUM || r == SR_PICK || r == SR_NOGRAD_SAME;
-            int binary = r == SR_ADD || r == SR_SUB || r == SR_MUL || r == SR_DIV || r == SR_MAX || r == SR_POW;
-            int gradless = r == SR_NOGRAD_01 || r == SR_NOGRAD_SAME;
-            if ((unary && op_info[op].arity != 1) || (binary && op_info[op].arity != 2) ||
-                (r == SR_WHERE && op_info[op].arity != 3) || gradless != nograd)
-                break;
-            return r;
-        }
-    return nograd ? SR_NOGRAD : SR_UNKNOWN;
-}
-
 /* The signs a param's value can take: unknown if trained, else from its init. */
 static int param_sign(const Node *p) {
     if (p->trainable) return SG_ANY;
@@ -156,7 +102,7 @@ static void one_signed_params(Graph *g) {
     for (int v = 0; v < nn; v++) {
         const Node *n = &g->nodes[v];
         const int *in = n->in;
-        rule[v] = sign_rule(n->op);
+        rule[v] = op_info[n->op].sign;
         int s = SG_ANY;
         if (n->op == OP_CONST) s = sg_of(n->value);
         else if (n->op == OP_PARAM) s = param_sign(n);

@@ -191,17 +191,49 @@ static void emit_none(Emit *E, Node *n) {
     if (op_info[n->op].flags & OPF_VIEW) head(E, n, xsprintf("%s, a view", op_info[n->op].name));
 }
 
-static const char *act_expr(Emit *E, Act act, const char *x) {
-    switch (act) {
-    case ACT_LINEAR: return x;
-    case ACT_RELU: return xsprintf("%s > 0 ? %s : %s", x, x, lit(E, 0));
-    case ACT_SIGMOID:
-        if (!E->g->f64) return xsprintf("mn_sigmoid_f(%s)", x);
-        return xsprintf("%s / (%s + %s(-%s))", lit(E, 1), lit(E, 1), fn(E, "exp"), x);
-    case ACT_TANH: return xsprintf("%s(%s)", math(E, "tanh"), x);
-    case ACT_SOFTMAX: break;
+/* A C template of unary.def (see there) with its operands filled in:
+ * x, y and dy by the given expressions, #literals, $functions and $T by
+ * the model's float type. */
+static const char *expand(Emit *E, const char *t, const char *x, const char *y, const char *dy) {
+    Buf b = {0};
+    buf_puts(&b, "");
+    while (*t) {
+        if (*t == '#') { /* a literal: #1, #0.5, #-0.5 */
+            char *end;
+            double v = strtod(t + 1, &end);
+            buf_puts(&b, lit(E, v));
+            t = end;
+        } else if (*t == '$') {
+            const char *name = ++t;
+            while (isalnum((unsigned char)*t) || *t == '_') t++;
+            const char *f = xstrndup(name, (size_t)(t - name));
+            if (!strcmp(f, "T")) buf_puts(&b, E->T);
+            else if (!strcmp(f, "mn_sigmoid") && E->g->f64) { /* 1 / (1 + exp(-arg)) */
+                int depth = 0;
+                const char *arg = t + 1, *p = arg;
+                for (; *p && !(*p == ')' && depth == 0); p++) depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
+                buf_printf(&b, "%s / (%s + %s(-%s))", lit(E, 1), lit(E, 1), fn(E, "exp"),
+                           expand(E, xstrndup(arg, (size_t)(p - arg)), x, y, dy));
+                t = *p ? p + 1 : p;
+            } else if (!strncmp(f, "mn_", 3)) buf_puts(&b, math(E, f + 3));
+            else buf_puts(&b, fn(E, f));
+        } else if (isalpha((unsigned char)*t) || *t == '_') {
+            const char *word = t;
+            while (isalnum((unsigned char)*t) || *t == '_') t++;
+            const char *w = xstrndup(word, (size_t)(t - word));
+            buf_puts(&b, !strcmp(w, "x") && x ? x : !strcmp(w, "y") && y ? y : !strcmp(w, "dy") && dy ? dy : w);
+        } else {
+            buf_putc(&b, *t++);
+        }
     }
-    unreachable();
+    return b.data;
+}
+
+/* An activation applied to the expression x: the identity (OP_COPY) or a
+ * unary.def op. */
+static const char *act_expr(Emit *E, Op act, const char *x) {
+    if (!unary_info[act].forward) unreachable();
+    return expand(E, unary_info[act].forward, x, NULL, NULL);
 }
 
 static void gemm(Emit *E, const char *ta, const char *tb, const char *m, long nn, const char *k, const char *a,
@@ -239,13 +271,13 @@ static void emit_matmul(Emit *E, Node *n) {
         buf_printf(&terms, " + %s", bias_name(i));
         buf_printf(&sum, " + %s[j]", bias_name(i));
     }
-    head(E, n, n->op == OP_LINEAR ? xsprintf("%s(x W%s)", (const char *[]){"linear", "relu", "sigmoid", "tanh", "softmax"}[n->act], terms.data) : "matmul");
+    Op act = n->op == OP_LINEAR ? n->act : OP_COPY;
+    head(E, n, n->op == OP_LINEAR ? xsprintf("%s(x W%s)", act == OP_COPY ? "linear" : op_info[act].name, terms.data) : "matmul");
     int v = (int)(n - E->g->nodes);
-    Act act = n->op == OP_LINEAR ? n->act : ACT_LINEAR;
     if (!direct) {
         gemm(E, "CblasNoTrans", "CblasNoTrans", rows(&x->shape), N, xsprintf("%d", K), ptr(E, n->in[0]),
              xsprintf("%d", K), ptr(E, n->in[1]), N, ptr(E, v), N);
-        if (!nbias && act == ACT_LINEAR) return;
+        if (!nbias && act == OP_COPY) return;
     }
     /* one pass over each output row: the product itself when it is direct,
      * then the bias and the activation */
@@ -310,48 +342,27 @@ static void emit_matmul_dw(Emit *E, Node *n) {
          xsprintf("%d", K), ptr(E, n->in[1]), N, ptr(E, v), N);
 }
 
+/* y = f(x), f from unary.def */
 static void emit_unary(Emit *E, Node *n) {
     int v = (int)(n - E->g->nodes);
-    const char *x = elem(E, n->in[0], "i"), *y;
-    switch (n->op) {
-    case OP_RELU: y = act_expr(E, ACT_RELU, "x"); break;
-    case OP_SIGMOID: y = act_expr(E, ACT_SIGMOID, "x"); break;
-    case OP_TANH: y = act_expr(E, ACT_TANH, "x"); break;
-    case OP_NEG: y = "-x"; break;
-    case OP_COPY: y = "x"; break;
-    case OP_EXP: y = xsprintf("%s(x)", math(E, "exp")); break;
-    case OP_LOG: y = xsprintf("%s(x)", fn(E, "log")); break;
-    case OP_SQRT: y = xsprintf("%s(x)", fn(E, "sqrt")); break;
-    case OP_ABS: y = xsprintf("%s(x)", fn(E, "fabs")); break;
-    case OP_SQUARE: y = "x * x"; break;
-    /* log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|) */
-    case OP_SOFTPLUS: y = xsprintf("(x > 0 ? x : 0) + %s(%s(-%s(x)))", fn(E, "log1p"), fn(E, "exp"), fn(E, "fabs")); break;
-    case OP_SIGN: y = xsprintf("(%s)((x > 0) - (x < 0))", E->T); break;
-    default: unreachable();
-    }
     head(E, n, op_info[n->op].name);
     out(E, "    MN_VEC");
     out(E, "    for (int i = 0; i < %s; i++) {", count(&n->shape));
-    out(E, "        const %s x = %s;", E->T, x);
-    out(E, "        %s = %s;", elem(E, v, "i"), y);
+    out(E, "        const %s x = %s;", E->T, elem(E, n->in[0], "i"));
+    out(E, "        %s = %s;", elem(E, v, "i"), act_expr(E, n->op, "x"));
     out(E, "    }");
 }
 
-/* (y, dy) -> dx for the elementwise activations. */
-static void emit_act_grad(Emit *E, Node *n) {
+/* (x or y, dy) -> dx, the derivative of unary.def's op n->loss */
+static void emit_unary_grad(Emit *E, Node *n) {
     int v = (int)(n - E->g->nodes);
-    const char *d;
-    switch (n->op) {
-    case OP_RELU_GRAD: d = xsprintf("y > 0 ? dy : %s", lit(E, 0)); break;
-    case OP_SIGMOID_GRAD: d = xsprintf("dy * y * (%s - y)", lit(E, 1)); break;
-    case OP_TANH_GRAD: d = xsprintf("dy * (%s - y * y)", lit(E, 1)); break;
-    default: unreachable();
-    }
-    head(E, n, op_info[n->op].name);
+    const UnaryInfo *u = &unary_info[n->loss];
+    const char *operand = u->reads == UNARY_READS_Y ? "y" : "x";
+    head(E, n, xsprintf("%s_grad", op_info[n->loss].name));
     out(E, "    MN_VEC");
     out(E, "    for (int i = 0; i < %s; i++) {", count(&n->shape));
-    out(E, "        const %s y = %s, dy = %s;", E->T, elem(E, n->in[0], "i"), elem(E, n->in[1], "i"));
-    out(E, "        %s = %s;", elem(E, v, "i"), d);
+    out(E, "        const %s %s = %s, dy = %s;", E->T, operand, elem(E, n->in[0], "i"), elem(E, n->in[1], "i"));
+    out(E, "        %s = %s;", elem(E, v, "i"), expand(E, u->derivative, NULL, NULL, NULL));
     out(E, "    }");
 }
 
@@ -752,10 +763,10 @@ static void emit_lstm_scan(Emit *E, Node *n) {
     out(E, "            const %s *c_prev = k > 0 ? s - %d + %d : zero;", E->T, 6 * u, 4 * u);
     out(E, "            MN_VEC");
     out(E, "            for (int j = 0; j < %d; j++) {", u);
-    out(E, "                const %s i = %s, f = %s;", E->T, act_expr(E, ACT_SIGMOID, xsprintf("s[j]")),
-        act_expr(E, ACT_SIGMOID, xsprintf("s[%d + j]", u)));
+    out(E, "                const %s i = %s, f = %s;", E->T, act_expr(E, OP_SIGMOID, xsprintf("s[j]")),
+        act_expr(E, OP_SIGMOID, xsprintf("s[%d + j]", u)));
     out(E, "                const %s g = %s(s[%d + j]), o = %s;", E->T, math(E, "tanh"), 2 * u,
-        act_expr(E, ACT_SIGMOID, xsprintf("s[%d + j]", 3 * u)));
+        act_expr(E, OP_SIGMOID, xsprintf("s[%d + j]", 3 * u)));
     out(E, "                const %s c = f * c_prev[j] + i * g;", E->T);
     out(E, "                s[j] = i;");
     out(E, "                s[%d + j] = f;", u);
@@ -872,9 +883,9 @@ static void emit_gru_scan(Emit *E, Node *n) {
     out(E, "            const %s *h_prev = k > 0 ? s - %d + %d : zero;", T_, 5 * u, 4 * u);
     out(E, "            MN_VEC");
     out(E, "            for (int j = 0; j < %d; j++) {", u);
-    out(E, "                const %s z = %s;", T_, act_expr(E, ACT_SIGMOID, xsprintf("(x[j] + b0[j] + s[j] + b1[j])")));
+    out(E, "                const %s z = %s;", T_, act_expr(E, OP_SIGMOID, xsprintf("(x[j] + b0[j] + s[j] + b1[j])")));
     out(E, "                const %s r = %s;", T_,
-        act_expr(E, ACT_SIGMOID, xsprintf("(x[%d + j] + b0[%d + j] + s[%d + j] + b1[%d + j])", u, u, u, u)));
+        act_expr(E, OP_SIGMOID, xsprintf("(x[%d + j] + b0[%d + j] + s[%d + j] + b1[%d + j])", u, u, u, u)));
     out(E, "                const %s inh = s[%d + j] + b1[%d + j];", T_, 2 * u, 2 * u);
     out(E, "                const %s hh = %s(x[%d + j] + b0[%d + j] + r * inh);", T_, math(E, "tanh"), 2 * u, 2 * u);
     out(E, "                s[j] = z;");
@@ -1254,7 +1265,7 @@ static void emit_accuracy(Emit *E, Node *n) {
 }
 
 static EmitRule *const emit_rules[OP_COUNT] = {
-#define OP(id, name, arity, flags, shape, grad, emit) [OP_##id] = emit_##emit,
+#define OP(id, name, arity, flags, sign, shape, grad, emit) [OP_##id] = emit_##emit,
 #include "ops.def"
 #undef OP
 };

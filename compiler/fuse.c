@@ -7,12 +7,13 @@
  *
  * fuse_linear (after autodiff): matmul, then + bias (or several: a layer's
  * bias and a learned per-feature offset added to its output), then an
- * elementwise activation becomes one LINEAR node: one GEMM and one pass
- * over its output. The biases are added in the graph's order, so the sums
+ * elementwise activation (unary.def's act column) becomes one LINEAR node:
+ * one GEMM and one pass over its output. The biases are added in the graph's order, so the sums
  * round as before.
  * It is safe after autodiff because the backward pass never reads the
- * matmul's or the bias add's own output (activation gradients read the
- * activation's output, y); the use counts make sure of it.
+ * matmul's or the bias add's own output where the activation's derivative
+ * reads its output y; one that reads its input x (gelu) makes that input a
+ * value with two users, and the use counts leave the activation out.
  */
 #include "ir.h"
 
@@ -59,7 +60,7 @@ void fuse_linear(Graph *g) {
         if (g->nodes[m].op != OP_MATMUL || g->nodes[m].dead) continue;
         int x = g->nodes[m].in[0], w = g->nodes[m].in[1];
         int last = m, nbias = 0, bias[MAX_BIASES], add[MAX_BIASES];
-        Act act = ACT_LINEAR;
+        Op act = OP_COPY; /* none */
         int u = sole_user(g, uses, m);
         while (u >= 0 && nbias < MAX_BIASES && is_bias_of(g, &g->nodes[u], last)) {
             bias[nbias] = g->nodes[u].in[1];
@@ -69,8 +70,8 @@ void fuse_linear(Graph *g) {
         }
         if (u >= 0 && g->nodes[u].in[0] == last) {
             Op op = g->nodes[u].op;
-            if (op == OP_RELU || op == OP_SIGMOID || op == OP_TANH) {
-                act = op == OP_RELU ? ACT_RELU : op == OP_SIGMOID ? ACT_SIGMOID : ACT_TANH;
+            if (unary_info[op].act) { /* an activation of unary.def */
+                act = op;
                 last = u;
             }
         }

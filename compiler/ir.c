@@ -5,10 +5,23 @@
 #include "ir.h"
 
 const OpInfo op_info[OP_COUNT] = {
-#define OP(id, name, arity, flags, shape, grad, emit) [OP_##id] = {name, arity, flags},
+#define OP(id, name, arity, flags, sign, shape, grad, emit) [OP_##id] = {name, arity, flags, sign},
 #include "ops.def"
 #undef OP
 };
+
+const UnaryInfo unary_info[OP_COUNT] = {
+#define UNARY(id, name, fn, flags, sign, grad, reads, forward, derivative, act, kname, ktype) \
+    [OP_##id] = {forward, derivative, UNARY_READS_##reads, fn, act, kname, ktype},
+#include "unary.def"
+#undef UNARY
+};
+
+int unary_function(const char *name) {
+    for (int op = 0; op < OP_COUNT; op++)
+        if (unary_info[op].fn && !strcmp(op_info[op].name, name)) return op;
+    return -1;
+}
 
 Graph *ir_new(const char *model_name, const char *path) {
     Graph *g = xalloc(sizeof *g);
@@ -232,8 +245,6 @@ void ir_verify(Graph *g) {
 
 /* ---- printing ------------------------------------------------------------------ */
 
-static const char *act_names[] = {"linear", "relu", "sigmoid", "tanh", "softmax"};
-
 void ir_print(Buf *out, const Graph *g) {
     buf_printf(out, "model %s\n", g->model_name ? g->model_name : "?");
     for (int v = 0; v < g->nnodes; v++) {
@@ -242,10 +253,11 @@ void ir_print(Buf *out, const Graph *g) {
         for (int i = 0; i < n->nin; i++) buf_printf(out, "%s%%%d", i ? ", " : " ", n->in[i]);
         switch (n->op) {
         case OP_CONST: buf_printf(out, " %.9g", n->value); break;
-        case OP_LINEAR: buf_printf(out, " act=%s", act_names[n->act]); break;
+        case OP_LINEAR: buf_printf(out, " act=%s", n->act == OP_COPY ? "linear" : op_info[n->act].name); break;
         case OP_CONCAT: buf_printf(out, " axis=%d", n->axis); break;
         case OP_SLICE: buf_printf(out, " axis=%d start=%d len=%d", n->axis, n->start, n->len); break;
         case OP_LOSS_GRAD:
+        case OP_UNARY_GRAD:
         case OP_PENALTY_GRAD: buf_printf(out, " of=%s", op_info[n->loss].name); break;
         default: break;
         }

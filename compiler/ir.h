@@ -18,7 +18,7 @@
 #include "ast.h"
 
 typedef enum Op {
-#define OP(id, name, arity, flags, shape, grad, emit) OP_##id,
+#define OP(id, name, arity, flags, sign, shape, grad, emit) OP_##id,
 #include "ops.def"
 #undef OP
     OP_COUNT
@@ -32,16 +32,48 @@ enum {
     OPF_ELEMWISE = 1 << 4,
 };
 
+/* How an op treats signs: its value's signs from its inputs', and the signs
+ * of d(loss)/d(input) from d(loss)/d(value) (check.c's one-signed params). */
+typedef enum SignRule {
+    SR_UNKNOWN,      /* value unknown; its inputs' derivatives unknown */
+    SR_NOGRAD,       /* no gradient flows to the inputs; value unknown */
+    SR_NOGRAD_01,    /* no gradient flows to the inputs; value 0 or 1: comparisons, one_hot */
+    SR_NOGRAD_SAME,  /* no gradient flows to the input; value of its sign: cast, sign, stop_gradient */
+    SR_POW,          /* x^p: >= 0 when x is; derivatives unknown */
+    SR_SUM,          /* value: sums of the input's; derivative passes on: reduce_sum, expand */
+    SR_PICK,         /* value: one of the input's; derivative passes on or is 0: reduce_max */
+    SR_NONNEG_OPAQUE,/* value >= 0; inputs' derivatives unknown (losses, penalties, softmax, square, abs) */
+    SR_NONNEG_INCR,  /* value >= 0, increasing: relu, sigmoid, exp, softplus, sqrt */
+    SR_SAME_INCR,    /* value has its input's sign, increasing: tanh */
+    SR_INCR,         /* increasing, value unknown: log */
+    SR_PASS,         /* value and derivative pass through unchanged: copy, reshape */
+    SR_ADD, SR_SUB, SR_MUL, SR_DIV, SR_NEG, SR_MAX, SR_WHERE, SR_CONCAT,
+} SignRule;
+
 typedef struct OpInfo {
     const char *name;
     int arity;
     int flags;
+    SignRule sign;
 } OpInfo;
 extern const OpInfo op_info[OP_COUNT];
 
-typedef enum Dtype { DT_FLOAT, DT_INT } Dtype;
+/* The rest of a unary.def line, for the ops it defines (forward == NULL
+ * for every other op). */
+typedef enum UnaryReads { UNARY_READS_X, UNARY_READS_Y } UnaryReads;
+typedef struct UnaryInfo {
+    const char *forward;    /* y as a C template of x */
+    const char *derivative; /* dx as a C template of dy and x or y */
+    UnaryReads reads;       /* which of x and y the derivative reads */
+    int fn;                 /* the language has the function name(x) */
+    int act;                /* `activation=name` takes it */
+    const char *keras_name, *keras_type; /* --emit summary's names of a call */
+} UnaryInfo;
+extern const UnaryInfo unary_info[OP_COUNT];
+/* The unary.def op called `name` in the language (fn = 1), or -1. */
+int unary_function(const char *name);
 
-typedef enum Act { ACT_LINEAR, ACT_RELU, ACT_SIGMOID, ACT_TANH, ACT_SOFTMAX } Act;
+typedef enum Dtype { DT_FLOAT, DT_INT } Dtype;
 
 /* rank == -1 marks a poisoned value: an error was reported where it was
  * made; later rules stay silent about it. */
@@ -74,13 +106,15 @@ typedef struct Node {
     int backward;           /* made by autodiff (for comments) */
 
     /* attributes; which op uses which field: */
-    Act act;                /* LINEAR */
+    Op act;                 /* LINEAR: its activation, a unary.def op with act = 1, or
+                               OP_COPY for none (the identity) */
     int axis;               /* CONCAT, SLICE, REDUCE_*: per-sample axis (0-based);
                                LSTM_*: return_sequences */
     int start, len;         /* SLICE; ONE_HOT: len = depth; IM2COL, pools: start = padding
                                same; LSTM_*: len = units, start = go_backwards */
     int k[2], s[2], pad[2]; /* IM2COL, COL2IM, pools: window, stride, top/left padding */
-    Op loss;                /* LOSS_GRAD, PENALTY_GRAD, POOL_GRAD: the forward op */
+    Op loss;                /* LOSS_GRAD, PENALTY_GRAD, POOL_GRAD, NORM_GRAD, UNARY_GRAD:
+                               the forward op */
     double value;           /* CONST; LAYERNORM, BATCHNORM, NORM_GRAD: epsilon; DROPOUT_MASK: rate */
     double momentum;        /* BATCHNORM: of the moving averages */
     Shape to;               /* RESHAPE: the new shape; SUM_TO: the shape summed down to;

@@ -28,7 +28,7 @@ typedef struct Layer {
     Loc loc;                /* the constructor call */
     int units, vocab, dim;
     int k[2], s[2], same;   /* conv2d: kernel, strides, padding=same; units = filters */
-    Act act;
+    Op act;                 /* OP_COPY (linear), OP_SOFTMAX or a unary.def activation */
     int use_bias;
     Expr *l2, *l1;          /* penalty strengths (a number or a param), or NULL */
     Loc l2_loc, l1_loc;
@@ -251,18 +251,25 @@ static int bool_arg(Expr *e, const char *what, const char *arg, int *out) {
     return 0;
 }
 
-static const char *const act_names[] = {"linear", "relu", "sigmoid", "tanh", "softmax"};
-
-static int act_arg(Expr *e, const char *what, Act *out) {
+/* `activation=`: linear, the activations of unary.def (act = 1), softmax. */
+static int act_arg(Expr *e, const char *what, Op *out) {
+    const char *names[OP_COUNT + 2];
+    Op ops[OP_COUNT + 2];
+    int n = 0;
+    names[n] = "linear", ops[n++] = OP_COPY;
+    for (int op = 0; op < OP_COUNT; op++)
+        if (unary_info[op].act) names[n] = op_info[op].name, ops[n++] = (Op)op;
+    names[n] = "softmax", ops[n++] = OP_SOFTMAX;
     if (e->kind == EX_NAME)
-        for (int i = 0; i < 5; i++)
-            if (!strcmp(e->name, act_names[i])) {
-                *out = (Act)i;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(e->name, names[i])) {
+                *out = ops[i];
                 return 1;
             }
-    error_at(e->loc, "%s: unknown activation%s; expected linear, relu, sigmoid, tanh or softmax%s", what,
-             e->kind == EX_NAME ? xsprintf(" '%s'", e->name) : "",
-             e->kind == EX_NAME ? suggest(e->name, act_names, 5) : "");
+    Buf expected = {0};
+    for (int i = 0; i < n; i++) buf_printf(&expected, "%s%s", i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+    error_at(e->loc, "%s: unknown activation%s; expected %s%s", what, e->kind == EX_NAME ? xsprintf(" '%s'", e->name) : "",
+             expected.data, e->kind == EX_NAME ? suggest(e->name, names, n) : "");
     return 0;
 }
 
@@ -373,7 +380,7 @@ static Layer *make_layer(Lower *L, const Expr *call, const char *name) {
     ly->loc = call->loc;
     ly->kernel = ly->bias = ly->recurrent = ly->moving_mean = ly->moving_var = -1;
     ly->use_bias = 1;
-    ly->act = ACT_LINEAR;
+    ly->act = OP_COPY;
     if (name) {
         ly->name = name;
         ly->named = 1;
@@ -506,10 +513,9 @@ static int bound_ids(Lower *L, int ids, int count, const char *what, Loc loc) {
     return 1;
 }
 
-static int activation(Lower *L, Act act, int x, Loc loc) {
-    static const Op ops[] = {OP_COPY, OP_RELU, OP_SIGMOID, OP_TANH, OP_SOFTMAX};
-    if (act == ACT_LINEAR) return x;
-    return ir_add1(L->g, ops[act], x, loc);
+static int activation(Lower *L, Op act, int x, Loc loc) {
+    if (act == OP_COPY) return x; /* linear */
+    return ir_add1(L->g, act, x, loc);
 }
 
 /* lstm(x [steps, features]) = rnn_h(lstm_scan(x W + b, U)), gates in
@@ -730,9 +736,9 @@ static int lower_expr(Lower *L, Expr *e);
 
 typedef enum FnKind {
     FN_FLATTEN, FN_RESHAPE, FN_CONCAT, FN_ADD, FN_SUBTRACT, FN_MULTIPLY, FN_AVERAGE, FN_MAXIMUM,
-    FN_CAST, FN_WHERE, FN_RELU, FN_SIGMOID, FN_TANH, FN_SOFTMAX,
+    FN_CAST, FN_WHERE, FN_UNARY, FN_SOFTMAX,
     FN_BCE, FN_CCE, FN_SPARSE_CCE, FN_MSE, FN_MAE, FN_L2, FN_L1, FN_ACCURACY,
-    FN_EXP, FN_LOG, FN_SQRT, FN_ABS, FN_SQUARE, FN_SOFTPLUS, FN_POW, FN_STOP_GRADIENT,
+    FN_POW, FN_STOP_GRADIENT,
     FN_SUM, FN_MEAN, FN_ONE_HOT, FN_GLOBAL_AVG1D, FN_GLOBAL_AVG2D, FN_GLOBAL_MAX1D, FN_GLOBAL_MAX2D,
     FN_MAXPOOL2D, FN_AVGPOOL2D, FN_DROPOUT,
 } FnKind;
@@ -756,9 +762,6 @@ static const FnSpec functions[] = {
     {"maximum", FN_MAXIMUM, 1, {{0, 0}}, 0},
     {"cast", FN_CAST, 0, {{"x", 1}, {"dtype", 1}}, 2},
     {"where", FN_WHERE, 0, {{"mask", 1}, {"a", 1}, {"b", 1}}, 3},
-    {"relu", FN_RELU, 0, {{"x", 1}}, 1},
-    {"sigmoid", FN_SIGMOID, 0, {{"x", 1}}, 1},
-    {"tanh", FN_TANH, 0, {{"x", 1}}, 1},
     {"softmax", FN_SOFTMAX, 0, {{"x", 1}, {"axis", 0}}, 2},
     {"bce", FN_BCE, 0, {{"y", 1}, {"target", 1}}, 2},
     {"cce", FN_CCE, 0, {{"y", 1}, {"target", 1}}, 2},
@@ -768,12 +771,6 @@ static const FnSpec functions[] = {
     {"l2", FN_L2, 0, {{"w", 1}}, 1},
     {"l1", FN_L1, 0, {{"w", 1}}, 1},
     {"accuracy", FN_ACCURACY, 0, {{"y", 1}, {"target", 1}}, 2},
-    {"exp", FN_EXP, 0, {{"x", 1}}, 1},
-    {"log", FN_LOG, 0, {{"x", 1}}, 1},
-    {"sqrt", FN_SQRT, 0, {{"x", 1}}, 1},
-    {"abs", FN_ABS, 0, {{"x", 1}}, 1},
-    {"square", FN_SQUARE, 0, {{"x", 1}}, 1},
-    {"softplus", FN_SOFTPLUS, 0, {{"x", 1}}, 1},
     {"pow", FN_POW, 0, {{"x", 1}, {"p", 1}}, 2},
     {"stop_gradient", FN_STOP_GRADIENT, 0, {{"x", 1}}, 1},
     {"sum", FN_SUM, 0, {{"x", 1}, {"axis", 1}}, 2},
@@ -789,9 +786,20 @@ static const FnSpec functions[] = {
 };
 #define NFUNCTIONS ((int)(sizeof functions / sizeof functions[0]))
 
+/* The elementwise maps of unary.def that the language has (fn = 1). */
+static const FnSpec unary_functions[] = {
+#define UNARY(id, name, fn, flags, sign, grad, reads, forward, derivative, act, kname, ktype) \
+    {fn ? name : NULL, FN_UNARY, 0, {{"x", 1}}, 1},
+#include "unary.def"
+#undef UNARY
+};
+#define NUNARY_FUNCTIONS ((int)(sizeof unary_functions / sizeof unary_functions[0]))
+
 static const FnSpec *find_function(const char *name) {
     for (int i = 0; i < NFUNCTIONS; i++)
         if (!strcmp(functions[i].name, name)) return &functions[i];
+    for (int i = 0; i < NUNARY_FUNCTIONS; i++)
+        if (unary_functions[i].name && !strcmp(unary_functions[i].name, name)) return &unary_functions[i];
     return NULL;
 }
 
@@ -986,9 +994,7 @@ static int call_function(Lower *L, const FnSpec *fn, Expr *call, int first, Loc 
         if (a1 < 0 || a2 < 0) return -1;
         return ir_add3(g, OP_WHERE, a0, a1, a2, loc);
     }
-    case FN_RELU: return ir_add1(g, OP_RELU, a0, loc);
-    case FN_SIGMOID: return ir_add1(g, OP_SIGMOID, a0, loc);
-    case FN_TANH: return ir_add1(g, OP_TANH, a0, loc);
+    case FN_UNARY: return ir_add1(g, (Op)unary_function(fn->name), a0, loc);
     case FN_SOFTMAX: {
         int axis = -1;
         if (b[1] && !axis_arg(b[1], what, &axis)) return -1;
@@ -1022,12 +1028,6 @@ static int call_function(Lower *L, const FnSpec *fn, Expr *call, int first, Loc 
         }
         return v;
     }
-    case FN_EXP: return ir_add1(g, OP_EXP, a0, loc);
-    case FN_LOG: return ir_add1(g, OP_LOG, a0, loc);
-    case FN_SQRT: return ir_add1(g, OP_SQRT, a0, loc);
-    case FN_ABS: return ir_add1(g, OP_ABS, a0, loc);
-    case FN_SQUARE: return ir_add1(g, OP_SQUARE, a0, loc);
-    case FN_SOFTPLUS: return ir_add1(g, OP_SOFTPLUS, a0, loc);
     case FN_STOP_GRADIENT: return ir_add1(g, OP_STOP_GRADIENT, a0, loc);
     case FN_POW: {
         int p = lower_expr(L, b[1]);
@@ -1143,10 +1143,13 @@ static int apply_callee(Lower *L, Expr *callee, int x, Loc loc) {
     }
     const FnSpec *fn = find_function(name);
     if (fn) return call_function(L, fn, callee->kind == EX_CALL ? callee : NULL, x, loc);
-    const char *names[NFUNCTIONS + LK_COUNT];
-    for (int i = 0; i < NFUNCTIONS; i++) names[i] = functions[i].name;
-    for (int k = 0; k < LK_COUNT; k++) names[NFUNCTIONS + k] = layer_kind_name[k];
-    error_at(name_loc, "unknown layer or function '%s'%s", name, suggest(name, names, NFUNCTIONS + LK_COUNT));
+    const char *names[NFUNCTIONS + NUNARY_FUNCTIONS + LK_COUNT];
+    int nnames = 0;
+    for (int i = 0; i < NFUNCTIONS; i++) names[nnames++] = functions[i].name;
+    for (int i = 0; i < NUNARY_FUNCTIONS; i++)
+        if (unary_functions[i].name) names[nnames++] = unary_functions[i].name;
+    for (int k = 0; k < LK_COUNT; k++) names[nnames++] = layer_kind_name[k];
+    error_at(name_loc, "unknown layer or function '%s'%s", name, suggest(name, names, nnames));
     return -1;
 }
 

@@ -509,7 +509,7 @@ static int shape_accuracy(Graph *g, Node *n) {
 }
 
 static ShapeRule *const shape_rules[OP_COUNT] = {
-#define OP(id, name, arity, flags, shape, grad, emit) [OP_##id] = shape_##shape,
+#define OP(id, name, arity, flags, sign, shape, grad, emit) [OP_##id] = shape_##shape,
 #include "ops.def"
 #undef OP
 };

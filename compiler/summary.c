@@ -148,7 +148,8 @@ static const struct {
 #define NLAYER_TYPES ((int)(sizeof layer_types / sizeof layer_types[0]))
 
 /* The functions of the language: the Keras layer (a merge, flatten, pools,
- * dropout) or Keras 3 op that computes the same. */
+ * dropout) or Keras 3 op that computes the same. The elementwise maps
+ * (relu, exp, ...) have theirs in unary.def. */
 static const struct {
     const char *fn, *name, *type;
 } call_types[] = {
@@ -169,16 +170,7 @@ static const struct {
     {"global_maxpool2d", "global_max_pooling2d", "GlobalMaxPooling2D"},
     {"cast", "cast", "Cast"},
     {"where", "where", "Where"},
-    {"relu", "relu", "Relu"},
-    {"sigmoid", "sigmoid", "Sigmoid"},
-    {"tanh", "tanh", "Tanh"},
     {"softmax", "softmax", "Softmax"},
-    {"exp", "exp", "Exp"},
-    {"log", "log", "Log"},
-    {"sqrt", "sqrt", "Sqrt"},
-    {"abs", "absolute", "Absolute"},
-    {"square", "square", "Square"},
-    {"softplus", "softplus", "Softplus"},
     {"pow", "power", "Power"},
     {"stop_gradient", "stop_gradient", "StopGradient"},
     {"sum", "sum", "Sum"},
@@ -446,6 +438,11 @@ static Visit visit_begin(Builder *B, const Expr *e, int named) {
                 v.name = call_types[i].name;
                 v.type = call_types[i].type;
             }
+        int unary = v.fn ? unary_function(v.fn) : -1;
+        if (unary >= 0) {
+            v.name = unary_info[unary].keras_name;
+            v.type = unary_info[unary].keras_type;
+        }
     }
     /* cast(x, float) of a float value makes no node: the value the statement
      * named is then its argument's. */

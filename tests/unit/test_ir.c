@@ -614,7 +614,7 @@ static void test_print_compiled(void) {
                            "%5 = mse %4, %1 : float scalar  @6\n"
                            "%6 = const 1 : float scalar  @6\n"
                            "%7 = loss_grad %4, %1, %6 of=mse : float[n, 2]  @6\n"
-                           "%8 = tanh_grad %4, %7 : float[n, 2]  ; d_y  @4\n"
+                           "%8 = unary_grad %4, %7 of=tanh : float[n, 2]  ; d_y  @4\n"
                            "%9 = sum_to %8 : float[2]  @4\n"
                            "%10 = matmul_dw %0, %8 : float[3, 2]  @4\n"
                            "output %4\n"
