@@ -2,6 +2,8 @@
 #
 #   make           build ./mnc and the runtime (build/libmnrt.a)
 #   make test      every test; prints "N passed, M failed" last
+#                  (make test SECTION=gradcheck MODEL=two_concat: one section, one model;
+#                  bash tests/run_tests.sh --list names the sections)
 #   make demo      train a three-input model on a real data set with its generated
 #                  trainer; held-out accuracy, a few predictions
 #   make deps      install the Debian packages the build and tests need when missing
@@ -183,9 +185,14 @@ $(BUILD)/test_%: tests/unit/test_%.c $(COMPILER_OBJS) $(BUILD)/libmnrt.a runtime
 
 unit-tests: $(UNIT_TESTS:%=$(BUILD)/test_%)
 
+# SECTION and MODEL only from the command line (make test SECTION=snapshots
+# MODEL=two_concat), so that a MODEL in the environment leaves make test whole;
+# MODEL alone runs every section with that model in its loops.
+TEST_SECTION = $(if $(filter command line,$(origin SECTION)),$(SECTION))
+TEST_MODEL   = $(if $(filter command line,$(origin MODEL)),$(MODEL))
 test: deps
 	@$(MAKE) --no-print-directory -j2 $(MNC) $(BUILD)/libmnrt.a unit-tests $(BUILD)/asan/mnc fuzzers
-	@BUILD=$(BUILD) bash tests/run_tests.sh
+	@BUILD=$(BUILD) bash tests/run_tests.sh $(or $(TEST_SECTION),$(if $(TEST_MODEL),all)) $(TEST_MODEL)
 
 # ---- fuzzing (issue 13) ---------------------------------------------------------------------
 # libFuzzer harnesses (clang, ASan + UBSan) in tests/fuzz/, each with a seed

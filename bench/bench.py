@@ -325,7 +325,7 @@ def main(argv):
 
 
 def chain_source(kind, n):
-    """The generated models of tests/hostile.sh: x * w and n links."""
+    """The generated models of tests/sections/hostile.sh: x * w and n links."""
     head = "model m\ninput x : float[4]\ntarget t : float[4]\nparam w : float[4] = ones\n"
     if kind == "sum":
         body = "a = x * w" + " + x" * n + "\n"
@@ -342,7 +342,7 @@ def compile_scaling():
     d = os.path.join(ROOT, BUILD, "bench", "scaling")
     os.makedirs(d, exist_ok=True)
     print()
-    print("Compile time of long generated models (./mnc, median of 3; tests/hostile.sh makes the same files):")
+    print("Compile time of long generated models (./mnc, median of 3; tests/sections/hostile.sh makes the same files):")
     print()
     print("| model | links | .mn bytes | mnc s | max RSS MB | generated C bytes |")
     print("|---|---|---|---|---|---|")
