@@ -1,7 +1,8 @@
 # mnc — an ahead-of-time compiler from .mn models to C that trains.
 #
 #   make           build ./mnc and the runtime (build/libmnrt.a)
-#   make test      every test; prints "N passed, M failed" last
+#   make test      every test (MNC_VERIFY=1: mnc verifies the IR after every pass);
+#                  prints "N passed, M failed" last
 #   make demo      train a three-input model on a real data set with its generated
 #                  trainer; held-out accuracy, a few predictions
 #   make deps      install the Debian packages the build and tests need when missing
@@ -83,10 +84,11 @@ $(MNC): $(COMPILER_OBJS) $(BUILD)/compiler/main.o
 
 # The compiler again, under AddressSanitizer + UBSan, and with clang: make
 # test runs every model and broken model through the first and checks that
-# the second builds warning-free.
+# the second builds warning-free. The first is a debug build (-DMNC_DEBUG):
+# it verifies the IR after every pass, as MNC_VERIFY=1 does.
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 $(BUILD)/asan/mnc: $(COMPILER_SRCS) compiler/main.c grammar/mn.y grammar/mn.l compiler/*.h compiler/ops.def
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan MNC=$@ CFLAGS="$(SAN_FLAGS)" $@
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan MNC=$@ CFLAGS="$(SAN_FLAGS) -DMNC_DEBUG" $@
 $(BUILD)/clang/mnc: $(COMPILER_SRCS) compiler/main.c grammar/mn.y grammar/mn.l compiler/*.h compiler/ops.def
 	@$(MAKE) --no-print-directory CC=clang BUILD=$(BUILD)/clang MNC=$@ $@
 
@@ -185,7 +187,7 @@ unit-tests: $(UNIT_TESTS:%=$(BUILD)/test_%)
 
 test: deps
 	@$(MAKE) --no-print-directory -j2 $(MNC) $(BUILD)/libmnrt.a unit-tests $(BUILD)/asan/mnc fuzzers
-	@BUILD=$(BUILD) bash tests/run_tests.sh
+	@MNC_VERIFY=1 BUILD=$(BUILD) bash tests/run_tests.sh
 
 # ---- fuzzing (issue 13) ---------------------------------------------------------------------
 # libFuzzer harnesses (clang, ASan + UBSan) in tests/fuzz/, each with a seed
