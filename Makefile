@@ -1,7 +1,8 @@
 # mnc — an ahead-of-time compiler from .mn models to C that trains.
 #
 #   make           build ./mnc and the runtime (build/libmnrt.a)
-#   make test      every test; prints "N passed, M failed" last
+#   make test      every test; prints "N passed, M failed" last; mnc verifies its IR
+#                  after every pass (MNC_VERIFY=1)
 #                  (make test SECTION=gradcheck MODEL=two_concat: one section, one model;
 #                  bash tests/run_tests.sh --list names the sections)
 #   make demo      train a three-input model on a real data set with its generated
@@ -85,10 +86,11 @@ $(MNC): $(COMPILER_OBJS) $(BUILD)/compiler/main.o
 
 # The compiler again, under AddressSanitizer + UBSan, and with clang: make
 # test runs every model and broken model through the first and checks that
-# the second builds warning-free.
+# the second builds warning-free. The first is a debug build (-DMNC_DEBUG):
+# it verifies the IR after every pass, as MNC_VERIFY=1 does.
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 $(BUILD)/asan/mnc: $(COMPILER_SRCS) compiler/main.c grammar/mn.y grammar/mn.l compiler/*.h compiler/ops.def
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan MNC=$@ CFLAGS="$(SAN_FLAGS)" $@
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan MNC=$@ CFLAGS="$(SAN_FLAGS) -DMNC_DEBUG" $@
 $(BUILD)/clang/mnc: $(COMPILER_SRCS) compiler/main.c grammar/mn.y grammar/mn.l compiler/*.h compiler/ops.def
 	@$(MAKE) --no-print-directory CC=clang BUILD=$(BUILD)/clang MNC=$@ $@
 

@@ -244,11 +244,20 @@ void emit_trainer(Graph *g, const EmitOptions *opt, Buf *out); /* emit_trainer.c
 
 /* ---- driver.c: the passes in order ------------------------------------------ */
 typedef enum EmitKind { EMIT_C, EMIT_IR, EMIT_SUMMARY, EMIT_DOT, EMIT_TRAINER } EmitKind;
+/* The passes after parsing, in order; --dump=NAME prints the IR after one. */
+typedef enum Pass {
+    PASS_LOWER, PASS_CHECK, PASS_FUSE_LOGITS, PASS_AUTODIFF, PASS_FUSE_LINEAR, PASS_PLAN, PASS_COUNT
+} Pass;
+extern const char *const pass_names[PASS_COUNT]; /* "lower" .. "plan" (driver.c) */
+enum { DUMP_ALL = (1 << PASS_COUNT) - 1 };
 typedef struct CompileOptions {
     EmitKind emit;
     int check_only;              /* report errors and warnings only */
     int f64;                     /* --dtype f64 */
     int batch;                   /* --batch; 0: the train block's */
+    unsigned dump;               /* --dump: one bit per Pass (1u << PASS_x), 0 none; the IR after each
+                                    goes to `out` (";; after NAME" headers when several), then stop */
+    int verify;                  /* ir_verify after every pass, plan_verify after plan (MNC_VERIFY) */
     EmitOptions eo;
 } CompileOptions;
 /* Compiles the text of `path` into `out` (and, for EMIT_C, the header
@@ -256,6 +265,14 @@ typedef struct CompileOptions {
  * COMPILE_PREFIX_MAIN for a trainer whose prefix would be `main`. */
 enum { COMPILE_PREFIX_MAIN = 3 };
 int compile_model(const char *path, const char *text, const CompileOptions *o, Buf *out, Buf *header);
+/* plan.c, for the driver's checks and dumps: plan_check counts the plan's
+ * broken invariants (schedule order, liveness overlaps in the arena, bounds,
+ * the weights' layout), describing each on `report` unless NULL;
+ * plan_verify aborts through unreachable() when there is one. plan_print:
+ * what plan adds to the IR (weights' and arena offsets, schedules). */
+long plan_check(const Graph *g, FILE *report);
+void plan_verify(const Graph *g);
+void plan_print(Buf *out, const Graph *g);
 
 /* ---- summary.c: looking at a model (--emit=summary, --emit=dot) ------------ */
 typedef struct ModelView ModelView;

@@ -44,8 +44,16 @@ static const char usage_text[] =
     "                    for gradient checking)\n"
     "  --batch N         the largest batch of the generated calls (default: the\n"
     "                    train block's batch)\n"
+    "  --dump=PASS       print the IR after PASS to standard output and stop,\n"
+    "                    writing nothing (-d PASS, --dump PASS); PASS: lower, check,\n"
+    "                    fuse_logits, autodiff, fuse_linear, plan (with the\n"
+    "                    weights' and arena offsets and the schedules), or all\n"
+    "                    (each pass under a ';; after PASS' line); may be repeated\n"
     "  --help            this text\n"
     "  --version         mnc's version\n"
+    "\n"
+    "environment: MNC_VERIFY=1 checks the IR's invariants after every pass and\n"
+    "the memory plan's after plan (an internal error aborts)\n"
     "\n"
     "exit status: 0 success, 1 the model has errors, 2 usage or I/O error\n";
 
@@ -53,7 +61,9 @@ typedef struct Options {
     const char *input, *c_path, *h_path, *prefix;
     int check_only, f64;
     EmitKind emit;
-    int batch; /* 0: the train block's */
+    int emit_given;
+    int batch;     /* 0: the train block's */
+    unsigned dump; /* --dump: a bit per Pass */
 } Options;
 
 static int usage_error(const char *fmt, const char *arg) {
@@ -69,6 +79,19 @@ static int is_identifier(const char *s) {
         if (!(*s == '_' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9')))
             return 0;
     return 1;
+}
+
+/* --dump's value: the bits of the passes, or 0 (reported) when unknown. */
+static unsigned dump_passes(const char *v) {
+    if (v && !strcmp(v, "all")) return DUMP_ALL;
+    for (int p = 0; v && p < PASS_COUNT; p++)
+        if (!strcmp(v, pass_names[p])) return 1u << p;
+    Buf list = {0};
+    for (int p = 0; p < PASS_COUNT; p++) buf_printf(&list, "%s, ", pass_names[p]);
+    buf_puts(&list, "or all");
+    if (!v || !strcmp(v, "list")) usage_error("--dump takes a pass: %s", list.data);
+    else usage_error("%s", xsprintf("unknown pass '%s' for --dump; the passes: %s", v, list.data));
+    return 0;
 }
 
 /* Returns -1 to go on, or an exit status. */
@@ -93,6 +116,12 @@ static int parse_options(int argc, char **argv, Options *o) {
             while (k < 5 && strcmp(v, kinds[k])) k++;
             if (k == 5) return usage_error("unknown --emit kind '%s' (c, ir, summary, dot or trainer)", v);
             o->emit = (EmitKind)k;
+            o->emit_given = 1;
+        } else if (!strcmp(a, "--dump") || !strcmp(a, "-d") || !strncmp(a, "--dump=", 7)) {
+            const char *v = a[1] == '-' && a[6] == '=' ? a + 7 : (i + 1 < argc ? argv[++i] : NULL);
+            unsigned bits = dump_passes(v);
+            if (!bits) return 2;
+            o->dump |= bits;
         } else if (!strcmp(a, "--dtype") || !strncmp(a, "--dtype=", 8)) {
             const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
             if (!v) return usage_error("%s needs a value: f32 or f64", a);
@@ -124,6 +153,8 @@ static int parse_options(int argc, char **argv, Options *o) {
         }
     }
     if (!o->input) return usage_error("%s", "no input file");
+    if (o->dump && (o->check_only || o->emit_given || o->c_path || o->h_path))
+        return usage_error("%s", "--dump prints the IR and writes nothing: not with --check, --emit, -o or -H");
     return -1;
 }
 
@@ -216,7 +247,13 @@ static int run(int argc, char **argv) {
         error_plain("'%s' contains a NUL byte: not a .mn text file", o.input);
         return 2;
     }
-    CompileOptions co = {.emit = o.emit, .check_only = o.check_only, .f64 = o.f64, .batch = o.batch};
+    CompileOptions co = {.emit = o.emit, .check_only = o.check_only, .f64 = o.f64, .batch = o.batch, .dump = o.dump};
+#ifdef MNC_DEBUG
+    co.verify = 1; /* a debug build checks the IR after every pass */
+#else
+    const char *verify = getenv("MNC_VERIFY");
+    co.verify = verify && *verify && strcmp(verify, "0");
+#endif
     co.eo.prefix = o.prefix;
     const char *c_path = NULL, *h_path = NULL;
     if (o.emit == EMIT_TRAINER) { /* one file, which includes the model's header */
@@ -235,6 +272,10 @@ static int run(int argc, char **argv) {
     if (status == COMPILE_PREFIX_MAIN)
         return usage_error("%s", "the trainer's prefix cannot be 'main' (the program's main); give --prefix");
     if (status || o.check_only) return status;
+    if (o.dump) {
+        fwrite(out.data ? out.data : "", 1, out.len, stdout);
+        return fflush(stdout) ? 2 : 0;
+    }
     if (o.emit == EMIT_C) return write_outputs(c_path, &out, h_path, &header);
     if (o.emit == EMIT_TRAINER || (o.emit != EMIT_IR && o.c_path)) return write_output(c_path ? c_path : o.c_path, &out);
     fwrite(out.data, 1, out.len, stdout);

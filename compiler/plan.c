@@ -13,6 +13,7 @@
  *    arena is the largest of the three plans. Nothing is allocated at run
  *    time.
  */
+#include <stdarg.h>
 #include <stdlib.h>
 
 #include "ir.h"
@@ -269,4 +270,284 @@ void plan_memory(Graph *g) {
     if (!g->param_grad) unreachable(); /* autodiff runs first */
     layout_params(g);
     for (int k = 0; k < SCHED_COUNT && !diag_error_count(); k++) plan_schedule(g, (SchedKind)k);
+}
+
+/* ---- checking the plan (MNC_VERIFY) and printing it (--dump=plan) ----------
+ * plan_check recomputes what the plan must satisfy from the graph alone,
+ * independently of the treap above: the weights' layout; per schedule,
+ * the order (ids increasing, no sources, inputs sources or run earlier,
+ * the roots run), the lifetimes as plan_schedule defines them ([defined,
+ * last read], reads through views counting for the view's root, the roots
+ * alive to the end; views, sources and, in train, the parameter gradients
+ * outside the arena), and that no two values alive at once share bytes:
+ * O(n log n), by a sweep in order of definition over the live blocks
+ * sorted by offset (a Fenwick tree over their ranks), checking each new
+ * block against its neighbours only (the live blocks are disjoint). */
+
+static const char *const sched_names[SCHED_COUNT] = {"predict", "evaluate", "train_step"};
+
+typedef struct Check {
+    FILE *report;
+    long failures;
+} Check;
+
+static void failed(Check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void failed(Check *c, const char *fmt, ...) {
+    if (c->report && c->failures < 20) {
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("mnc: plan_verify: ", c->report);
+        vfprintf(c->report, fmt, ap);
+        fputc('\n', c->report);
+        va_end(ap);
+    }
+    c->failures++;
+}
+
+static void check_params(const Graph *g, Check *c) {
+    long off = 0, trainable = 0;
+    int frozen_seen = 0;
+    for (int i = 0; i < g->nparams; i++) {
+        int p = g->params[i];
+        if (p < 0 || p >= g->nnodes || g->nodes[p].op != OP_PARAM) {
+            failed(c, "params[%d] = %%%d is not a param", i, p);
+            continue;
+        }
+        const Node *n = &g->nodes[p];
+        if (n->param_offset != off) failed(c, "param %%%d at %d in the weights, expected %ld", p, n->param_offset, off);
+        if (n->trainable && frozen_seen) failed(c, "trainable param %%%d after a constant one", p);
+        frozen_seen |= !n->trainable;
+        off += shape_size(&n->shape);
+        if (n->trainable) trainable = off;
+        int d = g->param_grad[i];
+        if (d >= g->nnodes || (d >= 0 && !shape_equal(&g->nodes[d].shape, &n->shape)))
+            failed(c, "the gradient %%%d of param %%%d is not a value of its shape", d, p);
+    }
+    if (off != g->nparam_elems || trainable != g->ntrainable_elems)
+        failed(c, "the weights are %ld elements (%ld trainable), the plan says %ld (%ld)", off, trainable,
+               g->nparam_elems, g->ntrainable_elems);
+}
+
+/* Fenwick tree over 1..n: counts of live blocks by rank of offset. */
+static void fw_add(int *t, int n, int i, int d) {
+    for (; i <= n; i += i & -i) t[i] += d;
+}
+static int fw_prefix(const int *t, int i) {
+    int s = 0;
+    for (; i > 0; i -= i & -i) s += t[i];
+    return s;
+}
+/* The smallest i with prefix(i) >= k (1 <= k <= the total). */
+static int fw_kth(const int *t, int n, int k) {
+    int i = 0, step = 1;
+    while (step * 2 <= n) step *= 2;
+    for (; step; step /= 2)
+        if (i + step <= n && t[i + step] < k) {
+            i += step;
+            k -= t[i];
+        }
+    return i + 1;
+}
+
+typedef struct Placed {
+    long off;
+    int v;
+} Placed;
+
+static int by_offset(const void *a, const void *b) {
+    const Placed *x = a, *y = b;
+    if (x->off != y->off) return x->off < y->off ? -1 : 1;
+    return (x->v > y->v) - (x->v < y->v);
+}
+
+static void check_schedule(const Graph *g, SchedKind kind, Check *c) {
+    const Schedule *s = &g->sched[kind];
+    const char *name = sched_names[kind];
+    if (!s->order || !s->offset || s->n < 0 || s->n > g->nnodes) {
+        failed(c, "schedule %s: not planned", name);
+        return;
+    }
+    int n = s->n, nn = g->nnodes;
+    int *pos = xalloc(sizeof(int) * (size_t)(nn + 1));
+    for (int v = 0; v < nn; v++) pos[v] = -1;
+    for (int i = 0; i < n; i++) {
+        int v = s->order[i];
+        if (v < 0 || v >= nn || (i && v <= s->order[i - 1])) {
+            failed(c, "schedule %s: order[%d] = %%%d is out of range or not after order[%d]", name, i, v, i - 1);
+            return;
+        }
+        pos[v] = i;
+        if (op_info[g->nodes[v].op].flags & OPF_SOURCE) failed(c, "schedule %s: runs the source %%%d", name, v);
+        if (g->nodes[v].dead) failed(c, "schedule %s: runs the dead node %%%d", name, v);
+    }
+    for (int i = 0; i < n; i++) {
+        const Node *nd = &g->nodes[s->order[i]];
+        for (int k = 0; k < nd->nin; k++) {
+            int u = nd->in[k];
+            if (u < 0 || u >= nn) {
+                failed(c, "schedule %s: %%%d reads %%%d, not a value", name, s->order[i], u);
+                return;
+            }
+            if (!((op_info[g->nodes[u].op].flags & OPF_SOURCE) || (pos[u] >= 0 && pos[u] < i)))
+                failed(c, "schedule %s: %%%d reads %%%d, neither a source nor run before it", name, s->order[i], u);
+        }
+    }
+
+    /* the roots: what the schedule's function returns */
+    int *roots = NULL, nroots = 0;
+    if (kind == SCHED_PREDICT)
+        for (int i = 0; i < g->noutputs; i++) ir_push(&roots, &nroots, g->outputs[i]);
+    else ir_push(&roots, &nroots, g->loss);
+    if (kind == SCHED_EVAL)
+        for (int i = 0; i < g->nmetrics; i++) ir_push(&roots, &nroots, g->metrics[i].value);
+    char *grad = xalloc((size_t)nn + 1); /* in train: the parameter gradients, in the gradient buffer */
+    for (int i = 0; i < g->nparams; i++) {
+        int d = g->param_grad[i];
+        if (kind != SCHED_TRAIN || d < 0 || d >= nn) continue;
+        grad[d] = 1;
+        ir_push(&roots, &nroots, d);
+    }
+    for (int i = 0; i < nroots; i++) {
+        int r = roots[i];
+        if (r < 0 || r >= nn || !((op_info[g->nodes[r].op].flags & OPF_SOURCE) || pos[r] >= 0)) {
+            failed(c, "schedule %s: the result %%%d is not computed", name, r);
+            return;
+        }
+    }
+
+    /* lifetimes and sizes of the values in the arena */
+    char *in_arena = xalloc((size_t)nn + 1);
+    int *last = xalloc(sizeof(int) * (size_t)(nn + 1));
+    long *size = xalloc(sizeof(long) * (size_t)(nn + 1));
+    int nplaced = 0;
+    for (int i = 0; i < n; i++) {
+        int v = s->order[i];
+        const Node *nd = &g->nodes[v];
+        if (op_info[nd->op].flags & OPF_VIEW) continue;
+        if (grad[v]) {
+            if (s->offset[v] != -1) failed(c, "schedule %s: the gradient %%%d is in the arena", name, v);
+            continue;
+        }
+        in_arena[v] = 1;
+        last[v] = i;
+        size[v] = round_up(shape_size(&nd->shape) * (nd->shape.batched ? g->train.batch : 1));
+        if (size[v] > 0) nplaced++;
+        long off = s->offset[v];
+        if (off < 0 || off % ALIGN || off > s->arena_size - size[v])
+            failed(c, "schedule %s: %%%d at %ld, %ld elements: outside the arena of %ld or not aligned to %d", name, v,
+                   off, size[v], s->arena_size, ALIGN);
+    }
+    if (s->arena_size < 0 || s->arena_size > MN_MAX_ELEMS)
+        failed(c, "schedule %s: an arena of %ld elements", name, s->arena_size);
+    for (int i = 0; i < n; i++) {
+        const Node *nd = &g->nodes[s->order[i]];
+        for (int k = 0; k < nd->nin; k++) {
+            int r = storage_root(g, nd->in[k]);
+            if (in_arena[r] && last[r] < i) last[r] = i;
+        }
+    }
+    for (int i = 0; i < nroots; i++) {
+        int r = storage_root(g, roots[i]);
+        if (in_arena[r]) last[r] = n;
+    }
+    for (int v = 0; v < nn; v++) {
+        if (pos[v] >= 0 && (op_info[g->nodes[v].op].flags & OPF_VIEW)) {
+            if (s->offset[v] != s->offset[storage_root(g, v)])
+                failed(c, "schedule %s: the view %%%d at %ld, its storage %%%d at %ld", name, v, s->offset[v],
+                       storage_root(g, v), s->offset[storage_root(g, v)]);
+        } else if (pos[v] < 0 && s->offset[v] != -1) {
+            failed(c, "schedule %s: %%%d is not run but has the offset %ld", name, v, s->offset[v]);
+        }
+    }
+
+    /* the sweep: blocks enter in order of definition, leave after their last read */
+    Placed *byoff = xalloc(sizeof(Placed) * (size_t)(nplaced + 1));
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        int v = s->order[i];
+        if (in_arena[v] && size[v] > 0) byoff[k++] = (Placed){s->offset[v], v};
+    }
+    qsort(byoff, (size_t)nplaced, sizeof *byoff, by_offset);
+    int *rank = xalloc(sizeof(int) * (size_t)(nn + 1)); /* 1-based */
+    for (int r = 0; r < nplaced; r++) rank[byoff[r].v] = r + 1;
+    int *tree = xalloc(sizeof(int) * (size_t)(nplaced + 2));
+    int *dead_head = xalloc(sizeof(int) * (size_t)(n + 2)), *dead_next = xalloc(sizeof(int) * (size_t)(nn + 1));
+    for (int t = 0; t <= n; t++) dead_head[t] = -1;
+    int expired = 0, live = 0;
+    for (int i = 0; i < n; i++) {
+        int v = s->order[i];
+        if (!in_arena[v] || size[v] == 0) continue;
+        for (; expired < i; expired++)
+            for (int u = dead_head[expired]; u >= 0; u = dead_next[u]) {
+                fw_add(tree, nplaced, rank[u], -1);
+                live--;
+            }
+        long off = s->offset[v], end = off + size[v];
+        int before = fw_prefix(tree, rank[v] - 1);
+        int near[2] = {before > 0 ? fw_kth(tree, nplaced, before) : 0,
+                       before < live ? fw_kth(tree, nplaced, before + 1) : 0};
+        for (int j = 0; j < 2; j++) {
+            if (!near[j]) continue;
+            int u = byoff[near[j] - 1].v;
+            long uoff = s->offset[u], uend = uoff + size[u];
+            if (uoff < end && off < uend)
+                failed(c, "schedule %s: %%%d [%d, %d] at [%ld, %ld) overlaps %%%d [%d, %d] at [%ld, %ld)", name, v,
+                       i, last[v], off, end, u, pos[u], last[u], uoff, uend);
+        }
+        fw_add(tree, nplaced, rank[v], 1);
+        live++;
+        dead_next[v] = dead_head[last[v]];
+        dead_head[last[v]] = v;
+    }
+}
+
+long plan_check(const Graph *g, FILE *report) {
+    Check c = {report, 0};
+    if (!g->param_grad) {
+        failed(&c, "no gradients: autodiff has not run");
+        return c.failures;
+    }
+    check_params(g, &c);
+    for (int k = 0; k < SCHED_COUNT; k++) check_schedule(g, (SchedKind)k, &c);
+    if (report && c.failures > 20) fprintf(report, "mnc: plan_verify: %ld failures in all\n", c.failures);
+    return c.failures;
+}
+
+void plan_verify(const Graph *g) {
+    if (plan_check(g, stderr)) unreachable();
+}
+
+void plan_print(Buf *out, const Graph *g) {
+    buf_printf(out, "weights %ld elements, %ld trainable\n", g->nparam_elems, g->ntrainable_elems);
+    for (int i = 0; i < g->nparams; i++) {
+        const Node *p = &g->nodes[g->params[i]];
+        buf_printf(out, "param %%%d @%d +%ld", g->params[i], p->param_offset, shape_size(&p->shape));
+        if (g->param_grad[i] >= 0) buf_printf(out, " grad %%%d", g->param_grad[i]);
+        if (p->name) buf_printf(out, "  ; %s", p->name);
+        buf_putc(out, '\n');
+    }
+    char *grad = xalloc((size_t)g->nnodes + 1);
+    for (int i = 0; i < g->nparams; i++)
+        if (g->param_grad[i] >= 0) grad[g->param_grad[i]] = 1;
+    for (int k = 0; k < SCHED_COUNT; k++) {
+        const Schedule *s = &g->sched[k];
+        buf_printf(out, "schedule %s: %d nodes, arena %ld elements (batch %d)\n", sched_names[k], s->n, s->arena_size,
+                   g->train.batch);
+        for (int i = 0; i < s->n; i++) {
+            int v = s->order[i];
+            const Node *n = &g->nodes[v];
+            buf_printf(out, "  %%%d", v);
+            if (op_info[n->op].flags & OPF_VIEW) {
+                int r = storage_root(g, v);
+                if (s->offset[v] >= 0) buf_printf(out, " @%ld view of %%%d", s->offset[v], r);
+                else buf_printf(out, " view of %%%d, outside the arena", r);
+            } else if (k == SCHED_TRAIN && grad[v]) {
+                buf_puts(out, " in the gradient buffer");
+            } else {
+                long size = round_up(shape_size(&n->shape) * (n->shape.batched ? g->train.batch : 1));
+                buf_printf(out, " @%ld +%ld", s->offset[v], size);
+            }
+            buf_putc(out, '\n');
+        }
+    }
 }

@@ -24,6 +24,9 @@
 set -u
 CALLER_DIR=$PWD
 cd "$(dirname "$0")/.."
+# Every mnc run of the tests verifies the IR after each pass (ir_verify,
+# plan_verify): an internal inconsistency aborts mnc, and its check fails.
+export MNC_VERIFY=${MNC_VERIFY-1}
 
 # ---- the sections, in the order a full run takes them -----------------------------------------
 # add_section NAME 'MODELS' TITLE: MODELS are the files of the section's
@@ -36,6 +39,8 @@ add_section cunit 'tests/unit/test_*.c' \
     "CUnit suites"
 add_section cli '' \
     "command line"
+add_section dump '' \
+    "between the passes: mnc --dump=PASS, MNC_VERIFY=1"
 add_section summary '' \
     "looking at a model: --emit=summary (Keras's table and counts), --emit=dot (Graphviz)"
 add_section sanitizers 'examples/*.mn examples/errors/*.mn tests/ops/*.mn tests/diagnostics/*.mn' \

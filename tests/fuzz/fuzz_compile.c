@@ -80,7 +80,7 @@ static int compile(const char *text, EmitKind emit, int f64, Buf *out, Buf *head
     CHECK(stream);
     diag_set_stream(stream);
     diag_reset_counts();
-    CompileOptions o = {.emit = emit, .f64 = f64, .eo = {.header_name = "fuzz.h"}};
+    CompileOptions o = {.emit = emit, .f64 = f64, .verify = 1, .eo = {.header_name = "fuzz.h"}}; /* ir_verify, plan_verify */
     int rc = compile_model("fuzz.mn", text, &o, out, header);
     int reported = diag_error_count();
     diag_set_stream(NULL);

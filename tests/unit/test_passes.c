@@ -13,6 +13,8 @@
 #include <CUnit/Basic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "capture.h"
 
@@ -1133,6 +1135,226 @@ static void test_plan_views(void) {
     CU_ASSERT_EQUAL(g->sched[SCHED_PREDICT].offset[fx], -1);
 }
 
+/* ---- plan_check / plan_verify (MNC_VERIFY) --------------------------------------------- */
+
+/* Runs plan_verify(g) in a child; 1 when the child died abnormally (an abort). */
+static int plan_verify_aborts(const Graph *g) {
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        if (!freopen("/dev/null", "w", stderr)) _exit(3);
+        plan_verify(g);
+        _exit(0);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) < 0) return -1;
+    return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* plan_check's failures on g and what it printed (into *text). */
+static long plan_failures(const Graph *g, char **text) {
+    size_t len;
+    FILE *f = open_memstream(text, &len);
+    long n = plan_check(g, f);
+    fclose(f);
+    return n;
+}
+
+/* Every model the planner tests use passes the check, and ir_verify. */
+static void test_plan_check_clean(void) {
+    for (size_t m = 0; m < sizeof plan_models / sizeof plan_models[0]; m++) {
+        Graph *g = compile_ok(plan_models[m]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+        char *text = NULL;
+        CU_ASSERT_EQUAL(plan_failures(g, &text), 0);
+        CU_ASSERT_STRING_EQUAL(text, "");
+        free(text);
+        CU_ASSERT_EQUAL(plan_verify_aborts(g), 0);
+        plan_verify(g);
+        ir_verify(g);
+    }
+}
+
+/* two_concat's train_step: a = relu(...) and b = relu(...) are both alive
+ * until their concat; b moved onto a's bytes is one overlap, reported, and
+ * plan_verify aborts. */
+static void test_plan_check_overlap(void) {
+    Graph *g = compile_ok(two_concat);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    int a = find_named(g, OP_LINEAR, "a"), b = find_named(g, OP_LINEAR, "b");
+    CU_ASSERT_FATAL(a >= 0 && b >= 0);
+    Schedule *s = &g->sched[SCHED_TRAIN];
+    CU_ASSERT_FATAL(s->offset[a] >= 0 && s->offset[b] >= 0 && s->offset[a] != s->offset[b]);
+    long saved = s->offset[b];
+    s->offset[b] = s->offset[a];
+    char *text = NULL;
+    CU_ASSERT_EQUAL(plan_failures(g, &text), 1);
+    char *want = xsprintf("schedule train_step: %%%d", b);
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, want));
+    CU_ASSERT_PTR_NOT_NULL(strstr(text, xsprintf("overlaps %%%d", a)));
+    if (!strstr(text, "overlaps")) fprintf(stderr, "\n%s", text);
+    free(text);
+    CU_ASSERT_EQUAL(plan_verify_aborts(g), 1);
+    /* put back: clean again */
+    s->offset[b] = saved;
+    CU_ASSERT_EQUAL(plan_check(g, NULL), 0);
+    CU_ASSERT_EQUAL(plan_verify_aborts(g), 0);
+}
+
+/* A corrupted overlap is found in a long plan too (the sweep's neighbours),
+ * whichever pair is moved: every value moved onto one alive with it. */
+static void test_plan_check_overlap_long(void) {
+    Buf b = {0};
+    buf_puts(&b, "model long_mixed\ninput x : float[8]\ntarget t : float[1]\nh0 = x -> dense(8, activation=relu)\n");
+    for (int i = 1; i <= 30; i++) {
+        int w = 1 + (i * 17) % 37;
+        if (i % 7 == 0)
+            buf_printf(&b, "h%d = concat(h%d -> dense(%d, activation=tanh), h%d)\n", i, i - 1, w, i - 3);
+        else
+            buf_printf(&b, "h%d = h%d -> dense(%d, activation=tanh)\n", i, i - 1, w);
+    }
+    buf_puts(&b, "y = h30 -> dense(1, activation=sigmoid)\noutput y\nloss bce(y, t)\ntrain { batch = 5 }\n");
+    Graph *g = compile_ok(b.data);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    CU_ASSERT_EQUAL(plan_check(g, NULL), 0);
+    int tried = 0, caught = 0;
+    for (int k = 0; k < SCHED_COUNT; k++) {
+        Schedule *s = &g->sched[k];
+        for (int i = 0; i < s->n; i++) {
+            const Node *n = &g->nodes[s->order[i]];
+            int v = s->order[i];
+            if (s->offset[v] < 0 || (op_info[n->op].flags & OPF_VIEW)) continue;
+            for (int j = 0; j < n->nin; j++) {
+                int u = root_of(g, n->in[j]); /* alive at i, as v is */
+                if (s->offset[u] < 0 || s->offset[u] == s->offset[v]) continue;
+                long saved = s->offset[v];
+                s->offset[v] = s->offset[u];
+                tried++;
+                caught += plan_check(g, NULL) > 0;
+                s->offset[v] = saved;
+            }
+        }
+    }
+    CU_ASSERT(tried > 50);
+    CU_ASSERT_EQUAL(caught, tried);
+    CU_ASSERT_EQUAL(plan_check(g, NULL), 0);
+}
+
+/* 1 if two values of schedule k alive at once share bytes: every pair,
+ * lifetimes recomputed as check_schedule does. */
+static int brute_overlap(const Graph *g, SchedKind k) {
+    const Schedule *s = &g->sched[k];
+    int n = s->n;
+    int *first = xalloc(sizeof(int) * (size_t)(g->nnodes + 1)), *last = xalloc(sizeof(int) * (size_t)(g->nnodes + 1));
+    char *in_arena = xalloc((size_t)g->nnodes + 1);
+    long *size = xalloc(sizeof(long) * (size_t)(g->nnodes + 1));
+    for (int i = 0; i < n; i++) {
+        int v = s->order[i];
+        if ((op_info[g->nodes[v].op].flags & OPF_VIEW) || (k == SCHED_TRAIN && is_grad(g, v))) continue;
+        in_arena[v] = 1;
+        first[v] = last[v] = i;
+        const Shape *sh = &g->nodes[v].shape;
+        size[v] = (shape_size(sh) * (sh->batched ? g->train.batch : 1) + 15) / 16 * 16;
+    }
+    for (int i = 0; i < n; i++) {
+        const Node *nd = &g->nodes[s->order[i]];
+        for (int j = 0; j < nd->nin; j++) {
+            int r = root_of(g, nd->in[j]);
+            if (in_arena[r] && last[r] < i) last[r] = i;
+        }
+    }
+    if (k == SCHED_PREDICT)
+        for (int i = 0; i < g->noutputs; i++) last[root_of(g, g->outputs[i])] = n;
+    if (k != SCHED_PREDICT) last[root_of(g, g->loss)] = n;
+    if (k == SCHED_EVAL)
+        for (int i = 0; i < g->nmetrics; i++) last[root_of(g, g->metrics[i].value)] = n;
+    for (int a = 0; a < g->nnodes; a++)
+        for (int b = a + 1; in_arena[a] && b < g->nnodes; b++)
+            if (in_arena[b] && size[a] && size[b] && first[a] <= last[b] && first[b] <= last[a] &&
+                s->offset[a] < s->offset[b] + size[b] && s->offset[b] < s->offset[a] + size[a])
+                return 1;
+    return 0;
+}
+
+/* Random moves of one value to another aligned offset inside the arena:
+ * plan_check finds a failure exactly when some pair overlaps (all else
+ * stays valid). */
+static void test_plan_check_random_moves(void) {
+    Graph *g = compile_ok(plan_models[3]);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    unsigned long long rng = 12345;
+    int overlapping = 0, agree = 0, moves = 0;
+    for (int k = 0; k < SCHED_COUNT; k++) {
+        Schedule *s = &g->sched[k];
+        for (int trial = 0; trial < 300; trial++) {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            int v = s->order[(rng >> 33) % (unsigned long long)s->n];
+            const Node *nd = &g->nodes[v];
+            if (s->offset[v] < 0 || (op_info[nd->op].flags & OPF_VIEW)) continue;
+            int has_view = 0; /* a view's offset would have to move along */
+            for (int i = 0; i < s->n; i++)
+                has_view |= (op_info[g->nodes[s->order[i]].op].flags & OPF_VIEW) && root_of(g, s->order[i]) == v;
+            if (has_view) continue;
+            long size = (shape_size(&nd->shape) * (nd->shape.batched ? g->train.batch : 1) + 15) / 16 * 16;
+            long slots = (s->arena_size - size) / 16 + 1;
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            long saved = s->offset[v];
+            s->offset[v] = (long)((rng >> 33) % (unsigned long long)slots) * 16;
+            int want = brute_overlap(g, (SchedKind)k);
+            long got = plan_check(g, NULL);
+            moves++;
+            overlapping += want;
+            agree += want == (got > 0);
+            if (want != (got > 0))
+                fprintf(stderr, "\nschedule %d: %%%d moved to %ld: brute force %d, plan_check %ld\n", k, v, s->offset[v],
+                        want, got);
+            s->offset[v] = saved;
+        }
+    }
+    CU_ASSERT_EQUAL(agree, moves);
+    CU_ASSERT(overlapping > 10 && overlapping < moves); /* both kinds were tried */
+    CU_ASSERT_EQUAL(plan_check(g, NULL), 0);
+}
+
+/* Other broken invariants: outside the arena, misaligned, an input run
+ * after its reader, a view off its storage, the weights' layout. */
+static void test_plan_check_other(void) {
+    Graph *g = compile_ok(plan_models[1]);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+    CU_ASSERT_EQUAL(plan_check(g, NULL), 0);
+    Schedule *s = &g->sched[SCHED_PREDICT];
+    int h = find_named(g, OP_LINEAR, "h"), f = find_named(g, OP_RESHAPE, "f");
+    CU_ASSERT_FATAL(h >= 0 && f >= 0);
+    long saved = s->offset[h];
+    s->offset[h] = s->arena_size; /* past the end (and its views now differ) */
+    CU_ASSERT(plan_check(g, NULL) >= 1);
+    s->offset[h] = saved + 1; /* not aligned */
+    CU_ASSERT(plan_check(g, NULL) >= 1);
+    s->offset[h] = saved;
+    s->offset[f] = saved + 16; /* a view beside its storage */
+    CU_ASSERT_EQUAL(plan_check(g, NULL), 1);
+    s->offset[f] = saved;
+    CU_ASSERT_EQUAL(plan_check(g, NULL), 0);
+    /* h read before it runs: swap it with the node after it */
+    int i = 0;
+    while (s->order[i] != h) i++;
+    CU_ASSERT_FATAL(i + 1 < s->n);
+    int t = s->order[i];
+    s->order[i] = s->order[i + 1];
+    s->order[i + 1] = t;
+    CU_ASSERT(plan_check(g, NULL) >= 1);
+    CU_ASSERT_EQUAL(plan_verify_aborts(g), 1);
+    s->order[i + 1] = s->order[i];
+    s->order[i] = t;
+    CU_ASSERT_EQUAL(plan_check(g, NULL), 0);
+    /* a param's offset in the weights */
+    g->nodes[g->params[0]].param_offset += 1;
+    CU_ASSERT(plan_check(g, NULL) >= 1);
+    g->nodes[g->params[0]].param_offset -= 1;
+    CU_ASSERT_EQUAL(plan_check(g, NULL), 0);
+}
+
 /* ---- determinism -------------------------------------------------------------------- */
 
 static void test_determinism(void) {
@@ -1269,6 +1491,11 @@ int main(void) {
     CU_add_test(p, "two_concat", test_plan_two_concat);
     CU_add_test(p, "frozen params last", test_plan_frozen_first_in_file);
     CU_add_test(p, "views", test_plan_views);
+    CU_add_test(p, "plan_check: every model clean", test_plan_check_clean);
+    CU_add_test(p, "plan_check: an overlap of two live values is caught, plan_verify aborts", test_plan_check_overlap);
+    CU_add_test(p, "plan_check: every live pair moved together is caught (long model)", test_plan_check_overlap_long);
+    CU_add_test(p, "plan_check: random moves, checked against every pair", test_plan_check_random_moves);
+    CU_add_test(p, "plan_check: bounds, alignment, views, order, weights", test_plan_check_other);
     CU_pSuite m = CU_add_suite("determinism", NULL, NULL);
     CU_add_test(m, "same source, same IR", test_determinism);
     CU_pSuite b = CU_add_suite("regressions", NULL, NULL);
