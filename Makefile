@@ -30,7 +30,8 @@ BLAS_LIBS  = -lopenblas -lm
 BUILD ?= build
 MNC   ?= mnc
 COMPILER_SRCS = compiler/util.c compiler/diag.c compiler/ast.c compiler/ir.c compiler/shape.c \
-                compiler/lower.c compiler/check.c compiler/autodiff.c compiler/fuse.c \
+                compiler/lower.c compiler/lower_args.c compiler/lower_fn.c compiler/layers.c \
+                compiler/check.c compiler/autodiff.c compiler/fuse.c \
                 compiler/plan.c compiler/emit_c.c compiler/summary.c compiler/emit_trainer.c compiler/driver.c
 RUNTIME_SRCS  = runtime/mn_rng.c runtime/mn_init.c runtime/mn_safetensors.c runtime/mn_optim.c runtime/mn_threads.c runtime/mn_gemm.c \
                 runtime/mn_data.c runtime/mn_trainer.c
@@ -69,7 +70,7 @@ $(BUILD)/mn.tab.c $(BUILD)/mn.tab.h: grammar/mn.y compiler/ast.h compiler/mnc.h
 $(BUILD)/lex.mn.c: grammar/mn.l $(BUILD)/mn.tab.h
 	flex -o $@ grammar/mn.l
 
-$(BUILD)/%.o: %.c compiler/mnc.h compiler/ast.h compiler/ir.h compiler/ops.def runtime/mn_runtime.h runtime/mn_math.h runtime/mn_internal.h
+$(BUILD)/%.o: %.c compiler/mnc.h compiler/ast.h compiler/ir.h compiler/lower.h compiler/ops.def compiler/unary.def runtime/mn_runtime.h runtime/mn_math.h runtime/mn_internal.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Icompiler -Iruntime -I$(BUILD) -c $< -o $@
 
@@ -89,9 +90,9 @@ $(MNC): $(COMPILER_OBJS) $(BUILD)/compiler/main.o
 # the second builds warning-free. The first is a debug build (-DMNC_DEBUG):
 # it verifies the IR after every pass, as MNC_VERIFY=1 does.
 SAN_FLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-$(BUILD)/asan/mnc: $(COMPILER_SRCS) compiler/main.c grammar/mn.y grammar/mn.l compiler/*.h compiler/ops.def
+$(BUILD)/asan/mnc: $(COMPILER_SRCS) compiler/main.c grammar/mn.y grammar/mn.l compiler/*.h compiler/ops.def compiler/unary.def
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan MNC=$@ CFLAGS="$(SAN_FLAGS) -DMNC_DEBUG" $@
-$(BUILD)/clang/mnc: $(COMPILER_SRCS) compiler/main.c grammar/mn.y grammar/mn.l compiler/*.h compiler/ops.def
+$(BUILD)/clang/mnc: $(COMPILER_SRCS) compiler/main.c grammar/mn.y grammar/mn.l compiler/*.h compiler/ops.def compiler/unary.def
 	@$(MAKE) --no-print-directory CC=clang BUILD=$(BUILD)/clang MNC=$@ $@
 
 # ---- the runtime ------------------------------------------------------------------------------
@@ -215,7 +216,7 @@ FUZZ_BINS     = $(FUZZERS:%=$(BUILD)/fuzz/fuzz_%)
 .PHONY: fuzz fuzzers fuzz-replay
 fuzzers: $(FUZZ_BINS)
 
-$(BUILD)/fuzz/fuzz_compile: tests/fuzz/fuzz_compile.c $(COMPILER_SRCS) $(PARSER_GEN) compiler/*.h compiler/ops.def \
+$(BUILD)/fuzz/fuzz_compile: tests/fuzz/fuzz_compile.c $(COMPILER_SRCS) $(PARSER_GEN) compiler/*.h compiler/ops.def compiler/unary.def \
         runtime/mn_runtime.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Icompiler -Iruntime -I$(BUILD) $< $(COMPILER_SRCS) $(PARSER_GEN) -lm -o $@

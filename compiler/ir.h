@@ -228,6 +228,9 @@ int broadcast_shapes(const Shape *a, const Shape *b, Shape *out); /* 0 if incomp
 
 /* ---- the passes ---------------------------------------------------------- */
 Graph *lower_program(const Program *prog, const char *path); /* lower.c */
+/* layers.c, the layer table: the Keras class of a layer kind ("dense" ->
+ * "Dense"), NULL when `name` is no layer (summary.c) */
+const char *layer_keras_type(const char *name);
 void check_graph(Graph *g);      /* check.c: model-level errors and warnings */
 void fuse_logits(Graph *g);      /* fuse.c: sigmoid+bce, softmax+cce -> logits forms */
 void autodiff(Graph *g);         /* autodiff.c: reverse mode from g->loss */

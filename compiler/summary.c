@@ -139,14 +139,6 @@ static int loc_cmp(const Loc *a, const Loc *b) {
 
 /* ---- names and types, as Keras has them ------------------------------------------- */
 
-static const struct {
-    const char *kind, *type;
-} layer_types[] = {
-    {"dense", "Dense"}, {"embedding", "Embedding"}, {"conv2d", "Conv2D"}, {"lstm", "LSTM"}, {"gru", "GRU"},
-    {"bidirectional", "Bidirectional"}, {"layernorm", "LayerNormalization"}, {"batchnorm", "BatchNormalization"},
-};
-#define NLAYER_TYPES ((int)(sizeof layer_types / sizeof layer_types[0]))
-
 /* The functions of the language: the Keras layer (a merge, flatten, pools,
  * dropout) or Keras 3 op that computes the same. The elementwise maps
  * (relu, exp, ...) have theirs in unary.def. */
@@ -250,12 +242,6 @@ static const char *fresh_name(Builder *B, const char *base) {
 static const Stmt *layer_stmt(Builder *B, const char *name) {
     const int *i = strmap_get(&B->layer_stmts, name);
     return i ? B->stmts[*i] : NULL;
-}
-
-static const char *layer_type(const char *kind) {
-    for (int i = 0; i < NLAYER_TYPES; i++)
-        if (!strcmp(layer_types[i].kind, kind)) return layer_types[i].type;
-    return NULL;
 }
 
 /* The layer a weight belongs to: "bidirectional.forward.kernel" -> "bidirectional". */
@@ -413,7 +399,7 @@ static Visit visit_begin(Builder *B, const Expr *e, int named) {
         if (ls) {
             v.layer = ls->name;
             v.ctor = ls->expr;
-        } else if (c->name && layer_type(c->name)) {
+        } else if (c->name && layer_keras_type(c->name)) {
             v.ctor = c;
         } else {
             v.fn = c->name;
@@ -492,7 +478,7 @@ static void visit_end(Builder *B, const Visit *v, int calls) {
         }
         int r = find_layer_row(B, layer);
         if (r < 0) {
-            const char *t = layer_type(v->ctor->name);
+            const char *t = layer_keras_type(v->ctor->name);
             r = add_row(B, ROW_LAYER, layer, t ? t : v->ctor->name, source_text(v->ctor->loc));
             count_weights(B, &B->m->rows[r]);
         }
