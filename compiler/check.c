@@ -92,6 +92,48 @@ static int is_constant(const Graph *g, int v) {
 
 static int is_penalty(const Graph *g, int v) { return g->nodes[v].op == OP_L2 || g->nodes[v].op == OP_L1; }
 
+/* The warning for each trainable param whose derivative's signs `der` lie
+ * within >= 0 or <= 0 (and vary: `varies`). */
+static void warn_one_signed(Graph *g, const int *der, const char *varies) {
+    for (int i = 0; i < g->nparams; i++) {
+        int p = g->params[i];
+        const Node *pn = &g->nodes[p];
+        int d = der[p];
+        if (!pn->trainable || !d || d == SG_ZERO || !varies[p]) continue;
+        int up = (d & ~SG_NONNEG) == 0, down = (d & ~SG_NONPOS) == 0;
+        if (!up && !down) continue;
+        /* The first use on the way to the loss says what the param is. */
+        int use = -1, penalty = 0;
+        for (int u = p + 1; u <= g->loss && use < 0; u++) {
+            const Node *un = &g->nodes[u];
+            if (!der[u] || un->dead) continue;
+            for (int k = 0; k < un->nin; k++)
+                if (un->in[k] == p) use = u;
+        }
+        if (use >= 0) {
+            const Node *un = &g->nodes[use];
+            penalty = (un->op == OP_MUL || un->op == OP_DIV) && un->nin == 2 &&
+                      is_penalty(g, un->in[un->in[0] == p ? 1 : 0]);
+        }
+        const char *effect = up ? "only ever increases the loss (its gradient is never negative), so gradient "
+                                  "descent drives it to minus infinity"
+                                : "only ever decreases the loss as it grows (its gradient is never positive), so "
+                                  "gradient descent drives it to plus infinity";
+        if (penalty)
+            warning_at(pn->loc, "param '%s' %s, where the penalty rewards large weights; keep a penalty "
+                       "strength fixed (trainable=false)", pn->name, effect);
+        else
+            warning_at(pn->loc, "param '%s' %s; for a learned loss weight use a bounded form such as "
+                       "exp(-s) * L + s", pn->name, effect);
+        if (use >= 0 && g->nodes[use].loc.line > 0) {
+            const Node *un = &g->nodes[use];
+            if (penalty) note_at(un->loc, "'%s' scales this %s penalty", pn->name, op_info[g->nodes[un->in[un->in[0] == p ? 1 : 0]].op].name);
+            else if (un->op == OP_MUL || un->op == OP_DIV) note_at(un->loc, "'%s' weights this loss term", pn->name);
+            else note_at(un->loc, "'%s' reaches the loss here", pn->name);
+        }
+    }
+}
+
 static void one_signed_params(Graph *g) {
     int nn = g->nnodes;
     int *val = xalloc(sizeof(int) * (size_t)(nn + 1));
@@ -178,44 +220,7 @@ static void one_signed_params(Graph *g) {
             varies[n->in[i]] |= var[i];
         }
     }
-
-    for (int i = 0; i < g->nparams; i++) {
-        int p = g->params[i];
-        const Node *pn = &g->nodes[p];
-        int d = der[p];
-        if (!pn->trainable || !d || d == SG_ZERO || !varies[p]) continue;
-        int up = (d & ~SG_NONNEG) == 0, down = (d & ~SG_NONPOS) == 0;
-        if (!up && !down) continue;
-        /* The first use on the way to the loss says what the param is. */
-        int use = -1, penalty = 0;
-        for (int u = p + 1; u <= g->loss && use < 0; u++) {
-            const Node *un = &g->nodes[u];
-            if (!der[u] || un->dead) continue;
-            for (int k = 0; k < un->nin; k++)
-                if (un->in[k] == p) use = u;
-        }
-        if (use >= 0) {
-            const Node *un = &g->nodes[use];
-            penalty = (un->op == OP_MUL || un->op == OP_DIV) && un->nin == 2 &&
-                      is_penalty(g, un->in[un->in[0] == p ? 1 : 0]);
-        }
-        const char *effect = up ? "only ever increases the loss (its gradient is never negative), so gradient "
-                                  "descent drives it to minus infinity"
-                                : "only ever decreases the loss as it grows (its gradient is never positive), so "
-                                  "gradient descent drives it to plus infinity";
-        if (penalty)
-            warning_at(pn->loc, "param '%s' %s, where the penalty rewards large weights; keep a penalty "
-                       "strength fixed (trainable=false)", pn->name, effect);
-        else
-            warning_at(pn->loc, "param '%s' %s; for a learned loss weight use a bounded form such as "
-                       "exp(-s) * L + s", pn->name, effect);
-        if (use >= 0 && g->nodes[use].loc.line > 0) {
-            const Node *un = &g->nodes[use];
-            if (penalty) note_at(un->loc, "'%s' scales this %s penalty", pn->name, op_info[g->nodes[un->in[un->in[0] == p ? 1 : 0]].op].name);
-            else if (un->op == OP_MUL || un->op == OP_DIV) note_at(un->loc, "'%s' weights this loss term", pn->name);
-            else note_at(un->loc, "'%s' reaches the loss here", pn->name);
-        }
-    }
+    warn_one_signed(g, der, varies);
 }
 
 void check_graph(Graph *g) {

@@ -503,84 +503,129 @@ static int add_layer_penalties(Lower *L, int loss) {
     return loss;
 }
 
+/* `input NAME : type` and `target NAME : type`, with range = [lo, hi] */
+static void lower_io(Lower *L, const Stmt *s) {
+    Graph *g = L->g;
+    Op op = s->kind == ST_INPUT ? OP_INPUT : OP_TARGET;
+    check_c_name(s->name, s->name_loc, s->kind == ST_INPUT ? "an input" : "a target");
+    int v = ir_source(g, op, type_shape(&s->type, 1), s->type.is_int ? DT_INT : DT_FLOAT, s->name, s->name_loc);
+    g->nodes[v].loc = s->loc;
+    if (s->kind == ST_INPUT) {
+        g->nodes[v].io_index = g->ninputs;
+        ir_push(&g->inputs, &g->ninputs, v);
+    } else {
+        g->nodes[v].io_index = g->ntargets;
+        ir_push(&g->targets, &g->ntargets, v);
+    }
+    define(L, s->name, s->name_loc, s->kind == ST_INPUT ? SYM_INPUT : SYM_TARGET, v);
+    for (Arg *a = s->args; a; a = a->next) {
+        if (strcmp(a->name, "range")) {
+            error_at(a->name_loc, "%s has no option '%s'; it has range = [lo, hi]",
+                     s->kind == ST_INPUT ? "input" : "target", a->name);
+            continue;
+        }
+        lower_range(L, &g->nodes[v], a->value);
+    }
+}
+
+/* `param NAME : float[..] = init, trainable=...` */
+static void lower_param(Lower *L, const Stmt *s) {
+    Graph *g = L->g;
+    if (s->type.is_int) {
+        error_at(s->type.loc, "a param is trainable: its type must be float");
+        define(L, s->name, s->name_loc, SYM_PARAM, -1);
+        return;
+    }
+    Init init;
+    int trainable = 1;
+    int ok = lower_init(L, s, &init);
+    for (Arg *a = s->args; a; a = a->next) {
+        if (!strcmp(a->name, "trainable")) ok &= bool_arg(a->value, "param", "trainable", &trainable);
+        else {
+            error_at(a->name_loc, "param has no option '%s'; it has trainable", a->name);
+            ok = 0;
+        }
+    }
+    int v = -1;
+    if (ok) {
+        v = new_param(L, s->name, s->type.rank, s->type.dims, init, s->loc);
+        g->nodes[v].trainable = trainable;
+    }
+    define(L, s->name, s->name_loc, SYM_PARAM, v);
+}
+
+/* `layer NAME = kind(...)`: a named layer, applied later */
+static void lower_layer_stmt(Lower *L, const Stmt *s) {
+    Layer *ly = NULL;
+    if (s->expr->kind != EX_CALL || layer_kind(s->expr->name) < 0) {
+        const char *name = s->expr->kind == EX_CALL ? s->expr->name : NULL;
+        Buf kinds = {0};
+        const char *kind_names[64];
+        for (int k = 0; k < nlayer_kinds && k < 64; k++) {
+            kind_names[k] = layer_kind_name(k);
+            buf_printf(&kinds, "%s%s(...)", k == 0 ? "" : k == nlayer_kinds - 1 ? " or " : ", ", kind_names[k]);
+        }
+        if (name && find_function(name))
+            error_at(s->expr->loc, "'%s' is a function, not a layer; a named layer is %s", name, kinds.data);
+        else
+            error_at(s->expr->loc, "unknown layer%s; expected %s%s", name ? xsprintf(" '%s'", name) : "", kinds.data,
+                     name ? suggest(name, kind_names, nlayer_kinds < 64 ? nlayer_kinds : 64) : "");
+    } else {
+        ly = make_layer(L, s->expr, s->name);
+        if (ly) {
+            ly->loc = s->loc;
+            remember_layer(L, ly);
+        }
+    }
+    Sym *sym = define(L, s->name, s->name_loc, SYM_LAYER, -1);
+    if (sym) sym->layer = ly;
+}
+
+/* `output a, b`: the values predict returns, by name */
+static void lower_outputs(Lower *L, const Stmt *s) {
+    Graph *g = L->g;
+    for (NameList *nl = s->names; nl; nl = nl->next) {
+        Sym *sym = find_sym(L, nl->name);
+        if (!sym) {
+            undefined_name(L, nl->name, nl->loc);
+            continue;
+        }
+        if (sym->kind != SYM_VALUE && sym->kind != SYM_INPUT && sym->kind != SYM_PARAM) {
+            error_at(nl->loc, "'%s' is not a value: an output is a value computed by the model", nl->name);
+            continue;
+        }
+        for (int i = 0; i < g->noutputs; i++)
+            if (!strcmp(g->output_names[i], nl->name)) {
+                error_at(nl->loc, "'%s' is already an output", nl->name);
+                sym = NULL;
+                break;
+            }
+        if (!sym || sym->value < 0) continue;
+        if (!check_c_name(nl->name, nl->loc, "an output")) continue;
+        if (g->nodes[sym->value].dtype != DT_FLOAT) {
+            error_at(nl->loc, "output '%s' is int; outputs are float values", nl->name);
+            continue;
+        }
+        int value = sym->value;
+        /* An output that is a constant, a param or an input gets a value of
+         * its own, computed by predict like any other. */
+        if (op_info[g->nodes[value].op].flags & OPF_SOURCE) value = ir_add1(g, OP_COPY, value, nl->loc);
+        const char **names = xalloc(sizeof(char *) * (size_t)(g->noutputs + 1));
+        if (g->noutputs) memcpy(names, g->output_names, sizeof(char *) * (size_t)g->noutputs);
+        names[g->noutputs] = nl->name;
+        g->output_names = names;
+        ir_push(&g->outputs, &g->noutputs, value);
+    }
+}
+
 static void lower_stmt(Lower *L, const Stmt *s) {
     Graph *g = L->g;
     L->cur = s;
     switch (s->kind) {
     case ST_INPUT:
-    case ST_TARGET: {
-        Op op = s->kind == ST_INPUT ? OP_INPUT : OP_TARGET;
-        check_c_name(s->name, s->name_loc, s->kind == ST_INPUT ? "an input" : "a target");
-        int v = ir_source(g, op, type_shape(&s->type, 1), s->type.is_int ? DT_INT : DT_FLOAT, s->name, s->name_loc);
-        g->nodes[v].loc = s->loc;
-        if (s->kind == ST_INPUT) {
-            g->nodes[v].io_index = g->ninputs;
-            ir_push(&g->inputs, &g->ninputs, v);
-        } else {
-            g->nodes[v].io_index = g->ntargets;
-            ir_push(&g->targets, &g->ntargets, v);
-        }
-        define(L, s->name, s->name_loc, s->kind == ST_INPUT ? SYM_INPUT : SYM_TARGET, v);
-        for (Arg *a = s->args; a; a = a->next) {
-            if (strcmp(a->name, "range")) {
-                error_at(a->name_loc, "%s has no option '%s'; it has range = [lo, hi]",
-                         s->kind == ST_INPUT ? "input" : "target", a->name);
-                continue;
-            }
-            lower_range(L, &g->nodes[v], a->value);
-        }
-        return;
-    }
-    case ST_PARAM: {
-        if (s->type.is_int) {
-            error_at(s->type.loc, "a param is trainable: its type must be float");
-            define(L, s->name, s->name_loc, SYM_PARAM, -1);
-            return;
-        }
-        Init init;
-        int trainable = 1;
-        int ok = lower_init(L, s, &init);
-        for (Arg *a = s->args; a; a = a->next) {
-            if (!strcmp(a->name, "trainable")) ok &= bool_arg(a->value, "param", "trainable", &trainable);
-            else {
-                error_at(a->name_loc, "param has no option '%s'; it has trainable", a->name);
-                ok = 0;
-            }
-        }
-        int v = -1;
-        if (ok) {
-            v = new_param(L, s->name, s->type.rank, s->type.dims, init, s->loc);
-            g->nodes[v].trainable = trainable;
-        }
-        define(L, s->name, s->name_loc, SYM_PARAM, v);
-        return;
-    }
-    case ST_LAYER: {
-        Layer *ly = NULL;
-        if (s->expr->kind != EX_CALL || layer_kind(s->expr->name) < 0) {
-            const char *name = s->expr->kind == EX_CALL ? s->expr->name : NULL;
-            Buf kinds = {0};
-            const char *kind_names[64];
-            for (int k = 0; k < nlayer_kinds && k < 64; k++) {
-                kind_names[k] = layer_kind_name(k);
-                buf_printf(&kinds, "%s%s(...)", k == 0 ? "" : k == nlayer_kinds - 1 ? " or " : ", ", kind_names[k]);
-            }
-            if (name && find_function(name))
-                error_at(s->expr->loc, "'%s' is a function, not a layer; a named layer is %s", name, kinds.data);
-            else
-                error_at(s->expr->loc, "unknown layer%s; expected %s%s", name ? xsprintf(" '%s'", name) : "", kinds.data,
-                         name ? suggest(name, kind_names, nlayer_kinds < 64 ? nlayer_kinds : 64) : "");
-        } else {
-            ly = make_layer(L, s->expr, s->name);
-            if (ly) {
-                ly->loc = s->loc;
-                remember_layer(L, ly);
-            }
-        }
-        Sym *sym = define(L, s->name, s->name_loc, SYM_LAYER, -1);
-        if (sym) sym->layer = ly;
-        return;
-    }
+    case ST_TARGET: lower_io(L, s); return;
+    case ST_PARAM: lower_param(L, s); return;
+    case ST_LAYER: lower_layer_stmt(L, s); return;
     case ST_ASSIGN: {
         int v = lower_expr(L, s->expr);
         if (v >= 0) {
@@ -595,40 +640,7 @@ static void lower_stmt(Lower *L, const Stmt *s) {
         define(L, s->name, s->name_loc, SYM_VALUE, v);
         return;
     }
-    case ST_OUTPUT:
-        for (NameList *nl = s->names; nl; nl = nl->next) {
-            Sym *sym = find_sym(L, nl->name);
-            if (!sym) {
-                undefined_name(L, nl->name, nl->loc);
-                continue;
-            }
-            if (sym->kind != SYM_VALUE && sym->kind != SYM_INPUT && sym->kind != SYM_PARAM) {
-                error_at(nl->loc, "'%s' is not a value: an output is a value computed by the model", nl->name);
-                continue;
-            }
-            for (int i = 0; i < g->noutputs; i++)
-                if (!strcmp(g->output_names[i], nl->name)) {
-                    error_at(nl->loc, "'%s' is already an output", nl->name);
-                    sym = NULL;
-                    break;
-                }
-            if (!sym || sym->value < 0) continue;
-            if (!check_c_name(nl->name, nl->loc, "an output")) continue;
-            if (g->nodes[sym->value].dtype != DT_FLOAT) {
-                error_at(nl->loc, "output '%s' is int; outputs are float values", nl->name);
-                continue;
-            }
-            int value = sym->value;
-            /* An output that is a constant, a param or an input gets a value of
-             * its own, computed by predict like any other. */
-            if (op_info[g->nodes[value].op].flags & OPF_SOURCE) value = ir_add1(g, OP_COPY, value, nl->loc);
-            const char **names = xalloc(sizeof(char *) * (size_t)(g->noutputs + 1));
-            if (g->noutputs) memcpy(names, g->output_names, sizeof(char *) * (size_t)g->noutputs);
-            names[g->noutputs] = nl->name;
-            g->output_names = names;
-            ir_push(&g->outputs, &g->noutputs, value);
-        }
-        return;
+    case ST_OUTPUT: lower_outputs(L, s); return;
     case ST_LOSS: {
         if (g->loss >= 0 || L->loss_loc.line) {
             error_at(s->loc, "a second 'loss' statement; write one loss as a sum of terms");
