@@ -1298,11 +1298,12 @@ static void provenance(Emit *E, Node *n) {
     out(E, "    /* %s%s:%d: %s */", n->backward ? "backward of " : "", basename_of(E->g->path), n->loc.line, src);
 }
 
-static void emit_schedule(Emit *E, SchedKind kind) {
+/* Nodes [from, to) of a schedule's order. */
+static void emit_schedule(Emit *E, SchedKind kind, int from, int to) {
     E->sched = kind;
     E->last_line = -1;
     Schedule *s = &E->g->sched[kind];
-    for (int i = 0; i < s->n; i++) {
+    for (int i = from; i < to; i++) {
         Node *n = node(E, s->order[i]);
         provenance(E, n);
         emit_rules[n->op](E, n);
@@ -1570,13 +1571,31 @@ static void emit_source(Emit *E, const EmitOptions *opt) {
     }
     out(E, "}");
 
+    /* the forward pass of predict and evaluate */
+    int shared = g->infer_shared;
+    if (shared) {
+        blank(E);
+        out(E, "/* The forward pass in inference mode, on n <= %s_BATCH samples: what", P);
+        out(E, " * both predict and evaluate compute (%d ops). */", shared);
+        out(E, "static void forward_infer(%s *m, const %s_inputs *in, int n)", p, p);
+        out(E, "{");
+        function_prologue(E, 0);
+        emit_schedule(E, SCHED_PREDICT, 0, shared);
+        blank(E);
+        out(E, "    (void)P;");
+        out(E, "    (void)in;");
+        out(E, "    (void)n;");
+        out(E, "}");
+    }
+
     /* predict */
     blank(E);
     out(E, "/* Inference on n <= %s_BATCH samples. */", P);
     out(E, "static void predict_batch(%s *m, const %s_inputs *in, int n, const %s_outputs *out)", p, p, p);
     out(E, "{");
     function_prologue(E, 0);
-    emit_schedule(E, SCHED_PREDICT);
+    if (shared) out(E, "    forward_infer(m, in, n);");
+    emit_schedule(E, SCHED_PREDICT, shared, g->sched[SCHED_PREDICT].n);
     blank(E);
     out(E, "    /* the outputs */");
     for (int i = 0; i < g->noutputs; i++) {
@@ -1617,7 +1636,8 @@ static void emit_source(Emit *E, const EmitOptions *opt) {
     out(E, "{");
     function_prologue(E, 0);
     out(E, "    if (n < 1 || n > %s_BATCH) return (%s)NAN;", P, T);
-    emit_schedule(E, SCHED_EVAL);
+    if (shared) out(E, "    forward_infer(m, in, n);");
+    emit_schedule(E, SCHED_EVAL, shared, g->sched[SCHED_EVAL].n);
     blank(E);
     out(E, "    if (metrics) {");
     for (int i = 0; i < g->nmetrics; i++) out(E, "        metrics[%d] = %s;", i, elem(E, g->metrics[i].value, "0"));
@@ -1641,7 +1661,7 @@ static void emit_source(Emit *E, const EmitOptions *opt) {
             out(E, "    memset(G + %d, 0, sizeof(%s) * %ld); /* %s: the loss does not depend on it */", w->param_offset, T,
                 shape_size(&w->shape), w->name);
     }
-    emit_schedule(E, SCHED_TRAIN);
+    emit_schedule(E, SCHED_TRAIN, 0, g->sched[SCHED_TRAIN].n);
     blank(E);
     out(E, "    (void)P;");
     out(E, "    (void)G;");

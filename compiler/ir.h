@@ -182,6 +182,8 @@ typedef struct Graph {
     long nparam_elems;      /* plan: size of the flat parameter buffer */
     long ntrainable_elems;  /* plan: trainable params come first */
     Schedule sched[SCHED_COUNT];
+    int infer_shared;       /* plan: predict's and evaluate's first infer_shared nodes are the same, at the same
+                             * offsets (their shared forward, emitted once) */
 } Graph;
 
 /* ---- ir.c: building and inspecting -------------------------------------- */

@@ -5,13 +5,16 @@
  *    gradient buffer has exactly that length.
  * 2. Schedules: predict runs what the outputs need; evaluate what the loss
  *    and metrics need; train_step what the loss and the parameter gradients
- *    need. Nodes run in id order (a topological order).
+ *    need. Predict and evaluate (both in inference mode) first run the
+ *    nodes both need, in id order, at the same offsets: emit_c emits them
+ *    once, as forward_infer(); then each its own rest, in id order.
+ *    train_step runs its nodes in id order.
  * 3. Arena: every value of a schedule that is not a source, a view or a
  *    parameter gradient gets an offset in one arena, sized for the maximum
  *    batch. Offsets come from lifetimes [defined, last read] by first fit:
- *    two values share bytes only if their lifetimes do not overlap. The
- *    arena is the largest of the three plans. Nothing is allocated at run
- *    time.
+ *    two values share bytes only if their lifetimes do not overlap. One
+ *    plan covers predict and evaluate (plan_inference), one train_step;
+ *    the arena is the larger. Nothing is allocated at run time.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -161,68 +164,71 @@ static long fit(const Block *b, int t, long from, long size) {
     return -1;
 }
 
-static void plan_schedule(Graph *g, SchedKind kind) {
-    Schedule *s = &g->sched[kind];
+/* The nodes a schedule runs: what its roots need, sources excepted. */
+static char *needed(const Graph *g, SchedKind kind, int **roots, int *nroots) {
     char *need = xalloc((size_t)g->nnodes + 1);
-    int *roots = NULL, nroots = 0;
+    *roots = NULL;
+    *nroots = 0;
     if (kind == SCHED_PREDICT)
-        for (int i = 0; i < g->noutputs; i++) ir_push(&roots, &nroots, g->outputs[i]);
-    if (kind != SCHED_PREDICT) ir_push(&roots, &nroots, g->loss);
+        for (int i = 0; i < g->noutputs; i++) ir_push(roots, nroots, g->outputs[i]);
+    if (kind != SCHED_PREDICT) ir_push(roots, nroots, g->loss);
     if (kind == SCHED_EVAL)
-        for (int i = 0; i < g->nmetrics; i++) ir_push(&roots, &nroots, g->metrics[i].value);
+        for (int i = 0; i < g->nmetrics; i++) ir_push(roots, nroots, g->metrics[i].value);
     if (kind == SCHED_TRAIN)
         for (int i = 0; i < g->nparams; i++)
-            if (g->param_grad[i] >= 0) ir_push(&roots, &nroots, g->param_grad[i]);
-    for (int i = 0; i < nroots; i++) need[roots[i]] = 1;
+            if (g->param_grad[i] >= 0) ir_push(roots, nroots, g->param_grad[i]);
+    for (int i = 0; i < *nroots; i++) need[(*roots)[i]] = 1;
     for (int v = g->nnodes - 1; v >= 0; v--)
         if (need[v])
             for (int i = 0; i < g->nodes[v].nin; i++) need[g->nodes[v].in[i]] = 1;
+    for (int v = 0; v < g->nnodes; v++)
+        if (op_info[g->nodes[v].op].flags & OPF_SOURCE) need[v] = 0;
+    return need;
+}
 
-    s->n = 0;
-    s->order = xalloc(sizeof(int) * (size_t)(g->nnodes + 1));
-    s->offset = xalloc(sizeof(long) * (size_t)(g->nnodes + 1));
-    int *pos = xalloc(sizeof(int) * (size_t)(g->nnodes + 1));
-    for (int v = 0; v < g->nnodes; v++) {
-        s->offset[v] = -1;
-        if (need[v] && !(op_info[g->nodes[v].op].flags & OPF_SOURCE)) {
-            pos[v] = s->n;
-            s->order[s->n++] = v;
-        }
-    }
+/* Offsets for the nodes order[0..n) run in that order (a topological one):
+ * root r must stay intact until position keep[r] (a node's own last read
+ * otherwise). offset[] gets the offsets, -1 elsewhere; returns the arena
+ * size, or -1 after reporting an arena that is too large. */
+static long place(const Graph *g, const int *order, int n, const int *keep, int train, long *offset) {
+    for (int v = 0; v < g->nnodes; v++) offset[v] = -1;
 
     /* Lifetimes of the storage roots that live in the arena. */
-    Interval *iv = xalloc(sizeof(Interval) * (size_t)(s->n + 1));
+    Interval *iv = xalloc(sizeof(Interval) * (size_t)(n + 1));
     int *slot = xalloc(sizeof(int) * (size_t)(g->nnodes + 1));
     int niv = 0;
     char *grad_of = xalloc((size_t)g->nnodes + 1); /* the parameter gradients, which live in the gradient buffer */
-    for (int i = 0; i < g->nparams; i++)
+    for (int i = 0; train && i < g->nparams; i++)
         if (g->param_grad[i] >= 0) grad_of[g->param_grad[i]] = 1;
-    for (int i = 0; i < s->n; i++) {
-        int v = s->order[i];
+    for (int i = 0; i < n; i++) {
+        int v = order[i];
         slot[v] = -1;
-        const Node *n = &g->nodes[v];
-        if (op_info[n->op].flags & OPF_VIEW) continue;
-        if (kind == SCHED_TRAIN && grad_of[v]) continue;
-        long size = shape_size(&n->shape) * (n->shape.batched ? g->train.batch : 1); /* < 2^31 * 2^20 */
+        const Node *nd = &g->nodes[v];
+        if (op_info[nd->op].flags & OPF_VIEW) continue;
+        if (grad_of[v]) continue;
+        long size = shape_size(&nd->shape) * (nd->shape.batched ? g->train.batch : 1); /* < 2^31 * 2^20 */
         if (size > MN_MAX_ELEMS) {
-            error_at(n->loc, "%s is too large at batch %d: %ld elements, at most %ld", node_desc(n), g->train.batch,
+            error_at(nd->loc, "%s is too large at batch %d: %ld elements, at most %ld", node_desc(nd), g->train.batch,
                      size, MN_MAX_ELEMS);
-            return;
+            return -1;
         }
         slot[v] = niv;
         iv[niv++] = (Interval){.value = v, .first = i, .last = i, .size = round_up(size), .offset = -1};
     }
-    for (int i = 0; i < s->n; i++) {
-        const Node *n = &g->nodes[s->order[i]];
-        for (int k = 0; k < n->nin; k++) {
-            int r = storage_root(g, n->in[k]);
+    for (int i = 0; i < n; i++) {
+        const Node *nd = &g->nodes[order[i]];
+        for (int k = 0; k < nd->nin; k++) {
+            int r = storage_root(g, nd->in[k]);
             if (!(op_info[g->nodes[r].op].flags & OPF_SOURCE) && slot[r] >= 0 && iv[slot[r]].last < i)
                 iv[slot[r]].last = i;
         }
     }
-    for (int i = 0; i < nroots; i++) {
-        int r = storage_root(g, roots[i]);
-        if (!(op_info[g->nodes[r].op].flags & OPF_SOURCE) && slot[r] >= 0) iv[slot[r]].last = s->n;
+    for (int i = 0; i < n; i++) {
+        int v = order[i];
+        if (keep[v] < 0) continue;
+        int r = storage_root(g, v);
+        if (!(op_info[g->nodes[r].op].flags & OPF_SOURCE) && slot[r] >= 0 && iv[slot[r]].last < keep[v])
+            iv[slot[r]].last = keep[v];
     }
 
     /* First fit, in order of definition: the lowest offset whose range is
@@ -231,45 +237,106 @@ static void plan_schedule(Graph *g, SchedKind kind) {
      * they leave the treap when they die (dead[t]: the intervals whose
      * last read is at position t). O(n log n) expected for n values. */
     Block *b = xalloc(sizeof(Block) * (size_t)(niv + 1));
-    int *dead_head = xalloc(sizeof(int) * (size_t)(s->n + 2)), *dead_next = xalloc(sizeof(int) * (size_t)(niv + 1));
-    for (int t = 0; t <= s->n; t++) dead_head[t] = -1;
+    int *dead_head = xalloc(sizeof(int) * (size_t)(n + 2)), *dead_next = xalloc(sizeof(int) * (size_t)(niv + 1));
+    for (int t = 0; t <= n; t++) dead_head[t] = -1;
     int root = -1, expired = 0; /* positions < expired have had their dead removed */
-    s->arena_size = 0;
+    long arena = 0;
     for (int i = 0; i < niv; i++) {
         for (; expired < iv[i].first; expired++)
             for (int j = dead_head[expired]; j >= 0; j = dead_next[j]) root = erase(b, root, j);
-        long offset = 0;
+        long off = 0;
         if (iv[i].size > 0 && root >= 0) {
-            offset = fit(b, root, 0, iv[i].size);
-            if (offset < 0) offset = b[root].hi;
+            off = fit(b, root, 0, iv[i].size);
+            if (off < 0) off = b[root].hi;
         }
-        if (offset + iv[i].size > MN_MAX_ELEMS) { /* offset <= the arena so far: no overflow */
+        if (off + iv[i].size > MN_MAX_ELEMS) { /* off <= the arena so far: no overflow */
             error_at(g->nodes[iv[i].value].loc, "the arena is too large: with %s more than %ld elements",
                      node_desc(&g->nodes[iv[i].value]), MN_MAX_ELEMS);
-            return;
+            return -1;
         }
-        iv[i].offset = offset;
-        if (offset + iv[i].size > s->arena_size) s->arena_size = offset + iv[i].size;
-        s->offset[iv[i].value] = offset;
+        iv[i].offset = off;
+        if (off + iv[i].size > arena) arena = off + iv[i].size;
+        offset[iv[i].value] = off;
         if (iv[i].size > 0) { /* a value of no bytes is in nobody's way */
             unsigned h = (unsigned)i * 2654435761u;
-            b[i] = (Block){.off = offset, .end = offset + iv[i].size, .prio = h ^ (h >> 15), .left = -1, .right = -1};
+            b[i] = (Block){.off = off, .end = off + iv[i].size, .prio = h ^ (h >> 15), .left = -1, .right = -1};
             pull(b, i);
             root = insert(b, root, i);
             dead_next[i] = dead_head[iv[i].last];
             dead_head[iv[i].last] = i;
         }
     }
-    for (int i = 0; i < s->n; i++) {
-        int v = s->order[i];
-        if (op_info[g->nodes[v].op].flags & OPF_VIEW) s->offset[v] = s->offset[storage_root(g, v)];
+    for (int i = 0; i < n; i++) {
+        int v = order[i];
+        if (op_info[g->nodes[v].op].flags & OPF_VIEW) offset[v] = offset[storage_root(g, v)];
+    }
+    return arena;
+}
+
+static int *keep_array(const Graph *g) {
+    int *keep = xalloc(sizeof(int) * (size_t)(g->nnodes + 1));
+    for (int v = 0; v < g->nnodes; v++) keep[v] = -1;
+    return keep;
+}
+
+/* train_step: its nodes in id order, its roots kept to the end. */
+static void plan_train(Graph *g) {
+    Schedule *s = &g->sched[SCHED_TRAIN];
+    int *roots, nroots;
+    char *need = needed(g, SCHED_TRAIN, &roots, &nroots);
+    s->order = xalloc(sizeof(int) * (size_t)(g->nnodes + 1));
+    s->offset = xalloc(sizeof(long) * (size_t)(g->nnodes + 1));
+    s->n = 0;
+    for (int v = 0; v < g->nnodes; v++)
+        if (need[v]) s->order[s->n++] = v;
+    int *keep = keep_array(g);
+    for (int i = 0; i < nroots; i++) keep[roots[i]] = s->n;
+    s->arena_size = place(g, s->order, s->n, keep, 1, s->offset);
+}
+
+/* predict and evaluate run in the same (inference) mode: the nodes both
+ * need (g->infer_shared of them, first in both orders, at the same
+ * offsets) are emitted once, as forward_infer(). One plan covers the
+ * three parts in the order shared, evaluate's rest, predict's rest:
+ * what evaluate's rest returns is kept to its end, what predict's rest
+ * reads of the shared part to its read, the outputs to the end; each
+ * function's values are then apart from all that is alive beside them. */
+static void plan_inference(Graph *g) {
+    int *proots, npr, *eroots, ner;
+    char *needp = needed(g, SCHED_PREDICT, &proots, &npr), *neede = needed(g, SCHED_EVAL, &eroots, &ner);
+    int *order = xalloc(sizeof(int) * (size_t)(2 * g->nnodes + 1)), n = 0;
+    for (int v = 0; v < g->nnodes; v++)
+        if (needp[v] && neede[v]) order[n++] = v;
+    int shared = n;
+    for (int v = 0; v < g->nnodes; v++)
+        if (neede[v] && !needp[v]) order[n++] = v;
+    int eval_end = n;
+    for (int v = 0; v < g->nnodes; v++)
+        if (needp[v] && !neede[v]) order[n++] = v;
+    int *keep = keep_array(g);
+    for (int i = 0; i < ner; i++) keep[eroots[i]] = eval_end;
+    for (int i = 0; i < npr; i++) keep[proots[i]] = n;
+    long *offset = xalloc(sizeof(long) * (size_t)(g->nnodes + 1));
+    long arena = place(g, order, n, keep, 0, offset);
+    g->infer_shared = shared;
+    for (int k = SCHED_PREDICT; k <= SCHED_EVAL; k++) {
+        Schedule *s = &g->sched[k];
+        char *need = k == SCHED_PREDICT ? needp : neede;
+        s->order = xalloc(sizeof(int) * (size_t)(g->nnodes + 1));
+        s->offset = xalloc(sizeof(long) * (size_t)(g->nnodes + 1));
+        s->n = 0;
+        for (int i = 0; i < n; i++)
+            if (need[order[i]]) s->order[s->n++] = order[i];
+        for (int v = 0; v < g->nnodes; v++) s->offset[v] = need[v] ? offset[v] : -1;
+        s->arena_size = arena;
     }
 }
 
 void plan_memory(Graph *g) {
     if (!g->param_grad) unreachable(); /* autodiff runs first */
     layout_params(g);
-    for (int k = 0; k < SCHED_COUNT && !diag_error_count(); k++) plan_schedule(g, (SchedKind)k);
+    if (!diag_error_count()) plan_inference(g);
+    if (!diag_error_count()) plan_train(g);
 }
 
 /* ---- checking the plan (MNC_VERIFY) and printing it (--dump=plan) ----------
@@ -372,8 +439,8 @@ static void check_schedule(const Graph *g, SchedKind kind, Check *c) {
     for (int v = 0; v < nn; v++) pos[v] = -1;
     for (int i = 0; i < n; i++) {
         int v = s->order[i];
-        if (v < 0 || v >= nn || (i && v <= s->order[i - 1])) {
-            failed(c, "schedule %s: order[%d] = %%%d is out of range or not after order[%d]", name, i, v, i - 1);
+        if (v < 0 || v >= nn || pos[v] >= 0) {
+            failed(c, "schedule %s: order[%d] = %%%d is out of range or run twice", name, i, v);
             return;
         }
         pos[v] = i;
@@ -501,6 +568,23 @@ static void check_schedule(const Graph *g, SchedKind kind, Check *c) {
     }
 }
 
+/* forward_infer: the first infer_shared nodes of predict and evaluate are
+ * the same nodes at the same offsets. */
+static void check_shared(const Graph *g, Check *c) {
+    const Schedule *p = &g->sched[SCHED_PREDICT], *e = &g->sched[SCHED_EVAL];
+    if (!p->order || !e->order) return; /* reported */
+    if (g->infer_shared < 0 || g->infer_shared > p->n || g->infer_shared > e->n) {
+        failed(c, "%d shared nodes, but predict runs %d and evaluate %d", g->infer_shared, p->n, e->n);
+        return;
+    }
+    for (int i = 0; i < g->infer_shared; i++) {
+        int v = p->order[i];
+        if (e->order[i] != v) failed(c, "shared node %d: %%%d in predict, %%%d in evaluate", i, v, e->order[i]);
+        else if (p->offset[v] != e->offset[v])
+            failed(c, "shared node %%%d: at %ld in predict, %ld in evaluate", v, p->offset[v], e->offset[v]);
+    }
+}
+
 long plan_check(const Graph *g, FILE *report) {
     Check c = {report, 0};
     if (!g->param_grad) {
@@ -509,6 +593,7 @@ long plan_check(const Graph *g, FILE *report) {
     }
     check_params(g, &c);
     for (int k = 0; k < SCHED_COUNT; k++) check_schedule(g, (SchedKind)k, &c);
+    check_shared(g, &c);
     if (report && c.failures > 20) fprintf(report, "mnc: plan_verify: %ld failures in all\n", c.failures);
     return c.failures;
 }
@@ -535,6 +620,8 @@ void plan_print(Buf *out, const Graph *g) {
                    g->train.batch);
         for (int i = 0; i < s->n; i++) {
             int v = s->order[i];
+            if (k != SCHED_TRAIN && i == 0 && g->infer_shared) buf_printf(out, "  forward_infer: %d nodes\n", g->infer_shared);
+            if (k != SCHED_TRAIN && i == g->infer_shared && i) buf_puts(out, "  its own:\n");
             const Node *n = &g->nodes[v];
             buf_printf(out, "  %%%d", v);
             if (op_info[n->op].flags & OPF_VIEW) {

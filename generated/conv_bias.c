@@ -53,8 +53,9 @@ void conv_bias_init(conv_bias *m, uint64_t seed)
     mn_init_fill_f32(m->params + 328608, 10, 0.0); /* dense.bias [10] */
 }
 
-/* Inference on n <= CONV_BIAS_BATCH samples. */
-static void predict_batch(conv_bias *m, const conv_bias_inputs *in, int n, const conv_bias_outputs *out)
+/* The forward pass in inference mode, on n <= CONV_BIAS_BATCH samples: what
+ * both predict and evaluate compute (6 ops). */
+static void forward_infer(conv_bias *m, const conv_bias_inputs *in, int n)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -119,6 +120,18 @@ static void predict_batch(conv_bias *m, const conv_bias_inputs *in, int n, const
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
     }
+
+    (void)P;
+    (void)in;
+    (void)n;
+}
+
+/* Inference on n <= CONV_BIAS_BATCH samples. */
+static void predict_batch(conv_bias *m, const conv_bias_inputs *in, int n, const conv_bias_outputs *out)
+{
+    float *const A = m->arena;
+    const float *const P = m->params;
+    forward_infer(m, in, n);
 
     /* the outputs */
     memcpy(out->y, (A + 320), sizeof(float) * (size_t)(n * 10));
@@ -141,67 +154,7 @@ float conv_bias_evaluate(conv_bias *m, const conv_bias_inputs *in, const conv_bi
     float *const A = m->arena;
     const float *const P = m->params;
     if (n < 1 || n > CONV_BIAS_BATCH) return (float)NAN;
-
-    /* conv_bias.mn:12: features = image -> conv2d(32, 3, padding=same) */
-    /* %5 [n, 32, 32, 27] = im2col 3x3 stride 1x1(image [n, 32, 32, 3]) */
-    for (int b = 0; b < n; b++)
-    for (int oy = 0; oy < 32; oy++)
-    for (int ox = 0; ox < 32; ox++)
-    for (int ky = 0; ky < 3; ky++) {
-        const int iy = oy * 1 - 1 + ky, ix = ox * 1 - 1;
-        float *col = (A + 0) + (((size_t)b * 32 + oy) * 32 + ox) * 27 + ky * 9;
-        if (iy < 0 || iy >= 32) {
-            memset(col, 0, sizeof(float) * 9);
-        } else if (ix >= 0 && ix + 3 <= 32) {
-            memcpy(col, in->image + (((size_t)b * 32 + iy) * 32 + ix) * 3, sizeof(float) * 9);
-        } else {
-            for (int kx = 0; kx < 3; kx++) {
-                if (ix + kx >= 0 && ix + kx < 32)
-                    memcpy(col + kx * 3, in->image + (((size_t)b * 32 + iy) * 32 + ix + kx) * 3, sizeof(float) * 3);
-                else
-                    memset(col + kx * 3, 0, sizeof(float) * 3);
-            }
-        }
-    }
-    /* %6 [27, 32] = reshape, a view(conv2d.kernel [3, 3, 3, 32]) */
-
-    /* conv_bias.mn:13: y = features + channel_bias -> flatten -> dense(10, activation=softmax) */
-    /* %7 [n, 32, 32, 32] = linear(x W + b + b2)(%5 [n, 32, 32, 27], %6 [27, 32], conv2d.bias [32], channel_bias [32]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 1024, 32, 27, 1.0f, (A + 0), 27, (P + 32), 32, 0.0f, (A + 884736), 32);
-    for (int r = 0; r < n * 1024; r++) {
-        const float *b = (P + 896);
-        const float *b2 = (P + 0);
-        float *y = (A + 884736) + (size_t)r * 32;
-        MN_VEC
-        for (int j = 0; j < 32; j++) {
-            const float z = y[j] + b[j] + b2[j];
-            y[j] = z;
-        }
-    }
-    /* %8 [n, 32768] = reshape, a view(%7 [n, 32, 32, 32]) */
-    /* %11 [n, 10] = linear(x W + b)(%8 [n, 32768], dense.kernel [32768, 10], dense.bias [10]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32768, 1.0f, (A + 884736), 32768, (P + 928), 10, 0.0f, (A + 0), 10);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 328608);
-        float *y = (A + 0) + (size_t)r * 10;
-        MN_VEC
-        for (int j = 0; j < 10; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z;
-        }
-    }
-    /* y [n, 10] = softmax(%11 [n, 10]) */
-    for (int r = 0; r < n; r++) {
-        const float *x = (A + 0) + (size_t)r * 10;
-        float *y = (A + 320) + (size_t)r * 10;
-        float max = x[0], sum = 0.0f;
-        for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
-        for (int j = 0; j < 10; j++) {
-            y[j] = mn_exp_f(x[j] - max);
-            sum += y[j];
-        }
-        for (int j = 0; j < 10; j++) y[j] /= sum;
-    }
+    forward_infer(m, in, n);
 
     /* conv_bias.mn:16: loss   cce(y, classes) */
     /* %13 scalar = cce_logits(%11 [n, 10], classes [n, 10]) */

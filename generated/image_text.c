@@ -60,8 +60,9 @@ void image_text_init(image_text *m, uint64_t seed)
     mn_init_fill_f32(m->params + 961152, 10, 0.0); /* dense.bias [10] */
 }
 
-/* Inference on n <= IMAGE_TEXT_BATCH samples. */
-static void predict_batch(image_text *m, const image_text_inputs *in, int n, const image_text_outputs *out)
+/* The forward pass in inference mode, on n <= IMAGE_TEXT_BATCH samples: what
+ * both predict and evaluate compute (12 ops). */
+static void forward_infer(image_text *m, const image_text_inputs *in, int n)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -197,6 +198,18 @@ static void predict_batch(image_text *m, const image_text_inputs *in, int n, con
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
     }
+
+    (void)P;
+    (void)in;
+    (void)n;
+}
+
+/* Inference on n <= IMAGE_TEXT_BATCH samples. */
+static void predict_batch(image_text *m, const image_text_inputs *in, int n, const image_text_outputs *out)
+{
+    float *const A = m->arena;
+    const float *const P = m->params;
+    forward_infer(m, in, n);
 
     /* the outputs */
     memcpy(out->y, (A + 320), sizeof(float) * (size_t)(n * 10));
@@ -219,138 +232,7 @@ float image_text_evaluate(image_text *m, const image_text_inputs *in, const imag
     float *const A = m->arena;
     const float *const P = m->params;
     if (n < 1 || n > IMAGE_TEXT_BATCH) return (float)NAN;
-
-    /* image_text.mn:8: i = image -> conv2d(32, 3, activation=relu) -> maxpool2d(2) -> flatten */
-    /* %5 [n, 62, 62, 27] = im2col 3x3 stride 1x1(image [n, 64, 64, 3]) */
-    for (int b = 0; b < n; b++)
-    for (int oy = 0; oy < 62; oy++)
-    for (int ox = 0; ox < 62; ox++)
-    for (int ky = 0; ky < 3; ky++) {
-        const int iy = oy * 1 - 0 + ky, ix = ox * 1 - 0;
-        float *col = (A + 0) + (((size_t)b * 62 + oy) * 62 + ox) * 27 + ky * 9;
-        if (iy < 0 || iy >= 64) {
-            memset(col, 0, sizeof(float) * 9);
-        } else if (ix >= 0 && ix + 3 <= 64) {
-            memcpy(col, in->image + (((size_t)b * 64 + iy) * 64 + ix) * 3, sizeof(float) * 9);
-        } else {
-            for (int kx = 0; kx < 3; kx++) {
-                if (ix + kx >= 0 && ix + kx < 64)
-                    memcpy(col + kx * 3, in->image + (((size_t)b * 64 + iy) * 64 + ix + kx) * 3, sizeof(float) * 3);
-                else
-                    memset(col + kx * 3, 0, sizeof(float) * 3);
-            }
-        }
-    }
-    /* %6 [27, 32] = reshape, a view(conv2d.kernel [3, 3, 3, 32]) */
-    /* %7 [n, 62, 62, 32] = relu(x W + b)(%5 [n, 62, 62, 27], %6 [27, 32], conv2d.bias [32]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 3844, 32, 27, 1.0f, (A + 0), 27, (P + 0), 32, 0.0f, (A + 3321216), 32);
-    for (int r = 0; r < n * 3844; r++) {
-        const float *b = (P + 864);
-        float *y = (A + 3321216) + (size_t)r * 32;
-        MN_VEC
-        for (int j = 0; j < 32; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z > 0 ? z : 0.0f;
-        }
-    }
-    /* %8 [n, 31, 31, 32] = maxpool2d 2x2 stride 2x2(%7 [n, 62, 62, 32]) */
-    for (int b = 0; b < n; b++)
-    for (int oy = 0; oy < 31; oy++)
-    for (int ox = 0; ox < 31; ox++)
-    for (int c = 0; c < 32; c++) {
-        float acc = -HUGE_VALF;
-        int cells = 0;
-        for (int ky = 0; ky < 2; ky++)
-            for (int kx = 0; kx < 2; kx++) {
-                const int iy = oy * 2 - 0 + ky, ix = ox * 2 - 0 + kx;
-                if (iy < 0 || iy >= 62 || ix < 0 || ix >= 62) continue;
-                const float x = (A + 3321216)[(((size_t)b * 62 + iy) * 62 + ix) * 32 + c];
-                acc = x > acc ? x : acc;
-                cells++;
-            }
-        (A + 0)[(((size_t)b * 31 + oy) * 31 + ox) * 32 + c] = acc;
-    }
-    /* i [n, 30752] = reshape, a view(%8 [n, 31, 31, 32]) */
-
-    /* image_text.mn:9: t = text -> embedding(10000, 64) -> lstm(32) */
-    /* %11 [n, 100, 64] = embedding(text [n, 100], embedding.embeddings [10000, 64]) */
-    for (int i = 0; i < n * 100; i++) {
-        const int32_t id = in->text[i];
-        float *y = (A + 984064) + (size_t)i * 64;
-        if (id >= 0 && id < 10000) memcpy(y, (P + 896) + (size_t)id * 64, sizeof(float) * 64);
-        else memset(y, 0, sizeof(float) * 64); /* out of range: a zero vector */
-    }
-    /* %15 [n, 100, 128] = linear(x W + b)(%11 [n, 100, 64], lstm.kernel [64, 128], lstm.bias [128]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 100, 128, 64, 1.0f, (A + 984064), 64, (P + 640896), 128, 0.0f, (A + 1188864), 128);
-    for (int r = 0; r < n * 100; r++) {
-        const float *b = (P + 653184);
-        float *y = (A + 1188864) + (size_t)r * 128;
-        MN_VEC
-        for (int j = 0; j < 128; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z;
-        }
-    }
-    /* %16 [n, 100, 192] = lstm scan, 32 units(%15 [n, 100, 128], lstm.recurrent_kernel [32, 128]) */
-    for (int k = 0; k < 100; k++) {
-        static const float zero[32]; /* the state before the first step */
-        const int t = k;
-        /* z = x_t W + b (precomputed for every step) + h_{k-1} U */
-        for (int b = 0; b < n; b++)
-            memcpy((A + 1598464) + ((size_t)b * 100 + k) * 192, (A + 1188864) + ((size_t)b * 100 + t) * 128, sizeof(float) * 128);
-        if (k > 0)
-            mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 128, 32, 1.0f, (A + 1598464) + (size_t)(k - 1) * 192 + 160, 19200, (P + 649088), 128, 1.0f,
-                        (A + 1598464) + (size_t)k * 192, 19200);
-        for (int b = 0; b < n; b++) {
-            float *s = (A + 1598464) + ((size_t)b * 100 + k) * 192;
-            const float *c_prev = k > 0 ? s - 192 + 128 : zero;
-            MN_VEC
-            for (int j = 0; j < 32; j++) {
-                const float i = mn_sigmoid_f(s[j]), f = mn_sigmoid_f(s[32 + j]);
-                const float g = mn_tanh_f(s[64 + j]), o = mn_sigmoid_f(s[96 + j]);
-                const float c = f * c_prev[j] + i * g;
-                s[j] = i;
-                s[32 + j] = f;
-                s[64 + j] = g;
-                s[96 + j] = o;
-                s[128 + j] = c;
-                s[160 + j] = o * mn_tanh_f(c);
-            }
-        }
-    }
-    /* t [n, 32] = recurrent output, last step(%16 [n, 100, 192]) */
-    for (int b = 0; b < n; b++)
-        memcpy((A + 984064) + (size_t)b * 32, (A + 1598464) + ((size_t)b * 100 + 99) * 192 + 160, sizeof(float) * 32);
-
-    /* image_text.mn:10: y = concat(i, t) -> dense(10, activation=softmax) */
-    /* %18 [n, 30784] = concat(i [n, 30752], t [n, 32]) */
-    for (int o = 0; o < n; o++) {
-        memcpy((A + 985088) + (size_t)o * 30784 + 0, (A + 0) + (size_t)o * 30752, sizeof(float) * 30752);
-        memcpy((A + 985088) + (size_t)o * 30784 + 30752, (A + 984064) + (size_t)o * 32, sizeof(float) * 32);
-    }
-    /* %21 [n, 10] = linear(x W + b)(%18 [n, 30784], dense.kernel [30784, 10], dense.bias [10]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 30784, 1.0f, (A + 985088), 30784, (P + 653312), 10, 0.0f, (A + 0), 10);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 961152);
-        float *y = (A + 0) + (size_t)r * 10;
-        MN_VEC
-        for (int j = 0; j < 10; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z;
-        }
-    }
-    /* y [n, 10] = softmax(%21 [n, 10]) */
-    for (int r = 0; r < n; r++) {
-        const float *x = (A + 0) + (size_t)r * 10;
-        float *y = (A + 320) + (size_t)r * 10;
-        float max = x[0], sum = 0.0f;
-        for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
-        for (int j = 0; j < 10; j++) {
-            y[j] = mn_exp_f(x[j] - max);
-            sum += y[j];
-        }
-        for (int j = 0; j < 10; j++) y[j] /= sum;
-    }
+    forward_infer(m, in, n);
 
     /* image_text.mn:13: loss   cce(y, classes) */
     /* %23 scalar = cce_logits(%21 [n, 10], classes [n, 10]) */

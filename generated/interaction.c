@@ -56,8 +56,9 @@ void interaction_init(interaction *m, uint64_t seed)
     mn_init_fill_f32(m->params + 1280, 1, 0.0); /* dense_2.bias [1] */
 }
 
-/* Inference on n <= INTERACTION_BATCH samples. */
-static void predict_batch(interaction *m, const interaction_inputs *in, int n, const interaction_outputs *out)
+/* The forward pass in inference mode, on n <= INTERACTION_BATCH samples: what
+ * both predict and evaluate compute (6 ops). */
+static void forward_infer(interaction *m, const interaction_inputs *in, int n)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -120,6 +121,18 @@ static void predict_batch(interaction *m, const interaction_inputs *in, int n, c
         const float x = (A + 0)[i];
         (A + 32)[i] = mn_sigmoid_f(x);
     }
+
+    (void)P;
+    (void)in;
+    (void)n;
+}
+
+/* Inference on n <= INTERACTION_BATCH samples. */
+static void predict_batch(interaction *m, const interaction_inputs *in, int n, const interaction_outputs *out)
+{
+    float *const A = m->arena;
+    const float *const P = m->params;
+    forward_infer(m, in, n);
 
     /* the outputs */
     memcpy(out->y, (A + 32), sizeof(float) * (size_t)(n));
@@ -142,65 +155,7 @@ float interaction_evaluate(interaction *m, const interaction_inputs *in, const i
     float *const A = m->arena;
     const float *const P = m->params;
     if (n < 1 || n > INTERACTION_BATCH) return (float)NAN;
-
-    /* interaction.mn:10: x_a = input_a -> dense(64, activation=relu) */
-    /* x_a [n, 64] = relu(x W + b)(input_a [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_a, 10, (P + 0), 64, 0.0f, (A + 0), 64);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 640);
-        float *y = (A + 0) + (size_t)r * 64;
-        MN_VEC
-        for (int j = 0; j < 64; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z > 0 ? z : 0.0f;
-        }
-    }
-
-    /* interaction.mn:11: x_b = input_b -> dense(64, activation=relu) */
-    /* x_b [n, 64] = relu(x W + b)(input_b [n, 5], dense_1.kernel [5, 64], dense_1.bias [64]) */
-    for (int r = 0; r < n; r++) { /* 5 inputs: a direct loop */
-        const float *x = in->input_b + (size_t)r * 5, *w = (P + 704);
-        const float *b = (P + 1024);
-        float *y = (A + 2048) + (size_t)r * 64;
-        MN_VEC
-        for (int j = 0; j < 64; j++) {
-            const float z = x[0] * w[j] + x[1] * w[64 + j] + x[2] * w[128 + j] + x[3] * w[192 + j] + x[4] * w[256 + j] + b[j];
-            y[j] = z > 0 ? z : 0.0f;
-        }
-    }
-
-    /* interaction.mn:12: inter = multiply(x_a, x_b) */
-    /* inter [n, 64] = mul(x_a [n, 64], x_b [n, 64]) */
-    MN_VEC
-    for (int i = 0; i < n * 64; i++) {
-        const float a = (A + 0)[i], b = (A + 2048)[i];
-        (A + 4096)[i] = a * b;
-    }
-
-    /* interaction.mn:13: y = concat(x_a, x_b, inter) -> dense(1, activation=sigmoid) */
-    /* %10 [n, 192] = concat(x_a [n, 64], x_b [n, 64], inter [n, 64]) */
-    for (int o = 0; o < n; o++) {
-        memcpy((A + 6144) + (size_t)o * 192 + 0, (A + 0) + (size_t)o * 64, sizeof(float) * 64);
-        memcpy((A + 6144) + (size_t)o * 192 + 64, (A + 2048) + (size_t)o * 64, sizeof(float) * 64);
-        memcpy((A + 6144) + (size_t)o * 192 + 128, (A + 4096) + (size_t)o * 64, sizeof(float) * 64);
-    }
-    /* %13 [n, 1] = linear(x W + b)(%10 [n, 192], dense_2.kernel [192, 1], dense_2.bias [1]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 6144), 192, (P + 1088), 1, 0.0f, (A + 0), 1);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 1280);
-        float *y = (A + 0) + (size_t)r * 1;
-        MN_VEC
-        for (int j = 0; j < 1; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z;
-        }
-    }
-    /* y [n, 1] = sigmoid(%13 [n, 1]) */
-    MN_VEC
-    for (int i = 0; i < n; i++) {
-        const float x = (A + 0)[i];
-        (A + 32)[i] = mn_sigmoid_f(x);
-    }
+    forward_infer(m, in, n);
 
     /* interaction.mn:16: loss   bce(y, label) */
     /* %15 scalar = bce_logits(%13 [n, 1], label [n, 1]) */

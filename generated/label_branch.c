@@ -60,8 +60,9 @@ void label_branch_init(label_branch *m, uint64_t seed)
     mn_init_fill_f32(m->params + 9920, 10, 0.0); /* dense_3.bias [10] */
 }
 
-/* Inference on n <= LABEL_BRANCH_BATCH samples. */
-static void predict_batch(label_branch *m, const label_branch_inputs *in, int n, const label_branch_outputs *out)
+/* The forward pass in inference mode, on n <= LABEL_BRANCH_BATCH samples: what
+ * both predict and evaluate compute (7 ops). */
+static void forward_infer(label_branch *m, const label_branch_inputs *in, int n)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -135,6 +136,18 @@ static void predict_batch(label_branch *m, const label_branch_inputs *in, int n,
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
     }
+
+    (void)P;
+    (void)in;
+    (void)n;
+}
+
+/* Inference on n <= LABEL_BRANCH_BATCH samples. */
+static void predict_batch(label_branch *m, const label_branch_inputs *in, int n, const label_branch_outputs *out)
+{
+    float *const A = m->arena;
+    const float *const P = m->params;
+    forward_infer(m, in, n);
 
     /* the outputs */
     memcpy(out->y, (A + 320), sizeof(float) * (size_t)(n * 10));
@@ -157,76 +170,7 @@ float label_branch_evaluate(label_branch *m, const label_branch_inputs *in, cons
     float *const A = m->arena;
     const float *const P = m->params;
     if (n < 1 || n > LABEL_BRANCH_BATCH) return (float)NAN;
-
-    /* label_branch.mn:8: f = features -> dense(64, activation=relu) */
-    /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 6400);
-        float *y = (A + 0) + (size_t)r * 64;
-        MN_VEC
-        for (int j = 0; j < 64; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z > 0 ? z : 0.0f;
-        }
-    }
-
-    /* label_branch.mn:9: l = cast(label_in, float) -> dense(32, activation=relu) -> dense(64, activation=relu) */
-    /* %6 [n, 1] = cast(label_in [n, 1]) */
-    MN_VEC
-    for (int i = 0; i < n; i++) (A + 2048)[i] = (float)in->label_in[i];
-    /* %9 [n, 32] = relu(x W + b)(%6 [n, 1], dense_1.kernel [1, 32], dense_1.bias [32]) */
-    for (int r = 0; r < n; r++) { /* 1 input: a direct loop */
-        const float *x = (A + 2048) + (size_t)r * 1, *w = (P + 6464);
-        const float *b = (P + 6496);
-        float *y = (A + 2080) + (size_t)r * 32;
-        MN_VEC
-        for (int j = 0; j < 32; j++) {
-            const float z = x[0] * w[j] + b[j];
-            y[j] = z > 0 ? z : 0.0f;
-        }
-    }
-    /* l [n, 64] = relu(x W + b)(%9 [n, 32], dense_2.kernel [32, 64], dense_2.bias [64]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 32, 1.0f, (A + 2080), 32, (P + 6528), 64, 0.0f, (A + 3104), 64);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 8576);
-        float *y = (A + 3104) + (size_t)r * 64;
-        MN_VEC
-        for (int j = 0; j < 64; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z > 0 ? z : 0.0f;
-        }
-    }
-
-    /* label_branch.mn:10: y = concat(f, l) -> dense(10, activation=softmax) */
-    /* %13 [n, 128] = concat(f [n, 64], l [n, 64]) */
-    for (int o = 0; o < n; o++) {
-        memcpy((A + 5152) + (size_t)o * 128 + 0, (A + 0) + (size_t)o * 64, sizeof(float) * 64);
-        memcpy((A + 5152) + (size_t)o * 128 + 64, (A + 3104) + (size_t)o * 64, sizeof(float) * 64);
-    }
-    /* %16 [n, 10] = linear(x W + b)(%13 [n, 128], dense_3.kernel [128, 10], dense_3.bias [10]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 128, 1.0f, (A + 5152), 128, (P + 8640), 10, 0.0f, (A + 0), 10);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 9920);
-        float *y = (A + 0) + (size_t)r * 10;
-        MN_VEC
-        for (int j = 0; j < 10; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z;
-        }
-    }
-    /* y [n, 10] = softmax(%16 [n, 10]) */
-    for (int r = 0; r < n; r++) {
-        const float *x = (A + 0) + (size_t)r * 10;
-        float *y = (A + 320) + (size_t)r * 10;
-        float max = x[0], sum = 0.0f;
-        for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
-        for (int j = 0; j < 10; j++) {
-            y[j] = mn_exp_f(x[j] - max);
-            sum += y[j];
-        }
-        for (int j = 0; j < 10; j++) y[j] /= sum;
-    }
+    forward_infer(m, in, n);
 
     /* label_branch.mn:13: loss   cce(y, classes) */
     /* %18 scalar = cce_logits(%16 [n, 10], classes [n, 10]) */

@@ -54,8 +54,9 @@ void label_cond_init(label_cond *m, uint64_t seed)
     mn_init_fill_f32(m->params + 7744, 10, 0.0); /* dense_1.bias [10] */
 }
 
-/* Inference on n <= LABEL_COND_BATCH samples. */
-static void predict_batch(label_cond *m, const label_cond_inputs *in, int n, const label_cond_outputs *out)
+/* The forward pass in inference mode, on n <= LABEL_COND_BATCH samples: what
+ * both predict and evaluate compute (6 ops). */
+static void forward_infer(label_cond *m, const label_cond_inputs *in, int n)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -113,6 +114,18 @@ static void predict_batch(label_cond *m, const label_cond_inputs *in, int n, con
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
     }
+
+    (void)P;
+    (void)in;
+    (void)n;
+}
+
+/* Inference on n <= LABEL_COND_BATCH samples. */
+static void predict_batch(label_cond *m, const label_cond_inputs *in, int n, const label_cond_outputs *out)
+{
+    float *const A = m->arena;
+    const float *const P = m->params;
+    forward_infer(m, in, n);
 
     /* the outputs */
     memcpy(out->y, (A + 320), sizeof(float) * (size_t)(n * 10));
@@ -135,60 +148,7 @@ float label_cond_evaluate(label_cond *m, const label_cond_inputs *in, const labe
     float *const A = m->arena;
     const float *const P = m->params;
     if (n < 1 || n > LABEL_COND_BATCH) return (float)NAN;
-
-    /* label_cond.mn:11: f     = features -> dense(64, activation=relu) */
-    /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 6400);
-        float *y = (A + 0) + (size_t)r * 64;
-        MN_VEC
-        for (int j = 0; j < 64; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z > 0 ? z : 0.0f;
-        }
-    }
-
-    /* label_cond.mn:12: scale = label_in -> embedding(10, 64) -> flatten */
-    /* %7 [n, 1, 64] = embedding(label_in [n, 1], embedding.embeddings [10, 64]) */
-    for (int i = 0; i < n; i++) {
-        const int32_t id = in->label_in[i];
-        float *y = (A + 2048) + (size_t)i * 64;
-        if (id >= 0 && id < 10) memcpy(y, (P + 6464) + (size_t)id * 64, sizeof(float) * 64);
-        else memset(y, 0, sizeof(float) * 64); /* out of range: a zero vector */
-    }
-    /* scale [n, 64] = reshape, a view(%7 [n, 1, 64]) */
-
-    /* label_cond.mn:13: y     = f * scale -> dense(10, activation=softmax) */
-    /* %9 [n, 64] = mul(f [n, 64], scale [n, 64]) */
-    MN_VEC
-    for (int i = 0; i < n * 64; i++) {
-        const float a = (A + 0)[i], b = (A + 2048)[i];
-        (A + 4096)[i] = a * b;
-    }
-    /* %12 [n, 10] = linear(x W + b)(%9 [n, 64], dense_1.kernel [64, 10], dense_1.bias [10]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 4096), 64, (P + 7104), 10, 0.0f, (A + 0), 10);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 7744);
-        float *y = (A + 0) + (size_t)r * 10;
-        MN_VEC
-        for (int j = 0; j < 10; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z;
-        }
-    }
-    /* y [n, 10] = softmax(%12 [n, 10]) */
-    for (int r = 0; r < n; r++) {
-        const float *x = (A + 0) + (size_t)r * 10;
-        float *y = (A + 320) + (size_t)r * 10;
-        float max = x[0], sum = 0.0f;
-        for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
-        for (int j = 0; j < 10; j++) {
-            y[j] = mn_exp_f(x[j] - max);
-            sum += y[j];
-        }
-        for (int j = 0; j < 10; j++) y[j] /= sum;
-    }
+    forward_infer(m, in, n);
 
     /* label_cond.mn:16: loss   cce(y, classes) */
     /* %14 scalar = cce_logits(%12 [n, 10], classes [n, 10]) */

@@ -54,8 +54,9 @@ void label_embed_init(label_embed *m, uint64_t seed)
     mn_init_fill_f32(m->params + 7204, 10, 0.0); /* dense_1.bias [10] */
 }
 
-/* Inference on n <= LABEL_EMBED_BATCH samples. */
-static void predict_batch(label_embed *m, const label_embed_inputs *in, int n, const label_embed_outputs *out)
+/* The forward pass in inference mode, on n <= LABEL_EMBED_BATCH samples: what
+ * both predict and evaluate compute (6 ops). */
+static void forward_infer(label_embed *m, const label_embed_inputs *in, int n)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -112,6 +113,18 @@ static void predict_batch(label_embed *m, const label_embed_inputs *in, int n, c
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
     }
+
+    (void)P;
+    (void)in;
+    (void)n;
+}
+
+/* Inference on n <= LABEL_EMBED_BATCH samples. */
+static void predict_batch(label_embed *m, const label_embed_inputs *in, int n, const label_embed_outputs *out)
+{
+    float *const A = m->arena;
+    const float *const P = m->params;
+    forward_infer(m, in, n);
 
     /* the outputs */
     memcpy(out->y, (A + 320), sizeof(float) * (size_t)(n * 10));
@@ -134,59 +147,7 @@ float label_embed_evaluate(label_embed *m, const label_embed_inputs *in, const l
     float *const A = m->arena;
     const float *const P = m->params;
     if (n < 1 || n > LABEL_EMBED_BATCH) return (float)NAN;
-
-    /* label_embed.mn:8: f = features -> dense(64, activation=relu) */
-    /* f [n, 64] = relu(x W + b)(features [n, 100], dense.kernel [100, 64], dense.bias [64]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 100, 1.0f, in->features, 100, (P + 0), 64, 0.0f, (A + 0), 64);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 6400);
-        float *y = (A + 0) + (size_t)r * 64;
-        MN_VEC
-        for (int j = 0; j < 64; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z > 0 ? z : 0.0f;
-        }
-    }
-
-    /* label_embed.mn:9: e = label_in -> embedding(10, 5) -> flatten */
-    /* %7 [n, 1, 5] = embedding(label_in [n, 1], embedding.embeddings [10, 5]) */
-    for (int i = 0; i < n; i++) {
-        const int32_t id = in->label_in[i];
-        float *y = (A + 2048) + (size_t)i * 5;
-        if (id >= 0 && id < 10) memcpy(y, (P + 6464) + (size_t)id * 5, sizeof(float) * 5);
-        else memset(y, 0, sizeof(float) * 5); /* out of range: a zero vector */
-    }
-    /* e [n, 5] = reshape, a view(%7 [n, 1, 5]) */
-
-    /* label_embed.mn:10: y = concat(f, e) -> dense(10, activation=softmax) */
-    /* %9 [n, 69] = concat(f [n, 64], e [n, 5]) */
-    for (int o = 0; o < n; o++) {
-        memcpy((A + 2208) + (size_t)o * 69 + 0, (A + 0) + (size_t)o * 64, sizeof(float) * 64);
-        memcpy((A + 2208) + (size_t)o * 69 + 64, (A + 2048) + (size_t)o * 5, sizeof(float) * 5);
-    }
-    /* %12 [n, 10] = linear(x W + b)(%9 [n, 69], dense_1.kernel [69, 10], dense_1.bias [10]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 69, 1.0f, (A + 2208), 69, (P + 6514), 10, 0.0f, (A + 0), 10);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 7204);
-        float *y = (A + 0) + (size_t)r * 10;
-        MN_VEC
-        for (int j = 0; j < 10; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z;
-        }
-    }
-    /* y [n, 10] = softmax(%12 [n, 10]) */
-    for (int r = 0; r < n; r++) {
-        const float *x = (A + 0) + (size_t)r * 10;
-        float *y = (A + 320) + (size_t)r * 10;
-        float max = x[0], sum = 0.0f;
-        for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
-        for (int j = 0; j < 10; j++) {
-            y[j] = mn_exp_f(x[j] - max);
-            sum += y[j];
-        }
-        for (int j = 0; j < 10; j++) y[j] /= sum;
-    }
+    forward_infer(m, in, n);
 
     /* label_embed.mn:13: loss   cce(y, classes) */
     /* %14 scalar = cce_logits(%12 [n, 10], classes [n, 10]) */

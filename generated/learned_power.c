@@ -53,8 +53,9 @@ void learned_power_init(learned_power *m, uint64_t seed)
     mn_init_fill_f32(m->params + 769, 1, 0.0); /* dense_1.bias [1] */
 }
 
-/* Inference on n <= LEARNED_POWER_BATCH samples. */
-static void predict_batch(learned_power *m, const learned_power_inputs *in, int n, const learned_power_outputs *out)
+/* The forward pass in inference mode, on n <= LEARNED_POWER_BATCH samples: what
+ * both predict and evaluate compute (4 ops). */
+static void forward_infer(learned_power *m, const learned_power_inputs *in, int n)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -94,6 +95,18 @@ static void predict_batch(learned_power *m, const learned_power_inputs *in, int 
         const float x = (A + 0)[i];
         (A + 32)[i] = mn_sigmoid_f(x);
     }
+
+    (void)P;
+    (void)in;
+    (void)n;
+}
+
+/* Inference on n <= LEARNED_POWER_BATCH samples. */
+static void predict_batch(learned_power *m, const learned_power_inputs *in, int n, const learned_power_outputs *out)
+{
+    float *const A = m->arena;
+    const float *const P = m->params;
+    forward_infer(m, in, n);
 
     /* the outputs */
     memcpy(out->y, (A + 32), sizeof(float) * (size_t)(n));
@@ -116,42 +129,7 @@ float learned_power_evaluate(learned_power *m, const learned_power_inputs *in, c
     float *const A = m->arena;
     const float *const P = m->params;
     if (n < 1 || n > LEARNED_POWER_BATCH) return (float)NAN;
-
-    /* learned_power.mn:11: y = pow(x, p) -> dense(64, activation=relu) -> dense(1, activation=sigmoid) */
-    /* %3 [n, 10] = pow(x [n, 10], p scalar) */
-    MN_VEC
-    for (int i = 0; i < n * 10; i++) {
-        const float a = in->x[i], b = (P + 0)[0];
-        (A + 0)[i] = powf(a, b);
-    }
-    /* %6 [n, 64] = relu(x W + b)(%3 [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, (A + 0), 10, (P + 1), 64, 0.0f, (A + 320), 64);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 641);
-        float *y = (A + 320) + (size_t)r * 64;
-        MN_VEC
-        for (int j = 0; j < 64; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z > 0 ? z : 0.0f;
-        }
-    }
-    /* %9 [n, 1] = linear(x W + b)(%6 [n, 64], dense_1.kernel [64, 1], dense_1.bias [1]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 320), 64, (P + 705), 1, 0.0f, (A + 0), 1);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 769);
-        float *y = (A + 0) + (size_t)r * 1;
-        MN_VEC
-        for (int j = 0; j < 1; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z;
-        }
-    }
-    /* y [n, 1] = sigmoid(%9 [n, 1]) */
-    MN_VEC
-    for (int i = 0; i < n; i++) {
-        const float x = (A + 0)[i];
-        (A + 32)[i] = mn_sigmoid_f(x);
-    }
+    forward_infer(m, in, n);
 
     /* learned_power.mn:14: loss   bce(y, label) */
     /* %11 scalar = bce_logits(%9 [n, 1], label [n, 1]) */

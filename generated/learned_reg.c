@@ -59,8 +59,9 @@ void learned_reg_init(learned_reg *m, uint64_t seed)
     mn_init_fill_f32(m->params + 52642, 10, 0.0); /* dense_2.bias [10] */
 }
 
-/* Inference on n <= LEARNED_REG_BATCH samples. */
-static void predict_batch(learned_reg *m, const learned_reg_inputs *in, int n, const learned_reg_outputs *out)
+/* The forward pass in inference mode, on n <= LEARNED_REG_BATCH samples: what
+ * both predict and evaluate compute (4 ops). */
+static void forward_infer(learned_reg *m, const learned_reg_inputs *in, int n)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -111,6 +112,18 @@ static void predict_batch(learned_reg *m, const learned_reg_inputs *in, int n, c
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
     }
+
+    (void)P;
+    (void)in;
+    (void)n;
+}
+
+/* Inference on n <= LEARNED_REG_BATCH samples. */
+static void predict_batch(learned_reg *m, const learned_reg_inputs *in, int n, const learned_reg_outputs *out)
+{
+    float *const A = m->arena;
+    const float *const P = m->params;
+    forward_infer(m, in, n);
 
     /* the outputs */
     memcpy(out->y, (A + 320), sizeof(float) * (size_t)(n * 10));
@@ -133,53 +146,7 @@ float learned_reg_evaluate(learned_reg *m, const learned_reg_inputs *in, const l
     float *const A = m->arena;
     const float *const P = m->params;
     if (n < 1 || n > LEARNED_REG_BATCH) return (float)NAN;
-
-    /* learned_reg.mn:13: y = x -> dense(64, activation=relu, l2=lam1) */
-    /* %6 [n, 64] = relu(x W + b)(x [n, 784], dense.kernel [784, 64], dense.bias [64]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 784, 1.0f, in->x, 784, (P + 2), 64, 0.0f, (A + 0), 64);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 50178);
-        float *y = (A + 0) + (size_t)r * 64;
-        MN_VEC
-        for (int j = 0; j < 64; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z > 0 ? z : 0.0f;
-        }
-    }
-    /* %9 [n, 32] = relu(x W + b)(%6 [n, 64], dense_1.kernel [64, 32], dense_1.bias [32]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 50242), 32, 0.0f, (A + 2048), 32);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 52290);
-        float *y = (A + 2048) + (size_t)r * 32;
-        MN_VEC
-        for (int j = 0; j < 32; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z > 0 ? z : 0.0f;
-        }
-    }
-    /* %12 [n, 10] = linear(x W + b)(%9 [n, 32], dense_2.kernel [32, 10], dense_2.bias [10]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 32, 1.0f, (A + 2048), 32, (P + 52322), 10, 0.0f, (A + 0), 10);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 52642);
-        float *y = (A + 0) + (size_t)r * 10;
-        MN_VEC
-        for (int j = 0; j < 10; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z;
-        }
-    }
-    /* y [n, 10] = softmax(%12 [n, 10]) */
-    for (int r = 0; r < n; r++) {
-        const float *x = (A + 0) + (size_t)r * 10;
-        float *y = (A + 320) + (size_t)r * 10;
-        float max = x[0], sum = 0.0f;
-        for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
-        for (int j = 0; j < 10; j++) {
-            y[j] = mn_exp_f(x[j] - max);
-            sum += y[j];
-        }
-        for (int j = 0; j < 10; j++) y[j] /= sum;
-    }
+    forward_infer(m, in, n);
 
     /* learned_reg.mn:18: loss   cce(y, classes) */
     /* %14 scalar = cce_logits(%12 [n, 10], classes [n, 10]) */

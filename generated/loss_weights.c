@@ -55,8 +55,9 @@ void loss_weights_init(loss_weights *m, uint64_t seed)
     mn_init_fill_f32(m->params + 1346, 10, 0.0); /* dense_1.bias [10] */
 }
 
-/* Inference on n <= LOSS_WEIGHTS_BATCH samples. */
-static void predict_batch(loss_weights *m, const loss_weights_inputs *in, int n, const loss_weights_outputs *out)
+/* The forward pass in inference mode, on n <= LOSS_WEIGHTS_BATCH samples: what
+ * both predict and evaluate compute (3 ops). */
+static void forward_infer(loss_weights *m, const loss_weights_inputs *in, int n)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -96,6 +97,18 @@ static void predict_batch(loss_weights *m, const loss_weights_inputs *in, int n,
         }
         for (int j = 0; j < 10; j++) y[j] /= sum;
     }
+
+    (void)P;
+    (void)in;
+    (void)n;
+}
+
+/* Inference on n <= LOSS_WEIGHTS_BATCH samples. */
+static void predict_batch(loss_weights *m, const loss_weights_inputs *in, int n, const loss_weights_outputs *out)
+{
+    float *const A = m->arena;
+    const float *const P = m->params;
+    forward_infer(m, in, n);
 
     /* the outputs */
     memcpy(out->y, (A + 0), sizeof(float) * (size_t)(n * 10));
@@ -118,42 +131,7 @@ float loss_weights_evaluate(loss_weights *m, const loss_weights_inputs *in, cons
     float *const A = m->arena;
     const float *const P = m->params;
     if (n < 1 || n > LOSS_WEIGHTS_BATCH) return (float)NAN;
-
-    /* loss_weights.mn:13: y = x -> dense(64, activation=relu) -> dense(10, activation=softmax) */
-    /* %6 [n, 64] = relu(x W + b)(x [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->x, 10, (P + 2), 64, 0.0f, (A + 0), 64);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 642);
-        float *y = (A + 0) + (size_t)r * 64;
-        MN_VEC
-        for (int j = 0; j < 64; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z > 0 ? z : 0.0f;
-        }
-    }
-    /* %9 [n, 10] = linear(x W + b)(%6 [n, 64], dense_1.kernel [64, 10], dense_1.bias [10]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 10, 64, 1.0f, (A + 0), 64, (P + 706), 10, 0.0f, (A + 64), 10);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 1346);
-        float *y = (A + 64) + (size_t)r * 10;
-        MN_VEC
-        for (int j = 0; j < 10; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z;
-        }
-    }
-    /* y [n, 10] = softmax(%9 [n, 10]) */
-    for (int r = 0; r < n; r++) {
-        const float *x = (A + 64) + (size_t)r * 10;
-        float *y = (A + 0) + (size_t)r * 10;
-        float max = x[0], sum = 0.0f;
-        for (int j = 1; j < 10; j++) max = x[j] > max ? x[j] : max;
-        for (int j = 0; j < 10; j++) {
-            y[j] = mn_exp_f(x[j] - max);
-            sum += y[j];
-        }
-        for (int j = 0; j < 10; j++) y[j] /= sum;
-    }
+    forward_infer(m, in, n);
 
     /* loss_weights.mn:16: loss   w1 * cce(y, labels) + w2 * mse(y, labels) */
     /* %11 scalar = cce_logits(%9 [n, 10], labels [n, 10]) */

@@ -53,8 +53,9 @@ void masked_input_init(masked_input *m, uint64_t seed)
     mn_init_fill_f32(m->params + 544, 1, 0.0); /* dense_1.bias [1] */
 }
 
-/* Inference on n <= MASKED_INPUT_BATCH samples. */
-static void predict_batch(masked_input *m, const masked_input_inputs *in, int n, const masked_input_outputs *out)
+/* The forward pass in inference mode, on n <= MASKED_INPUT_BATCH samples: what
+ * both predict and evaluate compute (5 ops). */
+static void forward_infer(masked_input *m, const masked_input_inputs *in, int n)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -99,6 +100,18 @@ static void predict_batch(masked_input *m, const masked_input_inputs *in, int n,
             y[j] = z;
         }
     }
+
+    (void)P;
+    (void)in;
+    (void)n;
+}
+
+/* Inference on n <= MASKED_INPUT_BATCH samples. */
+static void predict_batch(masked_input *m, const masked_input_inputs *in, int n, const masked_input_outputs *out)
+{
+    float *const A = m->arena;
+    const float *const P = m->params;
+    forward_infer(m, in, n);
 
     /* the outputs */
     memcpy(out->y, (A + 0), sizeof(float) * (size_t)(n));
@@ -121,47 +134,7 @@ float masked_input_evaluate(masked_input *m, const masked_input_inputs *in, cons
     float *const A = m->arena;
     const float *const P = m->params;
     if (n < 1 || n > MASKED_INPUT_BATCH) return (float)NAN;
-
-    /* masked_input.mn:11: b_or_zero = where(b_present == 1, b, 0) */
-    /* %5 [n, 1] = eq(b_present [n, 1], 1.0f) */
-    MN_VEC
-    for (int i = 0; i < n; i++) {
-        const float a = in->b_present[i], b = 1.0f;
-        (A + 0)[i] = a == b ? 1.0f : 0.0f;
-    }
-    /* b_or_zero [n, 5] = where(%5 [n, 1], b [n, 5], 0.0f) */
-    MN_VEC
-    for (int i = 0; i < n * 5; i++)
-        (A + 32)[i] = (A + 0)[i / 5] != 0 ? in->b[i] : 0.0f;
-
-    /* masked_input.mn:12: y = concat(a, b_or_zero) -> dense(32, activation=relu) -> dense(1) */
-    /* %8 [n, 15] = concat(a [n, 10], b_or_zero [n, 5]) */
-    for (int o = 0; o < n; o++) {
-        memcpy((A + 192) + (size_t)o * 15 + 0, in->a + (size_t)o * 10, sizeof(float) * 10);
-        memcpy((A + 192) + (size_t)o * 15 + 10, (A + 32) + (size_t)o * 5, sizeof(float) * 5);
-    }
-    /* %11 [n, 32] = relu(x W + b)(%8 [n, 15], dense.kernel [15, 32], dense.bias [32]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 15, 1.0f, (A + 192), 15, (P + 0), 32, 0.0f, (A + 672), 32);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 480);
-        float *y = (A + 672) + (size_t)r * 32;
-        MN_VEC
-        for (int j = 0; j < 32; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z > 0 ? z : 0.0f;
-        }
-    }
-    /* y [n, 1] = linear(x W + b)(%11 [n, 32], dense_1.kernel [32, 1], dense_1.bias [1]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 672), 32, (P + 512), 1, 0.0f, (A + 0), 1);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 544);
-        float *y = (A + 0) + (size_t)r * 1;
-        MN_VEC
-        for (int j = 0; j < 1; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z;
-        }
-    }
+    forward_infer(m, in, n);
 
     /* masked_input.mn:15: loss   mse(y, value) */
     /* %15 scalar = mse(y [n, 1], value [n, 1]) */

@@ -58,8 +58,9 @@ void num_cat_init(num_cat *m, uint64_t seed)
     mn_init_fill_f32(m->params + 4432, 1, 0.0); /* dense_2.bias [1] */
 }
 
-/* Inference on n <= NUM_CAT_BATCH samples. */
-static void predict_batch(num_cat *m, const num_cat_inputs *in, int n, const num_cat_outputs *out)
+/* The forward pass in inference mode, on n <= NUM_CAT_BATCH samples: what
+ * both predict and evaluate compute (6 ops). */
+static void forward_infer(num_cat *m, const num_cat_inputs *in, int n)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -115,6 +116,18 @@ static void predict_batch(num_cat *m, const num_cat_inputs *in, int n, const num
             y[j] = z;
         }
     }
+
+    (void)P;
+    (void)in;
+    (void)n;
+}
+
+/* Inference on n <= NUM_CAT_BATCH samples. */
+static void predict_batch(num_cat *m, const num_cat_inputs *in, int n, const num_cat_outputs *out)
+{
+    float *const A = m->arena;
+    const float *const P = m->params;
+    forward_infer(m, in, n);
 
     /* the outputs */
     memcpy(out->y, (A + 0), sizeof(float) * (size_t)(n));
@@ -137,58 +150,7 @@ float num_cat_evaluate(num_cat *m, const num_cat_inputs *in, const num_cat_targe
     float *const A = m->arena;
     const float *const P = m->params;
     if (n < 1 || n > NUM_CAT_BATCH) return (float)NAN;
-
-    /* num_cat.mn:8: n = numbers -> dense(64, activation=relu) -> dense(32, activation=relu) */
-    /* %5 [n, 64] = relu(x W + b)(numbers [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->numbers, 10, (P + 0), 64, 0.0f, (A + 0), 64);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 640);
-        float *y = (A + 0) + (size_t)r * 64;
-        MN_VEC
-        for (int j = 0; j < 64; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z > 0 ? z : 0.0f;
-        }
-    }
-    /* n [n, 32] = relu(x W + b)(%5 [n, 64], dense_1.kernel [64, 32], dense_1.bias [32]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 64, 1.0f, (A + 0), 64, (P + 704), 32, 0.0f, (A + 2048), 32);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 2752);
-        float *y = (A + 2048) + (size_t)r * 32;
-        MN_VEC
-        for (int j = 0; j < 32; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z > 0 ? z : 0.0f;
-        }
-    }
-
-    /* num_cat.mn:9: c = cat -> embedding(100, 16) -> flatten */
-    /* %10 [n, 1, 16] = embedding(cat [n, 1], embedding.embeddings [100, 16]) */
-    for (int i = 0; i < n; i++) {
-        const int32_t id = in->cat[i];
-        float *y = (A + 0) + (size_t)i * 16;
-        if (id >= 0 && id < 100) memcpy(y, (P + 2784) + (size_t)id * 16, sizeof(float) * 16);
-        else memset(y, 0, sizeof(float) * 16); /* out of range: a zero vector */
-    }
-    /* c [n, 16] = reshape, a view(%10 [n, 1, 16]) */
-
-    /* num_cat.mn:10: y = concat(n, c) -> dense(1) */
-    /* %12 [n, 48] = concat(n [n, 32], c [n, 16]) */
-    for (int o = 0; o < n; o++) {
-        memcpy((A + 512) + (size_t)o * 48 + 0, (A + 2048) + (size_t)o * 32, sizeof(float) * 32);
-        memcpy((A + 512) + (size_t)o * 48 + 32, (A + 0) + (size_t)o * 16, sizeof(float) * 16);
-    }
-    /* y [n, 1] = linear(x W + b)(%12 [n, 48], dense_2.kernel [48, 1], dense_2.bias [1]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 48, 1.0f, (A + 512), 48, (P + 4384), 1, 0.0f, (A + 0), 1);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 4432);
-        float *y = (A + 0) + (size_t)r * 1;
-        MN_VEC
-        for (int j = 0; j < 1; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z;
-        }
-    }
+    forward_infer(m, in, n);
 
     /* num_cat.mn:13: loss   mse(y, value) */
     /* %16 scalar = mse(y [n, 1], value [n, 1]) */

@@ -52,8 +52,9 @@ void shared_layer_init(shared_layer *m, uint64_t seed)
     mn_init_fill_f32(m->params + 416, 1, 0.0); /* dense.bias [1] */
 }
 
-/* Inference on n <= SHARED_LAYER_BATCH samples. */
-static void predict_batch(shared_layer *m, const shared_layer_inputs *in, int n, const shared_layer_outputs *out)
+/* The forward pass in inference mode, on n <= SHARED_LAYER_BATCH samples: what
+ * both predict and evaluate compute (5 ops). */
+static void forward_infer(shared_layer *m, const shared_layer_inputs *in, int n)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -107,6 +108,18 @@ static void predict_batch(shared_layer *m, const shared_layer_inputs *in, int n,
         const float x = (A + 0)[i];
         (A + 32)[i] = mn_sigmoid_f(x);
     }
+
+    (void)P;
+    (void)in;
+    (void)n;
+}
+
+/* Inference on n <= SHARED_LAYER_BATCH samples. */
+static void predict_batch(shared_layer *m, const shared_layer_inputs *in, int n, const shared_layer_outputs *out)
+{
+    float *const A = m->arena;
+    const float *const P = m->params;
+    forward_infer(m, in, n);
 
     /* the outputs */
     memcpy(out->y, (A + 32), sizeof(float) * (size_t)(n));
@@ -129,56 +142,7 @@ float shared_layer_evaluate(shared_layer *m, const shared_layer_inputs *in, cons
     float *const A = m->arena;
     const float *const P = m->params;
     if (n < 1 || n > SHARED_LAYER_BATCH) return (float)NAN;
-
-    /* shared_layer.mn:12: x1 = shared(input_1) */
-    /* x1 [n, 32] = relu(x W + b)(input_1 [n, 10], shared.kernel [10, 32], shared.bias [32]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_1, 10, (P + 0), 32, 0.0f, (A + 0), 32);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 320);
-        float *y = (A + 0) + (size_t)r * 32;
-        MN_VEC
-        for (int j = 0; j < 32; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z > 0 ? z : 0.0f;
-        }
-    }
-
-    /* shared_layer.mn:13: x2 = input_2 -> shared */
-    /* x2 [n, 32] = relu(x W + b)(input_2 [n, 10], shared.kernel [10, 32], shared.bias [32]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 32, 10, 1.0f, in->input_2, 10, (P + 0), 32, 0.0f, (A + 1024), 32);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 320);
-        float *y = (A + 1024) + (size_t)r * 32;
-        MN_VEC
-        for (int j = 0; j < 32; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z > 0 ? z : 0.0f;
-        }
-    }
-
-    /* shared_layer.mn:14: y  = concat(x1, x2) -> dense(1, activation=sigmoid) */
-    /* %7 [n, 64] = concat(x1 [n, 32], x2 [n, 32]) */
-    for (int o = 0; o < n; o++) {
-        memcpy((A + 2048) + (size_t)o * 64 + 0, (A + 0) + (size_t)o * 32, sizeof(float) * 32);
-        memcpy((A + 2048) + (size_t)o * 64 + 32, (A + 1024) + (size_t)o * 32, sizeof(float) * 32);
-    }
-    /* %10 [n, 1] = linear(x W + b)(%7 [n, 64], dense.kernel [64, 1], dense.bias [1]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 64, 1.0f, (A + 2048), 64, (P + 352), 1, 0.0f, (A + 0), 1);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 416);
-        float *y = (A + 0) + (size_t)r * 1;
-        MN_VEC
-        for (int j = 0; j < 1; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z;
-        }
-    }
-    /* y [n, 1] = sigmoid(%10 [n, 1]) */
-    MN_VEC
-    for (int i = 0; i < n; i++) {
-        const float x = (A + 0)[i];
-        (A + 32)[i] = mn_sigmoid_f(x);
-    }
+    forward_infer(m, in, n);
 
     /* shared_layer.mn:17: loss   bce(y, label) */
     /* %12 scalar = bce_logits(%10 [n, 1], label [n, 1]) */

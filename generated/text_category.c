@@ -64,8 +64,9 @@ void text_category_init(text_category *m, uint64_t seed)
     mn_init_fill_f32(m->params + 1379328, 1, 0.0); /* dense.bias [1] */
 }
 
-/* Inference on n <= TEXT_CATEGORY_BATCH samples. */
-static void predict_batch(text_category *m, const text_category_inputs *in, int n, const text_category_outputs *out)
+/* The forward pass in inference mode, on n <= TEXT_CATEGORY_BATCH samples: what
+ * both predict and evaluate compute (13 ops). */
+static void forward_infer(text_category *m, const text_category_inputs *in, int n)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -199,6 +200,18 @@ static void predict_batch(text_category *m, const text_category_inputs *in, int 
         const float x = (A + 0)[i];
         (A + 32)[i] = mn_sigmoid_f(x);
     }
+
+    (void)P;
+    (void)in;
+    (void)n;
+}
+
+/* Inference on n <= TEXT_CATEGORY_BATCH samples. */
+static void predict_batch(text_category *m, const text_category_inputs *in, int n, const text_category_outputs *out)
+{
+    float *const A = m->arena;
+    const float *const P = m->params;
+    forward_infer(m, in, n);
 
     /* the outputs */
     memcpy(out->y, (A + 32), sizeof(float) * (size_t)(n));
@@ -221,136 +234,7 @@ float text_category_evaluate(text_category *m, const text_category_inputs *in, c
     float *const A = m->arena;
     const float *const P = m->params;
     if (n < 1 || n > TEXT_CATEGORY_BATCH) return (float)NAN;
-
-    /* text_category.mn:10: t = text -> embedding(10000, 128) -> bidirectional(lstm(64)) */
-    /* %4 [n, 200, 128] = embedding(text [n, 200], embedding.embeddings [10000, 128]) */
-    for (int i = 0; i < n * 200; i++) {
-        const int32_t id = in->text[i];
-        float *y = (A + 0) + (size_t)i * 128;
-        if (id >= 0 && id < 10000) memcpy(y, (P + 0) + (size_t)id * 128, sizeof(float) * 128);
-        else memset(y, 0, sizeof(float) * 128); /* out of range: a zero vector */
-    }
-    /* %8 [n, 200, 256] = linear(x W + b)(%4 [n, 200, 128], bidirectional.forward.kernel [128, 256], bidirectional.forward.bias [256]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1280000), 256, 0.0f, (A + 819200), 256);
-    for (int r = 0; r < n * 200; r++) {
-        const float *b = (P + 1329152);
-        float *y = (A + 819200) + (size_t)r * 256;
-        MN_VEC
-        for (int j = 0; j < 256; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z;
-        }
-    }
-    /* %9 [n, 200, 384] = lstm scan, 64 units(%8 [n, 200, 256], bidirectional.forward.recurrent_kernel [64, 256]) */
-    for (int k = 0; k < 200; k++) {
-        static const float zero[64]; /* the state before the first step */
-        const int t = k;
-        /* z = x_t W + b (precomputed for every step) + h_{k-1} U */
-        for (int b = 0; b < n; b++)
-            memcpy((A + 2457600) + ((size_t)b * 200 + k) * 384, (A + 819200) + ((size_t)b * 200 + t) * 256, sizeof(float) * 256);
-        if (k > 0)
-            mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 256, 64, 1.0f, (A + 2457600) + (size_t)(k - 1) * 384 + 320, 76800, (P + 1312768), 256, 1.0f,
-                        (A + 2457600) + (size_t)k * 384, 76800);
-        for (int b = 0; b < n; b++) {
-            float *s = (A + 2457600) + ((size_t)b * 200 + k) * 384;
-            const float *c_prev = k > 0 ? s - 384 + 256 : zero;
-            MN_VEC
-            for (int j = 0; j < 64; j++) {
-                const float i = mn_sigmoid_f(s[j]), f = mn_sigmoid_f(s[64 + j]);
-                const float g = mn_tanh_f(s[128 + j]), o = mn_sigmoid_f(s[192 + j]);
-                const float c = f * c_prev[j] + i * g;
-                s[j] = i;
-                s[64 + j] = f;
-                s[128 + j] = g;
-                s[192 + j] = o;
-                s[256 + j] = c;
-                s[320 + j] = o * mn_tanh_f(c);
-            }
-        }
-    }
-    /* %10 [n, 64] = recurrent output, last step(%9 [n, 200, 384]) */
-    for (int b = 0; b < n; b++)
-        memcpy((A + 819200) + (size_t)b * 64, (A + 2457600) + ((size_t)b * 200 + 199) * 384 + 320, sizeof(float) * 64);
-    /* %14 [n, 200, 256] = linear(x W + b)(%4 [n, 200, 128], bidirectional.backward.kernel [128, 256], bidirectional.backward.bias [256]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n * 200, 256, 128, 1.0f, (A + 0), 128, (P + 1329408), 256, 0.0f, (A + 821248), 256);
-    for (int r = 0; r < n * 200; r++) {
-        const float *b = (P + 1378560);
-        float *y = (A + 821248) + (size_t)r * 256;
-        MN_VEC
-        for (int j = 0; j < 256; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z;
-        }
-    }
-    /* %15 [n, 200, 384] = lstm scan, 64 units, backwards(%14 [n, 200, 256], bidirectional.backward.recurrent_kernel [64, 256]) */
-    for (int k = 0; k < 200; k++) {
-        static const float zero[64]; /* the state before the first step */
-        const int t = 199 - k;
-        /* z = x_t W + b (precomputed for every step) + h_{k-1} U */
-        for (int b = 0; b < n; b++)
-            memcpy((A + 2459648) + ((size_t)b * 200 + k) * 384, (A + 821248) + ((size_t)b * 200 + t) * 256, sizeof(float) * 256);
-        if (k > 0)
-            mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 256, 64, 1.0f, (A + 2459648) + (size_t)(k - 1) * 384 + 320, 76800, (P + 1362176), 256, 1.0f,
-                        (A + 2459648) + (size_t)k * 384, 76800);
-        for (int b = 0; b < n; b++) {
-            float *s = (A + 2459648) + ((size_t)b * 200 + k) * 384;
-            const float *c_prev = k > 0 ? s - 384 + 256 : zero;
-            MN_VEC
-            for (int j = 0; j < 64; j++) {
-                const float i = mn_sigmoid_f(s[j]), f = mn_sigmoid_f(s[64 + j]);
-                const float g = mn_tanh_f(s[128 + j]), o = mn_sigmoid_f(s[192 + j]);
-                const float c = f * c_prev[j] + i * g;
-                s[j] = i;
-                s[64 + j] = f;
-                s[128 + j] = g;
-                s[192 + j] = o;
-                s[256 + j] = c;
-                s[320 + j] = o * mn_tanh_f(c);
-            }
-        }
-    }
-    /* %16 [n, 64] = recurrent output, last step(%15 [n, 200, 384]) */
-    for (int b = 0; b < n; b++)
-        memcpy((A + 0) + (size_t)b * 64, (A + 2459648) + ((size_t)b * 200 + 199) * 384 + 320, sizeof(float) * 64);
-    /* t [n, 128] = concat(%10 [n, 64], %16 [n, 64]) */
-    for (int o = 0; o < n; o++) {
-        memcpy((A + 2048) + (size_t)o * 128 + 0, (A + 819200) + (size_t)o * 64, sizeof(float) * 64);
-        memcpy((A + 2048) + (size_t)o * 128 + 64, (A + 0) + (size_t)o * 64, sizeof(float) * 64);
-    }
-
-    /* text_category.mn:11: c = category -> embedding(5, 64) -> flatten */
-    /* %19 [n, 1, 64] = embedding(category [n, 1], embedding_1.embeddings [5, 64]) */
-    for (int i = 0; i < n; i++) {
-        const int32_t id = in->category[i];
-        float *y = (A + 0) + (size_t)i * 64;
-        if (id >= 0 && id < 5) memcpy(y, (P + 1378816) + (size_t)id * 64, sizeof(float) * 64);
-        else memset(y, 0, sizeof(float) * 64); /* out of range: a zero vector */
-    }
-    /* c [n, 64] = reshape, a view(%19 [n, 1, 64]) */
-
-    /* text_category.mn:12: y = concat(t, c) -> dense(1, activation=sigmoid) */
-    /* %21 [n, 192] = concat(t [n, 128], c [n, 64]) */
-    for (int o = 0; o < n; o++) {
-        memcpy((A + 6144) + (size_t)o * 192 + 0, (A + 2048) + (size_t)o * 128, sizeof(float) * 128);
-        memcpy((A + 6144) + (size_t)o * 192 + 128, (A + 0) + (size_t)o * 64, sizeof(float) * 64);
-    }
-    /* %24 [n, 1] = linear(x W + b)(%21 [n, 192], dense.kernel [192, 1], dense.bias [1]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 192, 1.0f, (A + 6144), 192, (P + 1379136), 1, 0.0f, (A + 0), 1);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 1379328);
-        float *y = (A + 0) + (size_t)r * 1;
-        MN_VEC
-        for (int j = 0; j < 1; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z;
-        }
-    }
-    /* y [n, 1] = sigmoid(%24 [n, 1]) */
-    MN_VEC
-    for (int i = 0; i < n; i++) {
-        const float x = (A + 0)[i];
-        (A + 32)[i] = mn_sigmoid_f(x);
-    }
+    forward_infer(m, in, n);
 
     /* text_category.mn:15: loss   bce(y, label) */
     /* %26 scalar = bce_logits(%24 [n, 1], label [n, 1]) */

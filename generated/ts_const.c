@@ -58,8 +58,9 @@ void ts_const_init(ts_const *m, uint64_t seed)
     mn_init_fill_f32(m->params + 4448, 1, 0.0); /* dense_1.bias [1] */
 }
 
-/* Inference on n <= TS_CONST_BATCH samples. */
-static void predict_batch(ts_const *m, const ts_const_inputs *in, int n, const ts_const_outputs *out)
+/* The forward pass in inference mode, on n <= TS_CONST_BATCH samples: what
+ * both predict and evaluate compute (6 ops). */
+static void forward_infer(ts_const *m, const ts_const_inputs *in, int n)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -138,6 +139,18 @@ static void predict_batch(ts_const *m, const ts_const_inputs *in, int n, const t
             y[j] = z;
         }
     }
+
+    (void)P;
+    (void)in;
+    (void)n;
+}
+
+/* Inference on n <= TS_CONST_BATCH samples. */
+static void predict_batch(ts_const *m, const ts_const_inputs *in, int n, const ts_const_outputs *out)
+{
+    float *const A = m->arena;
+    const float *const P = m->params;
+    forward_infer(m, in, n);
 
     /* the outputs */
     memcpy(out->y, (A + 0), sizeof(float) * (size_t)(n));
@@ -160,81 +173,7 @@ float ts_const_evaluate(ts_const *m, const ts_const_inputs *in, const ts_const_t
     float *const A = m->arena;
     const float *const P = m->params;
     if (n < 1 || n > TS_CONST_BATCH) return (float)NAN;
-
-    /* ts_const.mn:10: s = series -> lstm(32) */
-    /* %6 [n, 50, 128] = linear(x W + b)(series [n, 50, 1], lstm.kernel [1, 128], lstm.bias [128]) */
-    for (int r = 0; r < n * 50; r++) { /* 1 input: a direct loop */
-        const float *x = in->series + (size_t)r * 1, *w = (P + 0);
-        const float *b = (P + 4224);
-        float *y = (A + 0) + (size_t)r * 128;
-        MN_VEC
-        for (int j = 0; j < 128; j++) {
-            const float z = x[0] * w[j] + b[j];
-            y[j] = z;
-        }
-    }
-    /* %7 [n, 50, 192] = lstm scan, 32 units(%6 [n, 50, 128], lstm.recurrent_kernel [32, 128]) */
-    for (int k = 0; k < 50; k++) {
-        static const float zero[32]; /* the state before the first step */
-        const int t = k;
-        /* z = x_t W + b (precomputed for every step) + h_{k-1} U */
-        for (int b = 0; b < n; b++)
-            memcpy((A + 204800) + ((size_t)b * 50 + k) * 192, (A + 0) + ((size_t)b * 50 + t) * 128, sizeof(float) * 128);
-        if (k > 0)
-            mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 128, 32, 1.0f, (A + 204800) + (size_t)(k - 1) * 192 + 160, 9600, (P + 128), 128, 1.0f,
-                        (A + 204800) + (size_t)k * 192, 9600);
-        for (int b = 0; b < n; b++) {
-            float *s = (A + 204800) + ((size_t)b * 50 + k) * 192;
-            const float *c_prev = k > 0 ? s - 192 + 128 : zero;
-            MN_VEC
-            for (int j = 0; j < 32; j++) {
-                const float i = mn_sigmoid_f(s[j]), f = mn_sigmoid_f(s[32 + j]);
-                const float g = mn_tanh_f(s[64 + j]), o = mn_sigmoid_f(s[96 + j]);
-                const float c = f * c_prev[j] + i * g;
-                s[j] = i;
-                s[32 + j] = f;
-                s[64 + j] = g;
-                s[96 + j] = o;
-                s[128 + j] = c;
-                s[160 + j] = o * mn_tanh_f(c);
-            }
-        }
-    }
-    /* s [n, 32] = recurrent output, last step(%7 [n, 50, 192]) */
-    for (int b = 0; b < n; b++)
-        memcpy((A + 0) + (size_t)b * 32, (A + 204800) + ((size_t)b * 50 + 49) * 192 + 160, sizeof(float) * 32);
-
-    /* ts_const.mn:11: c = temp -> dense(32) */
-    /* c [n, 32] = linear(x W + b)(temp [n, 1], dense.kernel [1, 32], dense.bias [32]) */
-    for (int r = 0; r < n; r++) { /* 1 input: a direct loop */
-        const float *x = in->temp + (size_t)r * 1, *w = (P + 4352);
-        const float *b = (P + 4384);
-        float *y = (A + 1024) + (size_t)r * 32;
-        MN_VEC
-        for (int j = 0; j < 32; j++) {
-            const float z = x[0] * w[j] + b[j];
-            y[j] = z;
-        }
-    }
-
-    /* ts_const.mn:12: y = add(s, c) -> dense(1) */
-    /* %12 [n, 32] = add(s [n, 32], c [n, 32]) */
-    MN_VEC
-    for (int i = 0; i < n * 32; i++) {
-        const float a = (A + 0)[i], b = (A + 1024)[i];
-        (A + 2048)[i] = a + b;
-    }
-    /* y [n, 1] = linear(x W + b)(%12 [n, 32], dense_1.kernel [32, 1], dense_1.bias [1]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 32, 1.0f, (A + 2048), 32, (P + 4416), 1, 0.0f, (A + 0), 1);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 4448);
-        float *y = (A + 0) + (size_t)r * 1;
-        MN_VEC
-        for (int j = 0; j < 1; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z;
-        }
-    }
+    forward_infer(m, in, n);
 
     /* ts_const.mn:15: loss   mse(y, value) */
     /* %16 scalar = mse(y [n, 1], value [n, 1]) */

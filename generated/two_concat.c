@@ -56,8 +56,9 @@ void two_concat_init(two_concat *m, uint64_t seed)
     mn_init_fill_f32(m->params + 992, 1, 0.0); /* dense_2.bias [1] */
 }
 
-/* Inference on n <= TWO_CONCAT_BATCH samples. */
-static void predict_batch(two_concat *m, const two_concat_inputs *in, int n, const two_concat_outputs *out)
+/* The forward pass in inference mode, on n <= TWO_CONCAT_BATCH samples: what
+ * both predict and evaluate compute (5 ops). */
+static void forward_infer(two_concat *m, const two_concat_inputs *in, int n)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -111,6 +112,18 @@ static void predict_batch(two_concat *m, const two_concat_inputs *in, int n, con
         const float x = (A + 0)[i];
         (A + 32)[i] = mn_sigmoid_f(x);
     }
+
+    (void)P;
+    (void)in;
+    (void)n;
+}
+
+/* Inference on n <= TWO_CONCAT_BATCH samples. */
+static void predict_batch(two_concat *m, const two_concat_inputs *in, int n, const two_concat_outputs *out)
+{
+    float *const A = m->arena;
+    const float *const P = m->params;
+    forward_infer(m, in, n);
 
     /* the outputs */
     memcpy(out->y, (A + 32), sizeof(float) * (size_t)(n));
@@ -133,56 +146,7 @@ float two_concat_evaluate(two_concat *m, const two_concat_inputs *in, const two_
     float *const A = m->arena;
     const float *const P = m->params;
     if (n < 1 || n > TWO_CONCAT_BATCH) return (float)NAN;
-
-    /* two_concat.mn:9: a = input_1 -> dense(64, activation=relu) */
-    /* a [n, 64] = relu(x W + b)(input_1 [n, 10], dense.kernel [10, 64], dense.bias [64]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 64, 10, 1.0f, in->input_1, 10, (P + 0), 64, 0.0f, (A + 0), 64);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 640);
-        float *y = (A + 0) + (size_t)r * 64;
-        MN_VEC
-        for (int j = 0; j < 64; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z > 0 ? z : 0.0f;
-        }
-    }
-
-    /* two_concat.mn:10: b = input_2 -> dense(32, activation=relu) */
-    /* b [n, 32] = relu(x W + b)(input_2 [n, 5], dense_1.kernel [5, 32], dense_1.bias [32]) */
-    for (int r = 0; r < n; r++) { /* 5 inputs: a direct loop */
-        const float *x = in->input_2 + (size_t)r * 5, *w = (P + 704);
-        const float *b = (P + 864);
-        float *y = (A + 2048) + (size_t)r * 32;
-        MN_VEC
-        for (int j = 0; j < 32; j++) {
-            const float z = x[0] * w[j] + x[1] * w[32 + j] + x[2] * w[64 + j] + x[3] * w[96 + j] + x[4] * w[128 + j] + b[j];
-            y[j] = z > 0 ? z : 0.0f;
-        }
-    }
-
-    /* two_concat.mn:11: y = concat(a, b) -> dense(1, activation=sigmoid) */
-    /* %9 [n, 96] = concat(a [n, 64], b [n, 32]) */
-    for (int o = 0; o < n; o++) {
-        memcpy((A + 3072) + (size_t)o * 96 + 0, (A + 0) + (size_t)o * 64, sizeof(float) * 64);
-        memcpy((A + 3072) + (size_t)o * 96 + 64, (A + 2048) + (size_t)o * 32, sizeof(float) * 32);
-    }
-    /* %12 [n, 1] = linear(x W + b)(%9 [n, 96], dense_2.kernel [96, 1], dense_2.bias [1]) */
-    mn_gemm_f32(CblasNoTrans, CblasNoTrans, n, 1, 96, 1.0f, (A + 3072), 96, (P + 896), 1, 0.0f, (A + 0), 1);
-    for (int r = 0; r < n; r++) {
-        const float *b = (P + 992);
-        float *y = (A + 0) + (size_t)r * 1;
-        MN_VEC
-        for (int j = 0; j < 1; j++) {
-            const float z = y[j] + b[j];
-            y[j] = z;
-        }
-    }
-    /* y [n, 1] = sigmoid(%12 [n, 1]) */
-    MN_VEC
-    for (int i = 0; i < n; i++) {
-        const float x = (A + 0)[i];
-        (A + 32)[i] = mn_sigmoid_f(x);
-    }
+    forward_infer(m, in, n);
 
     /* two_concat.mn:14: loss   bce(y, label) */
     /* %14 scalar = bce_logits(%12 [n, 1], label [n, 1]) */

@@ -861,10 +861,13 @@ static long check_schedule(const Graph *g, SchedKind k) {
     const Schedule *s = &g->sched[k];
     CU_ASSERT_FATAL(s->order != NULL && s->offset != NULL);
     int n = s->n;
-    /* order: increasing ids, no sources */
+    /* order: no sources; increasing ids (predict and evaluate: in the
+     * shared part, and in their own rest) */
+    int shared = k == SCHED_TRAIN ? 0 : g->infer_shared;
+    CU_ASSERT(shared >= 0 && shared <= n);
     for (int i = 0; i < n; i++) {
         CU_ASSERT(!(op_info[g->nodes[s->order[i]].op].flags & OPF_SOURCE));
-        if (i) CU_ASSERT(s->order[i - 1] < s->order[i]);
+        if (i && i != shared) CU_ASSERT(s->order[i - 1] < s->order[i]);
     }
     /* every input of a scheduled node is a source or scheduled before it */
     int *pos = xalloc(sizeof(int) * (size_t)(g->nnodes + 1));
@@ -952,36 +955,99 @@ static long check_schedule(const Graph *g, SchedKind k) {
         }
     }
     CU_ASSERT_EQUAL(bad, 0);
-    /* first fit: each value (in order of definition) sits at the lowest
-     * offset free of the values defined before it that are alive with it;
-     * the candidates are 0 and the ends of those values */
+    return total;
+}
+
+/* First fit along one plan's timeline, order[0..n) with offsets off[]:
+ * each arena value (in order of definition) sits at the lowest offset free
+ * of the values defined before it that are alive with it; the candidates
+ * are 0 and the ends of those values. keep[v] >= 0: root v stays alive to
+ * that position. Returns the values not at their first fit. */
+static int first_fit_violations(const Graph *g, const int *order, int n, const int *keep, const long *off, int train) {
+    int nn = g->nnodes;
+    int *first = xalloc(sizeof(int) * (size_t)(nn + 1)), *last = xalloc(sizeof(int) * (size_t)(nn + 1));
+    char *in_arena = xalloc((size_t)nn + 1);
+    long *size = xalloc(sizeof(long) * (size_t)(nn + 1));
+    for (int i = 0; i < n; i++) {
+        int v = order[i];
+        const Node *nd = &g->nodes[v];
+        if ((op_info[nd->op].flags & OPF_VIEW) || (train && is_grad(g, v))) continue;
+        in_arena[v] = 1;
+        first[v] = last[v] = i;
+        size[v] = (shape_size(&nd->shape) * (nd->shape.batched ? g->train.batch : 1) + 15) / 16 * 16;
+    }
+    for (int i = 0; i < n; i++) {
+        const Node *nd = &g->nodes[order[i]];
+        for (int j = 0; j < nd->nin; j++) {
+            int r = root_of(g, nd->in[j]);
+            if (in_arena[r] && last[r] < i) last[r] = i;
+        }
+    }
+    for (int v = 0; v < nn; v++)
+        if (keep[v] >= 0 && in_arena[root_of(g, v)] && last[root_of(g, v)] < keep[v]) last[root_of(g, v)] = keep[v];
     int unfit = 0;
     for (int i = 0; i < n; i++) {
-        int v = s->order[i];
+        int v = order[i];
         if (!in_arena[v]) continue;
         long best = -1;
         for (int c = -1; c < i; c++) {
             long cand = 0;
             if (c >= 0) {
-                int u = s->order[c];
+                int u = order[c];
                 if (!in_arena[u] || last[u] < first[v]) continue;
-                cand = s->offset[u] + size[u];
+                cand = off[u] + size[u];
             }
             int free_here = 1;
             for (int j = 0; j < i && free_here; j++) {
-                int u = s->order[j];
-                if (in_arena[u] && last[u] >= first[v] && s->offset[u] < cand + size[v] && cand < s->offset[u] + size[u])
+                int u = order[j];
+                if (in_arena[u] && last[u] >= first[v] && off[u] < cand + size[v] && cand < off[u] + size[u])
                     free_here = 0;
             }
             if (free_here && (best < 0 || cand < best)) best = cand;
         }
-        if (best != s->offset[v]) {
+        if (best != off[v]) {
             unfit++;
-            fprintf(stderr, "\nschedule %d: %%%d at %ld, first fit is %ld\n", (int)k, v, s->offset[v], best);
+            fprintf(stderr, "\n%s plan: %%%d at %ld, first fit is %ld\n", train ? "train" : "inference", v, off[v], best);
         }
     }
-    CU_ASSERT_EQUAL(unfit, 0);
-    return total;
+    return unfit;
+}
+
+/* Every schedule as check_schedule checks it, and first fit along the two
+ * plans: train_step's, and the one of predict and evaluate (the shared
+ * part, evaluate's rest, predict's rest; evaluate's results kept to the
+ * end of its rest, the outputs to the end). */
+static void check_plan(const Graph *g) {
+    for (int k = 0; k < SCHED_COUNT; k++) check_schedule(g, (SchedKind)k);
+    int nn = g->nnodes;
+    int *keep = xalloc(sizeof(int) * (size_t)(nn + 1));
+    const Schedule *t = &g->sched[SCHED_TRAIN], *p = &g->sched[SCHED_PREDICT], *e = &g->sched[SCHED_EVAL];
+    for (int v = 0; v < nn; v++) keep[v] = -1;
+    for (int i = 0; i < g->nparams; i++)
+        if (g->param_grad[i] >= 0) keep[g->param_grad[i]] = t->n;
+    keep[g->loss] = t->n;
+    CU_ASSERT_EQUAL(first_fit_violations(g, t->order, t->n, keep, t->offset, 1), 0);
+
+    int shared = g->infer_shared, n = 0;
+    CU_ASSERT_FATAL(shared <= p->n && shared <= e->n);
+    int *order = xalloc(sizeof(int) * (size_t)(p->n + e->n + 1));
+    long *off = xalloc(sizeof(long) * (size_t)(nn + 1));
+    for (int i = 0; i < shared; i++) {
+        CU_ASSERT_EQUAL(p->order[i], e->order[i]);
+        CU_ASSERT_EQUAL(p->offset[p->order[i]], e->offset[p->order[i]]);
+        order[n++] = p->order[i];
+    }
+    for (int i = shared; i < e->n; i++) order[n++] = e->order[i];
+    int eval_end = n;
+    for (int i = shared; i < p->n; i++) order[n++] = p->order[i];
+    for (int v = 0; v < nn; v++) {
+        keep[v] = -1;
+        off[v] = e->offset[v] >= 0 ? e->offset[v] : p->offset[v];
+    }
+    keep[g->loss] = eval_end;
+    for (int i = 0; i < g->nmetrics; i++) keep[g->metrics[i].value] = eval_end;
+    for (int i = 0; i < g->noutputs; i++) keep[g->outputs[i]] = n;
+    CU_ASSERT_EQUAL(first_fit_violations(g, order, n, keep, off, 0), 0);
 }
 
 static void check_params_layout(const Graph *g) {
@@ -1041,7 +1107,7 @@ static void test_plan(void) {
         CU_ASSERT_PTR_NOT_NULL_FATAL(g);
         check_grad_invariants(g);
         check_params_layout(g);
-        for (int k = 0; k < SCHED_COUNT; k++) check_schedule(g, (SchedKind)k);
+        check_plan(g);
     }
 }
 
@@ -1061,7 +1127,7 @@ static void test_plan_long_mixed(void) {
     buf_puts(&b, "y = h60 -> dense(1, activation=sigmoid)\noutput y\nloss bce(y, t)\ntrain { batch = 5 }\n");
     Graph *g = compile_ok(b.data);
     CU_ASSERT_PTR_NOT_NULL_FATAL(g);
-    for (int k = 0; k < SCHED_COUNT; k++) check_schedule(g, (SchedKind)k);
+    check_plan(g);
 }
 
 static void test_plan_two_concat(void) {
@@ -1090,6 +1156,14 @@ static void test_plan_two_concat(void) {
         has_metric |= e->order[i] == g->metrics[0].value;
     }
     CU_ASSERT(has_loss && has_metric);
+    /* everything predict runs, evaluate runs too: forward_infer is all of
+     * predict, first in evaluate, at the same offsets */
+    CU_ASSERT_EQUAL(g->infer_shared, p->n);
+    CU_ASSERT(e->n > p->n);
+    for (int i = 0; i < p->n; i++) {
+        CU_ASSERT_EQUAL(e->order[i], p->order[i]);
+        CU_ASSERT_EQUAL(e->offset[p->order[i]], p->offset[p->order[i]]);
+    }
     /* train computes every gradient, and skips the metric and the sigmoid */
     const Schedule *t = &g->sched[SCHED_TRAIN];
     int y = g->outputs[0], ngrads = 0;
@@ -1277,6 +1351,19 @@ static int brute_overlap(const Graph *g, SchedKind k) {
     return 0;
 }
 
+/* Moves v in schedule k; a node predict and evaluate share (forward_infer)
+ * has one place, so it moves in both. */
+static int is_shared(const Graph *g, int v) {
+    for (int i = 0; i < g->infer_shared; i++)
+        if (g->sched[SCHED_PREDICT].order[i] == v) return 1;
+    return 0;
+}
+
+static void move_to(Graph *g, SchedKind k, int v, long offset) {
+    g->sched[k].offset[v] = offset;
+    if (k != SCHED_TRAIN && is_shared(g, v)) g->sched[k == SCHED_EVAL ? SCHED_PREDICT : SCHED_EVAL].offset[v] = offset;
+}
+
 /* Random moves of one value to another aligned offset inside the arena:
  * plan_check finds a failure exactly when some pair overlaps (all else
  * stays valid). */
@@ -1300,8 +1387,9 @@ static void test_plan_check_random_moves(void) {
             long slots = (s->arena_size - size) / 16 + 1;
             rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
             long saved = s->offset[v];
-            s->offset[v] = (long)((rng >> 33) % (unsigned long long)slots) * 16;
+            move_to(g, (SchedKind)k, v, (long)((rng >> 33) % (unsigned long long)slots) * 16);
             int want = brute_overlap(g, (SchedKind)k);
+            if (k != SCHED_TRAIN && is_shared(g, v)) want |= brute_overlap(g, k == SCHED_EVAL ? SCHED_PREDICT : SCHED_EVAL);
             long got = plan_check(g, NULL);
             moves++;
             overlapping += want;
@@ -1309,7 +1397,7 @@ static void test_plan_check_random_moves(void) {
             if (want != (got > 0))
                 fprintf(stderr, "\nschedule %d: %%%d moved to %ld: brute force %d, plan_check %ld\n", k, v, s->offset[v],
                         want, got);
-            s->offset[v] = saved;
+            move_to(g, (SchedKind)k, v, saved);
         }
     }
     CU_ASSERT_EQUAL(agree, moves);
@@ -1327,14 +1415,20 @@ static void test_plan_check_other(void) {
     int h = find_named(g, OP_LINEAR, "h"), f = find_named(g, OP_RESHAPE, "f");
     CU_ASSERT_FATAL(h >= 0 && f >= 0);
     long saved = s->offset[h];
-    s->offset[h] = s->arena_size; /* past the end (and its views now differ) */
+    move_to(g, SCHED_PREDICT, h, s->arena_size); /* past the end (and its views now differ) */
     CU_ASSERT(plan_check(g, NULL) >= 1);
-    s->offset[h] = saved + 1; /* not aligned */
+    move_to(g, SCHED_PREDICT, h, saved + 1); /* not aligned */
     CU_ASSERT(plan_check(g, NULL) >= 1);
-    s->offset[h] = saved;
-    s->offset[f] = saved + 16; /* a view beside its storage */
-    CU_ASSERT_EQUAL(plan_check(g, NULL), 1);
-    s->offset[f] = saved;
+    move_to(g, SCHED_PREDICT, h, saved);
+    move_to(g, SCHED_PREDICT, f, saved + 16); /* a view beside its storage: in both schedules */
+    CU_ASSERT_EQUAL(plan_check(g, NULL), is_shared(g, f) ? 2 : 1);
+    move_to(g, SCHED_PREDICT, f, saved);
+    CU_ASSERT_EQUAL(plan_check(g, NULL), 0);
+    /* a shared node at another place in evaluate than in predict */
+    CU_ASSERT_FATAL(is_shared(g, h));
+    g->sched[SCHED_EVAL].offset[h] = saved + 16;
+    CU_ASSERT(plan_check(g, NULL) >= 1);
+    g->sched[SCHED_EVAL].offset[h] = saved;
     CU_ASSERT_EQUAL(plan_check(g, NULL), 0);
     /* h read before it runs: swap it with the node after it */
     int i = 0;
