@@ -33,6 +33,8 @@ ACTIVATIONS = {
     "sigmoid": torch.sigmoid,
     "tanh": torch.tanh,
     "softmax": lambda z: torch.softmax(z, dim=-1),
+    # Keras's gelu with approximate=False: x * Phi(x), Phi the normal CDF
+    "gelu": lambda z: torch.nn.functional.gelu(z, approximate="none"),
 }
 
 
@@ -477,7 +479,15 @@ def norm_layers(P, I, T, training=True):
     return {"y": y}, mse(y, T["t"])
 
 
-EXTRA_CASES = {"rnn_gru": rnn_gru, "norm_layers": norm_layers}
+def gelu(P, I, T):
+    a = dense(P, "dense", I["x"], "gelu")
+    b = flatten(conv2d(P, "conv2d", I["image"], activation="gelu"))
+    h = ACTIVATIONS["gelu"](dense(P, "dense_1", torch.cat([a, b], dim=-1)))
+    y = dense(P, "dense_2", h)
+    return {"y": y}, mse(y, T["t"])
+
+
+EXTRA_CASES = {"rnn_gru": rnn_gru, "norm_layers": norm_layers, "gelu": gelu}
 CASES.update(EXTRA_CASES)
 OPTIMIZERS.update({name: ("adam", {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-7}) for name in EXTRA_CASES})
 # Cases whose outputs (predict) are computed in inference mode, unlike

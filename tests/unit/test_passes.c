@@ -317,7 +317,7 @@ static void test_unknown_argument(void) {
                 1, 0);
     CHECK_DIAGS("model m\ninput x : float[10]\ntarget t : float[1]\n"
                 "y = x -> dense(1, activation=sigmod)\n" TAIL,
-                "t.mn:4:30: error: dense: unknown activation 'sigmod'; expected linear, relu, sigmoid, tanh or softmax; did you mean 'sigmoid'?\n"
+                "t.mn:4:30: error: dense: unknown activation 'sigmod'; expected linear, relu, sigmoid, tanh, gelu or softmax; did you mean 'sigmoid'?\n"
                 "    4 | y = x -> dense(1, activation=sigmod)\n"
                 "      |                              ^~~~~~\n",
                 1, 0);
