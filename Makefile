@@ -32,7 +32,9 @@ MNC   ?= mnc
 COMPILER_SRCS = compiler/util.c compiler/diag.c compiler/ast.c compiler/ir.c compiler/shape.c \
                 compiler/lower.c compiler/lower_args.c compiler/lower_fn.c compiler/layers.c \
                 compiler/check.c compiler/autodiff.c compiler/fuse.c \
-                compiler/plan.c compiler/emit_c.c compiler/summary.c compiler/emit_trainer.c compiler/driver.c
+                compiler/plan.c compiler/emit_value.c compiler/emit_linear.c compiler/emit_elementwise.c \
+                compiler/emit_conv.c compiler/emit_norm.c compiler/emit_recurrent.c compiler/emit_loss.c compiler/emit_c.c \
+                compiler/summary.c compiler/emit_trainer.c compiler/driver.c
 RUNTIME_SRCS  = runtime/mn_rng.c runtime/mn_init.c runtime/mn_safetensors.c runtime/mn_optim.c runtime/mn_threads.c runtime/mn_gemm.c \
                 runtime/mn_data.c runtime/mn_trainer.c
 PARSER_GEN    = $(BUILD)/mn.tab.c $(BUILD)/lex.mn.c
@@ -70,7 +72,7 @@ $(BUILD)/mn.tab.c $(BUILD)/mn.tab.h: grammar/mn.y compiler/ast.h compiler/mnc.h
 $(BUILD)/lex.mn.c: grammar/mn.l $(BUILD)/mn.tab.h
 	flex -o $@ grammar/mn.l
 
-$(BUILD)/%.o: %.c compiler/mnc.h compiler/ast.h compiler/ir.h compiler/lower.h compiler/ops.def compiler/unary.def runtime/mn_runtime.h runtime/mn_math.h runtime/mn_internal.h
+$(BUILD)/%.o: %.c compiler/mnc.h compiler/ast.h compiler/ir.h compiler/lower.h compiler/emit.h compiler/ops.def compiler/unary.def runtime/mn_runtime.h runtime/mn_math.h runtime/mn_internal.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Icompiler -Iruntime -I$(BUILD) -c $< -o $@
 

@@ -6,8 +6,8 @@
  * implicit batch dimension stands in front (inputs, and everything computed
  * from them) or not (params, constants, losses).
  *
- * Pipeline (main.c):  lower -> check -> fuse_logits -> autodiff ->
- *                     fuse_linear -> plan -> emit_c
+ * Pipeline (driver.c): lower -> check -> fuse_logits -> autodiff ->
+ *                      fuse_linear -> plan -> emit_c
  * Each pass includes this header and the op table, never another pass.
  */
 #ifndef IR_H

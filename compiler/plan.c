@@ -427,112 +427,146 @@ static int by_offset(const void *a, const void *b) {
     return (x->v > y->v) - (x->v < y->v);
 }
 
-static void check_schedule(const Graph *g, SchedKind kind, Check *c) {
-    const Schedule *s = &g->sched[kind];
-    const char *name = sched_names[kind];
-    if (!s->order || !s->offset || s->n < 0 || s->n > g->nnodes) {
-        failed(c, "schedule %s: not planned", name);
-        return;
-    }
-    int n = s->n, nn = g->nnodes;
-    int *pos = xalloc(sizeof(int) * (size_t)(nn + 1));
-    for (int v = 0; v < nn; v++) pos[v] = -1;
+/* One schedule under check: what its order, roots and lifetimes give. */
+typedef struct SchedCheck {
+    const Graph *g;
+    const Schedule *s;
+    SchedKind kind;
+    const char *name;
+    Check *c;
+    int n, nn;
+    int *pos;         /* each node's place in the order, -1 if not run */
+    int *roots, nroots; /* what the schedule's function returns */
+    char *grad;       /* in train: the parameter gradients, in the gradient buffer */
+    char *in_arena;   /* values with a block in the arena */
+    int *last;        /* a block's last read (n: a root, alive to the end) */
+    long *size;
+    int nplaced;      /* blocks of a nonzero size */
+} SchedCheck;
+
+/* Every node run once, no source or dead node, every input run before its
+ * reader. 0 when the rest cannot be checked. */
+static int check_order(SchedCheck *S) {
+    const Graph *g = S->g;
+    const Schedule *s = S->s;
+    int n = S->n, nn = S->nn;
+    S->pos = xalloc(sizeof(int) * (size_t)(nn + 1));
+    for (int v = 0; v < nn; v++) S->pos[v] = -1;
     for (int i = 0; i < n; i++) {
         int v = s->order[i];
-        if (v < 0 || v >= nn || pos[v] >= 0) {
-            failed(c, "schedule %s: order[%d] = %%%d is out of range or run twice", name, i, v);
-            return;
+        if (v < 0 || v >= nn || S->pos[v] >= 0) {
+            failed(S->c, "schedule %s: order[%d] = %%%d is out of range or run twice", S->name, i, v);
+            return 0;
         }
-        pos[v] = i;
-        if (op_info[g->nodes[v].op].flags & OPF_SOURCE) failed(c, "schedule %s: runs the source %%%d", name, v);
-        if (g->nodes[v].dead) failed(c, "schedule %s: runs the dead node %%%d", name, v);
+        S->pos[v] = i;
+        if (op_info[g->nodes[v].op].flags & OPF_SOURCE) failed(S->c, "schedule %s: runs the source %%%d", S->name, v);
+        if (g->nodes[v].dead) failed(S->c, "schedule %s: runs the dead node %%%d", S->name, v);
     }
     for (int i = 0; i < n; i++) {
         const Node *nd = &g->nodes[s->order[i]];
         for (int k = 0; k < nd->nin; k++) {
             int u = nd->in[k];
             if (u < 0 || u >= nn) {
-                failed(c, "schedule %s: %%%d reads %%%d, not a value", name, s->order[i], u);
-                return;
+                failed(S->c, "schedule %s: %%%d reads %%%d, not a value", S->name, s->order[i], u);
+                return 0;
             }
-            if (!((op_info[g->nodes[u].op].flags & OPF_SOURCE) || (pos[u] >= 0 && pos[u] < i)))
-                failed(c, "schedule %s: %%%d reads %%%d, neither a source nor run before it", name, s->order[i], u);
+            if (!((op_info[g->nodes[u].op].flags & OPF_SOURCE) || (S->pos[u] >= 0 && S->pos[u] < i)))
+                failed(S->c, "schedule %s: %%%d reads %%%d, neither a source nor run before it", S->name, s->order[i],
+                       u);
         }
     }
+    return 1;
+}
 
-    /* the roots: what the schedule's function returns */
-    int *roots = NULL, nroots = 0;
-    if (kind == SCHED_PREDICT)
-        for (int i = 0; i < g->noutputs; i++) ir_push(&roots, &nroots, g->outputs[i]);
-    else ir_push(&roots, &nroots, g->loss);
-    if (kind == SCHED_EVAL)
-        for (int i = 0; i < g->nmetrics; i++) ir_push(&roots, &nroots, g->metrics[i].value);
-    char *grad = xalloc((size_t)nn + 1); /* in train: the parameter gradients, in the gradient buffer */
+/* The roots (outputs, loss, metrics, in train the parameter gradients) are
+ * computed. 0 when one is not. */
+static int check_roots(SchedCheck *S) {
+    const Graph *g = S->g;
+    int nn = S->nn;
+    if (S->kind == SCHED_PREDICT)
+        for (int i = 0; i < g->noutputs; i++) ir_push(&S->roots, &S->nroots, g->outputs[i]);
+    else ir_push(&S->roots, &S->nroots, g->loss);
+    if (S->kind == SCHED_EVAL)
+        for (int i = 0; i < g->nmetrics; i++) ir_push(&S->roots, &S->nroots, g->metrics[i].value);
+    S->grad = xalloc((size_t)nn + 1);
     for (int i = 0; i < g->nparams; i++) {
         int d = g->param_grad[i];
-        if (kind != SCHED_TRAIN || d < 0 || d >= nn) continue;
-        grad[d] = 1;
-        ir_push(&roots, &nroots, d);
+        if (S->kind != SCHED_TRAIN || d < 0 || d >= nn) continue;
+        S->grad[d] = 1;
+        ir_push(&S->roots, &S->nroots, d);
     }
-    for (int i = 0; i < nroots; i++) {
-        int r = roots[i];
-        if (r < 0 || r >= nn || !((op_info[g->nodes[r].op].flags & OPF_SOURCE) || pos[r] >= 0)) {
-            failed(c, "schedule %s: the result %%%d is not computed", name, r);
-            return;
+    for (int i = 0; i < S->nroots; i++) {
+        int r = S->roots[i];
+        if (r < 0 || r >= nn || !((op_info[g->nodes[r].op].flags & OPF_SOURCE) || S->pos[r] >= 0)) {
+            failed(S->c, "schedule %s: the result %%%d is not computed", S->name, r);
+            return 0;
         }
     }
+    return 1;
+}
 
-    /* lifetimes and sizes of the values in the arena */
-    char *in_arena = xalloc((size_t)nn + 1);
-    int *last = xalloc(sizeof(int) * (size_t)(nn + 1));
-    long *size = xalloc(sizeof(long) * (size_t)(nn + 1));
-    int nplaced = 0;
+/* Each block's size and lifetime, and its offset inside the arena and
+ * aligned; views at their storage's offset; nothing else has one. */
+static void check_offsets(SchedCheck *S) {
+    const Graph *g = S->g;
+    const Schedule *s = S->s;
+    int n = S->n, nn = S->nn;
+    S->in_arena = xalloc((size_t)nn + 1);
+    S->last = xalloc(sizeof(int) * (size_t)(nn + 1));
+    S->size = xalloc(sizeof(long) * (size_t)(nn + 1));
     for (int i = 0; i < n; i++) {
         int v = s->order[i];
         const Node *nd = &g->nodes[v];
         if (op_info[nd->op].flags & OPF_VIEW) continue;
-        if (grad[v]) {
-            if (s->offset[v] != -1) failed(c, "schedule %s: the gradient %%%d is in the arena", name, v);
+        if (S->grad[v]) {
+            if (s->offset[v] != -1) failed(S->c, "schedule %s: the gradient %%%d is in the arena", S->name, v);
             continue;
         }
-        in_arena[v] = 1;
-        last[v] = i;
-        size[v] = round_up(shape_size(&nd->shape) * (nd->shape.batched ? g->train.batch : 1));
-        if (size[v] > 0) nplaced++;
+        S->in_arena[v] = 1;
+        S->last[v] = i;
+        S->size[v] = round_up(shape_size(&nd->shape) * (nd->shape.batched ? g->train.batch : 1));
+        if (S->size[v] > 0) S->nplaced++;
         long off = s->offset[v];
-        if (off < 0 || off % ALIGN || off > s->arena_size - size[v])
-            failed(c, "schedule %s: %%%d at %ld, %ld elements: outside the arena of %ld or not aligned to %d", name, v,
-                   off, size[v], s->arena_size, ALIGN);
+        if (off < 0 || off % ALIGN || off > s->arena_size - S->size[v])
+            failed(S->c, "schedule %s: %%%d at %ld, %ld elements: outside the arena of %ld or not aligned to %d",
+                   S->name, v, off, S->size[v], s->arena_size, ALIGN);
     }
     if (s->arena_size < 0 || s->arena_size > MN_MAX_ELEMS)
-        failed(c, "schedule %s: an arena of %ld elements", name, s->arena_size);
+        failed(S->c, "schedule %s: an arena of %ld elements", S->name, s->arena_size);
     for (int i = 0; i < n; i++) {
         const Node *nd = &g->nodes[s->order[i]];
         for (int k = 0; k < nd->nin; k++) {
             int r = storage_root(g, nd->in[k]);
-            if (in_arena[r] && last[r] < i) last[r] = i;
+            if (S->in_arena[r] && S->last[r] < i) S->last[r] = i;
         }
     }
-    for (int i = 0; i < nroots; i++) {
-        int r = storage_root(g, roots[i]);
-        if (in_arena[r]) last[r] = n;
+    for (int i = 0; i < S->nroots; i++) {
+        int r = storage_root(g, S->roots[i]);
+        if (S->in_arena[r]) S->last[r] = n;
     }
     for (int v = 0; v < nn; v++) {
-        if (pos[v] >= 0 && (op_info[g->nodes[v].op].flags & OPF_VIEW)) {
+        if (S->pos[v] >= 0 && (op_info[g->nodes[v].op].flags & OPF_VIEW)) {
             if (s->offset[v] != s->offset[storage_root(g, v)])
-                failed(c, "schedule %s: the view %%%d at %ld, its storage %%%d at %ld", name, v, s->offset[v],
+                failed(S->c, "schedule %s: the view %%%d at %ld, its storage %%%d at %ld", S->name, v, s->offset[v],
                        storage_root(g, v), s->offset[storage_root(g, v)]);
-        } else if (pos[v] < 0 && s->offset[v] != -1) {
-            failed(c, "schedule %s: %%%d is not run but has the offset %ld", name, v, s->offset[v]);
+        } else if (S->pos[v] < 0 && s->offset[v] != -1) {
+            failed(S->c, "schedule %s: %%%d is not run but has the offset %ld", S->name, v, s->offset[v]);
         }
     }
+}
 
-    /* the sweep: blocks enter in order of definition, leave after their last read */
+/* No two blocks alive at once share bytes. The sweep: blocks enter in order
+ * of definition and leave after their last read; the live ones are ranked
+ * by offset in a Fenwick tree, and a new block can only overlap its two
+ * neighbours by offset (the live blocks are disjoint, or already reported). */
+static void check_sweep(SchedCheck *S) {
+    const Schedule *s = S->s;
+    int n = S->n, nn = S->nn, nplaced = S->nplaced;
     Placed *byoff = xalloc(sizeof(Placed) * (size_t)(nplaced + 1));
     int k = 0;
     for (int i = 0; i < n; i++) {
         int v = s->order[i];
-        if (in_arena[v] && size[v] > 0) byoff[k++] = (Placed){s->offset[v], v};
+        if (S->in_arena[v] && S->size[v] > 0) byoff[k++] = (Placed){s->offset[v], v};
     }
     qsort(byoff, (size_t)nplaced, sizeof *byoff, by_offset);
     int *rank = xalloc(sizeof(int) * (size_t)(nn + 1)); /* 1-based */
@@ -543,29 +577,41 @@ static void check_schedule(const Graph *g, SchedKind kind, Check *c) {
     int expired = 0, live = 0;
     for (int i = 0; i < n; i++) {
         int v = s->order[i];
-        if (!in_arena[v] || size[v] == 0) continue;
+        if (!S->in_arena[v] || S->size[v] == 0) continue;
         for (; expired < i; expired++)
             for (int u = dead_head[expired]; u >= 0; u = dead_next[u]) {
                 fw_add(tree, nplaced, rank[u], -1);
                 live--;
             }
-        long off = s->offset[v], end = off + size[v];
+        long off = s->offset[v], end = off + S->size[v];
         int before = fw_prefix(tree, rank[v] - 1);
         int near[2] = {before > 0 ? fw_kth(tree, nplaced, before) : 0,
                        before < live ? fw_kth(tree, nplaced, before + 1) : 0};
         for (int j = 0; j < 2; j++) {
             if (!near[j]) continue;
             int u = byoff[near[j] - 1].v;
-            long uoff = s->offset[u], uend = uoff + size[u];
+            long uoff = s->offset[u], uend = uoff + S->size[u];
             if (uoff < end && off < uend)
-                failed(c, "schedule %s: %%%d [%d, %d] at [%ld, %ld) overlaps %%%d [%d, %d] at [%ld, %ld)", name, v,
-                       i, last[v], off, end, u, pos[u], last[u], uoff, uend);
+                failed(S->c, "schedule %s: %%%d [%d, %d] at [%ld, %ld) overlaps %%%d [%d, %d] at [%ld, %ld)", S->name,
+                       v, i, S->last[v], off, end, u, S->pos[u], S->last[u], uoff, uend);
         }
         fw_add(tree, nplaced, rank[v], 1);
         live++;
-        dead_next[v] = dead_head[last[v]];
-        dead_head[last[v]] = v;
+        dead_next[v] = dead_head[S->last[v]];
+        dead_head[S->last[v]] = v;
     }
+}
+
+static void check_schedule(const Graph *g, SchedKind kind, Check *c) {
+    SchedCheck S = {.g = g, .s = &g->sched[kind], .kind = kind, .name = sched_names[kind], .c = c, .nn = g->nnodes};
+    if (!S.s->order || !S.s->offset || S.s->n < 0 || S.s->n > g->nnodes) {
+        failed(c, "schedule %s: not planned", S.name);
+        return;
+    }
+    S.n = S.s->n;
+    if (!check_order(&S) || !check_roots(&S)) return;
+    check_offsets(&S);
+    check_sweep(&S);
 }
 
 /* forward_infer: the first infer_shared nodes of predict and evaluate are
