@@ -164,6 +164,43 @@ static int apply_conv2d(Lower *L, Layer *ly, int x, Loc loc, const char *what) {
     return biased(L, ly, ir_add2(g, OP_MATMUL, cols, w, loc), loc);
 }
 
+/* ---- conv1d: conv2d's ops on a one-row image. [T, C] -> [1, T, C], the
+ * patches of a 1 x k window with strides 1 x s ([1, T', k C], viewed as
+ * [T', k C]) times the kernel [k, C, filters] seen as [k C, filters]. ---------------------- */
+
+static int apply_conv1d(Lower *L, Layer *ly, int x, Loc loc, const char *what) {
+    Graph *g = L->g;
+    Node *xn = value(L, x);
+    if (xn->dtype != DT_FLOAT || xn->shape.rank != 2 || !xn->shape.batched) {
+        error_at(loc, "%s needs per-sample float sequences [steps, channels], but %s is given", what, node_desc(xn));
+        return -1;
+    }
+    int steps = xn->shape.dims[0], channels = xn->shape.dims[1], k = ly->k[1];
+    if (!ly->applied) {
+        int kdims[3] = {k, channels, ly->units};
+        kernel_and_bias(L, ly, 3, kdims, k * channels, k * ly->units);
+        first_application(ly, channels, loc);
+    } else if (channels != ly->in_width) {
+        error_at(loc, "layer '%s' (conv1d, kernel [%d, %d, %d]) applied to sequences of %d channels; "
+                      "it was first applied to %d",
+                 ly->name, k, ly->in_width, ly->units, channels, ly->in_width);
+        first_applied_here(ly);
+        return -1;
+    }
+    if (!ly->same && steps < k) {
+        error_at(loc, "%s: the kernel of %d steps does not fit in %s with padding=valid", what, k, node_desc(xn));
+        return -1;
+    }
+    int row[3] = {1, steps, channels};
+    int image = reshaped(L, x, shape_make(1, 3, row), loc);
+    int cols = windowed(L, OP_IM2COL, image, ly->k, ly->s, ly->same, what, loc);
+    if (cols < 0) return -1;
+    int patches[2] = {value(L, cols)->shape.dims[1], k * channels}, flat[2] = {k * channels, ly->units};
+    cols = reshaped(L, cols, shape_make(1, 2, patches), loc);
+    int w = reshaped(L, ly->kernel, shape_make(0, 2, flat), loc);
+    return biased(L, ly, ir_add2(g, OP_MATMUL, cols, w, loc), loc);
+}
+
 /* ---- lstm and gru ------------------------------------------------------------------------
  * lstm(x [steps, features]) = rnn_h(lstm_scan(x W + b, U)), gates in Keras's
  * order i, f, c, o; gru(x) = rnn_h(gru_scan(x W, U, bias)), Keras's
@@ -347,6 +384,11 @@ const LayerSpec layer_table[] = {
       {"padding", 0, ARG_PADDING, F(same)}, {"activation", 0, ARG_ACT, F(act)}, {"use_bias", 0, ARG_BOOL, F(use_bias)},
       PENALTIES},
      NULL, apply_conv2d, {{"kernel", F(kernel)}, {"bias", F(bias)}}},
+    {"conv1d", "Conv1D", 0,
+     {{"filters", 1, ARG_INT, F(units)}, {"kernel", 1, ARG_INT, F(k[1])}, {"strides", 0, ARG_INT, F(s[1])},
+      {"padding", 0, ARG_PADDING, F(same)}, {"activation", 0, ARG_ACT, F(act)}, {"use_bias", 0, ARG_BOOL, F(use_bias)},
+      PENALTIES},
+     NULL, apply_conv1d, {{"kernel", F(kernel)}, {"bias", F(bias)}}},
     {"lstm", "LSTM", 1,
      {{"units", 1, ARG_INT, F(units)}, {"return_sequences", 0, ARG_BOOL, F(sequences)},
       {"go_backwards", 0, ARG_BOOL, F(backwards)}, PENALTIES},

@@ -487,7 +487,34 @@ def gelu(P, I, T):
     return {"y": y}, mse(y, T["t"])
 
 
-EXTRA_CASES = {"rnn_gru": rnn_gru, "norm_layers": norm_layers, "gelu": gelu}
+def conv1d(P, name, x, padding="valid", strides=1, activation=None, use_bias=True):
+    """Keras Conv1D on [n, steps, channels]: kernel [k, in, filters], bias
+    [filters], the activation after the bias; through torch.nn.functional.conv1d
+    (channels first [n, in, steps], weight [filters, in, k]), TensorFlow's
+    "same" padding (odd step after) as an explicit F.pad, since PyTorch's own
+    padding="same" is refused for strides > 1."""
+    kernel = P[name + ".kernel"]
+    xc = x.permute(0, 2, 1)
+    if padding == "same":
+        xc = torch.nn.functional.pad(xc, same_padding(x.shape[1], kernel.shape[0], strides))
+    elif padding != "valid":
+        raise ValueError(padding)
+    bias = P[name + ".bias"] if use_bias else None
+    y = torch.nn.functional.conv1d(xc, kernel.permute(2, 1, 0), bias, stride=strides)
+    return ACTIVATIONS[activation](y.permute(0, 2, 1))
+
+
+def conv1d_case(P, I, T):
+    seq = I["seq"]
+    a = conv1d(P, "conv1d", seq, activation="relu")
+    a = conv1d(P, "conv1d_1", a, padding="same", strides=2, activation="tanh").mean(dim=1)  # global_avgpool1d
+    b = flatten(conv1d(P, "conv1d_2", seq, padding="same", strides=2, use_bias=False))
+    c = flatten(conv1d(P, "conv1d_3", seq, strides=2))
+    y = dense(P, "dense", torch.cat([a, b, c], dim=-1))
+    return {"y": y}, mse(y, T["t"])
+
+
+EXTRA_CASES = {"rnn_gru": rnn_gru, "norm_layers": norm_layers, "gelu": gelu, "conv1d": conv1d_case}
 CASES.update(EXTRA_CASES)
 OPTIMIZERS.update({name: ("adam", {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-7}) for name in EXTRA_CASES})
 # Cases whose outputs (predict) are computed in inference mode, unlike

@@ -2,7 +2,8 @@
 """Checks the hand-written layers of models.py against PyTorch's own modules.
 
 models.py writes conv2d, maxpool2d, LSTM, Bidirectional(LSTM), pow and
-Keras's Adam by hand, in Keras's layouts. This script compares each with an
+Keras's Adam by hand, in Keras's layouts (conv1d goes through F.conv1d;
+it is checked against torch.nn.Conv1d and the one-row conv2d). This script compares each with an
 independent computation in float64 -- torch.nn.LSTM (gates i, f, g, o,
 weights [4u, in]), torch.nn.functional.conv2d on NCHW with the "same"
 padding applied explicitly by F.pad, F.max_pool2d, a plain Adam loop -- on
@@ -215,6 +216,43 @@ def check_conv(n, h, w, cin, cout, kh, kw, stride, padding):
     report(name + " d kernel", rel(P["c.kernel"].grad, k2.grad), TOL)
     report(name + " d bias", rel(P["c.bias"].grad, b2.grad), TOL)
     report(name + " d input", rel(x.grad, x2.grad), TOL)
+
+
+def check_conv1d(n, steps, cin, cout, k, stride, padding):
+    """models.conv1d (F.conv1d) against torch.nn.Conv1d with the kernel
+    transposed to [out, in, k] and TF's same padding from SAME_PADS, and
+    against models.conv2d's written-out sum on the one-row image [n, 1, T, C]."""
+    P = {"c.kernel": leaf(k, cin, cout), "c.bias": leaf(cout)}
+    x = leaf(n, steps, cin)
+    y = models.conv1d(P, "c", x, padding=padding, strides=stride)
+    name = f"conv1d {padding} {steps}x{cin}->{cout} k={k} s={stride}"
+    module = torch.nn.Conv1d(cin, cout, k, stride=stride, dtype=F64)
+    with torch.no_grad():
+        module.weight.copy_(P["c.kernel"].permute(2, 1, 0))
+        module.bias.copy_(P["c.bias"])
+    x2 = x.detach().clone().requires_grad_(True)
+    xn = x2.permute(0, 2, 1)  # [n, C, T]
+    if padding == "same":
+        xn = F.pad(xn, SAME_PADS[(steps, k, stride)])
+    ref = module(xn).permute(0, 2, 1)
+    P3 = {"c.kernel": P["c.kernel"].detach().clone()[None].requires_grad_(True),
+          "c.bias": P["c.bias"].detach().clone().requires_grad_(True)}
+    x3 = x.detach().clone().requires_grad_(True)
+    ref3 = models.conv2d(P3, "c", x3[:, None], padding=padding, strides=(1, stride))[:, 0]
+    if y.shape != ref.shape or y.shape != ref3.shape:
+        report(name + f" shape {tuple(y.shape)} vs {tuple(ref.shape)}, {tuple(ref3.shape)}", float("inf"), 0)
+        return
+    g = torch.randn_like(y)
+    (y * g).sum().backward()
+    (ref * g).sum().backward()
+    (ref3 * g).sum().backward()
+    report(name + " y (nn.Conv1d)", rel(y, ref), TOL)
+    report(name + " d kernel (nn.Conv1d)", rel(P["c.kernel"].grad, module.weight.grad.permute(2, 1, 0)), TOL)
+    report(name + " d bias (nn.Conv1d)", rel(P["c.bias"].grad, module.bias.grad), TOL)
+    report(name + " d input (nn.Conv1d)", rel(x.grad, x2.grad), TOL)
+    report(name + " y (conv2d on one row)", rel(y, ref3), TOL)
+    report(name + " d kernel (conv2d on one row)", rel(P["c.kernel"].grad, P3["c.kernel"].grad[0]), TOL)
+    report(name + " d input (conv2d on one row)", rel(x.grad, x3.grad), TOL)
 
 
 def check_same_padding_rule():
@@ -522,6 +560,10 @@ def main():
     check_conv(2, 8, 7, 3, 4, 3, 3, 1, "valid")
     check_conv(2, 9, 8, 2, 3, 4, 2, 2, "valid")
     check_conv(2, 8, 8, 3, 5, 3, 3, 1, "same")
+    for steps, k, s in [(9, 4, 2), (7, 2, 1), (8, 3, 2), (7, 3, 2), (6, 1, 3), (5, 5, 3)]:
+        check_conv1d(2, steps, 3, 4, k, s, "same")
+    check_conv1d(2, 9, 3, 4, 3, 1, "valid")
+    check_conv1d(2, 9, 2, 3, 3, 2, "valid")
     check_maxpool(2, 8, 8, 3, 2, False)
     check_maxpool(2, 7, 9, 3, 2, False)
     check_maxpool(2, 6, 9, 2, 3, False)

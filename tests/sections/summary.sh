@@ -13,14 +13,15 @@ has_row() {
 # table_rows FILE: the number of layers (rows) in the summary FILE.
 table_rows() { awk '/^=+$/ { n++; next } n == 1 && !/^ / { rows++ } END { print rows + 0 }' "$1"; }
 for mn in examples/text_category.mn examples/conv_bias.mn examples/shared_layer.mn \
-          tests/conformance/cases/norm_layers.mn tests/conformance/cases/rnn_gru.mn tests/summary/rows.mn; do
+          tests/conformance/cases/norm_layers.mn tests/conformance/cases/rnn_gru.mn tests/conformance/cases/conv1d.mn \
+          tests/summary/rows.mn; do
     ./mnc "$mn" --emit summary >"$SUMD/$(basename "$mn" .mn).txt" 2>/dev/null
 done
 TC=$SUMD/text_category.txt
 # Keras's formulas: Embedding vocab*dim; Bidirectional(LSTM(u)) on d features
 # 2*(4u(d+u) + 4u); Dense d*u + u; Conv2D kh*kw*c*f + f; BatchNormalization
 # 4C of which 2C (the moving statistics) not trainable; GRU (reset_after)
-# 3u(d+u) + 6u.
+# 3u(d+u) + 6u; Conv1D k*c*f + f (k*c*f without a bias).
 check "summary of text_category: Total params: 1,379,329 (Keras's), all trainable" bash -c "
     grep -qx 'Total params: 1,379,329' $TC && grep -qx 'Trainable params: 1,379,329' $TC &&
     grep -qx 'Non-trainable params: 0' $TC"
@@ -47,6 +48,11 @@ check "summary of norm_layers: batchnorm over 5 = 4*5 = 20, of which 2*5 not tra
 check "summary of rnn_gru: gru(4) on 3 = 3*4*(3+4) + 6*4 = 108, on 4 = 120" bash -c "
     $(declare -f has_row); has_row $SUMD/rnn_gru.txt 'gru (GRU)' '(None, 5, 4)' 108 &&
     has_row $SUMD/rnn_gru.txt 'gru_1 (GRU)' '(None, 4)' 120"
+check "summary of conv1d: conv1d(6, 3) on 3 = 3*3*6 + 6 = 60, conv1d(4, 2) on 6 = 2*6*4 + 4 = 52, use_bias=false 4*3*4 = 48, 3*3*2 + 2 = 20; total 279" bash -c "
+    $(declare -f has_row); has_row $SUMD/conv1d.txt 'conv1d (Conv1D)' '(None, 7, 6)' 60 &&
+    has_row $SUMD/conv1d.txt 'conv1d_1 (Conv1D)' '(None, 4, 4)' 52 &&
+    has_row $SUMD/conv1d.txt 'conv1d_2 (Conv1D)' '(None, 5, 4)' 48 &&
+    has_row $SUMD/conv1d.txt 'conv1d_3 (Conv1D)' '(None, 4, 2)' 20 && grep -qx 'Total params: 279' $SUMD/conv1d.txt"
 check "summary: weights and arena bytes are the header's NUM_PARAMS and ARENA_SIZE (--dtype f64 --batch 64: 8 bytes)" bash -c "
     ./mnc examples/text_category.mn --dtype f64 --batch 64 -o $SUMD/tc64.c &&
     ./mnc examples/text_category.mn --emit summary --dtype f64 --batch 64 >$SUMD/tc64.txt &&

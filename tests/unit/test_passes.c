@@ -302,7 +302,7 @@ static void test_unknown_function(void) {
                 1, 0);
     CHECK_DIAGS("model m\ninput x : float[10]\ntarget t : float[1]\n"
                 "layer e2 = relu(4)\ny = x -> dense(1, activation=sigmoid)\n" TAIL,
-                "t.mn:4:12: error: 'relu' is a function, not a layer; a named layer is dense(...), embedding(...), conv2d(...), lstm(...), bidirectional(...), layernorm(...), batchnorm(...) or gru(...)\n"
+                "t.mn:4:12: error: 'relu' is a function, not a layer; a named layer is dense(...), embedding(...), conv2d(...), conv1d(...), lstm(...), bidirectional(...), layernorm(...), batchnorm(...) or gru(...)\n"
                 "    4 | layer e2 = relu(4)\n"
                 "      |            ^~~~~~~\n",
                 1, 0);
@@ -1484,15 +1484,43 @@ static void test_stop_gradient(void) {
 /* Weights of every kind of named layer can be read by name. */
 static void test_weight_fields(void) {
     Compiled c = compile("model m\ninput x : float[3, 4]\ntarget t : float[2]\nlayer r = lstm(2)\nlayer g = gru(2)\n"
-                         "layer nn = layernorm()\nlayer bn = batchnorm()\nlayer cv = conv2d(2, 1)\n"
-                         "h = concat(x -> r, x -> g, x -> nn -> bn -> flatten, reshape(x, [3, 4, 1]) -> cv -> flatten) -> dense(2)\n"
+                         "layer nn = layernorm()\nlayer bn = batchnorm()\nlayer cv = conv2d(2, 1)\nlayer c1 = conv1d(2, 2)\n"
+                         "h = concat(x -> r, x -> g, x -> nn -> bn -> flatten, reshape(x, [3, 4, 1]) -> cv -> flatten,"
+                         " x -> c1 -> flatten) -> dense(2)\n"
                          "output h\nloss mse(h, t) + l2(r.recurrent_kernel) + l2(g.bias) + l2(nn.gamma) + l2(bn.beta)"
-                         " + l2(cv.kernel) + l2(bn.moving_mean)\n");
+                         " + l2(cv.kernel) + l2(bn.moving_mean) + l2(c1.kernel) + l2(c1.bias)\n");
     CU_ASSERT_EQUAL(c.errors, 0);
     Compiled bad = compile_upto("model m\ninput x : float[3, 4]\ntarget t : float[2]\nlayer r = lstm(2)\n"
                                 "h = x -> r -> dense(2)\noutput h\nloss mse(h, t) + l2(r.embeddings)\n", UPTO_CHECK);
     CU_ASSERT_EQUAL(bad.errors, 1);
     CU_ASSERT_PTR_NOT_NULL(strstr(bad.diags, "has no weight 'embeddings'; it has kernel, recurrent_kernel, bias"));
+}
+
+/* conv1d: Keras's kernel [k, channels, filters], TensorFlow's same padding
+ * (ceil(steps / strides) outputs); per-sample sequences only. */
+static void test_conv1d(void) {
+    Compiled c = compile_upto("model m\ninput s : float[7, 3]\ntarget t : float[2]\n"
+                              "layer c = conv1d(2, 3, strides=2, padding=same)\nh = s -> c\nv = s -> conv1d(5, 4, strides=2)\n"
+                              "y = concat(flatten(h), flatten(v)) -> dense(2)\noutput y\nloss mse(y, t)\n", UPTO_CHECK);
+    CU_ASSERT_EQUAL_FATAL(c.errors, 0);
+    const char *want[][2] = {{"c.kernel", "[3, 3, 2]"}, {"c.bias", "[2]"}, {"h", "[n, 4, 2]"},
+                             {"conv1d.kernel", "[4, 3, 5]"}, {"v", "[n, 2, 5]"}};
+    for (int i = 0; i < 5; i++) {
+        int found = -1;
+        for (int v = 0; v < c.g->nnodes; v++)
+            if (c.g->nodes[v].name && !strcmp(c.g->nodes[v].name, want[i][0])) found = v;
+        CU_ASSERT_FATAL(found >= 0);
+        CU_ASSERT_STRING_EQUAL(shape_str(&c.g->nodes[found].shape), want[i][1]);
+    }
+    Compiled bad = compile_upto("model m\ninput img : float[4, 4, 2]\ninput s1 : float[5, 3]\ninput s2 : float[5, 2]\n"
+                                "target t : float[1]\nlayer c = conv1d(2, 3)\n"
+                                "y = concat(img -> conv1d(2, 3) -> flatten, s1 -> c -> flatten, s2 -> c -> flatten,"
+                                " s1 -> conv1d(2, 6) -> flatten) -> dense(1)\noutput y\nloss mse(y, t)\n", UPTO_CHECK);
+    CU_ASSERT_EQUAL(bad.errors, 3);
+    CU_ASSERT_PTR_NOT_NULL(strstr(bad.diags, "conv1d needs per-sample float sequences [steps, channels], but 'img' [n, 4, 4, 2] is given"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(bad.diags, "layer 'c' (conv1d, kernel [3, 3, 2]) applied to sequences of 2 channels; "
+                                             "it was first applied to 3"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(bad.diags, "conv1d: the kernel of 6 steps does not fit in 's1' [n, 5, 3] with padding=valid"));
 }
 
 /* A declared id range must fit every op that reads the ids. */
@@ -1572,6 +1600,7 @@ int main(void) {
     CU_add_test(a, "logits forms", test_autodiff_logits_forms);
     CU_add_test(a, "stop_gradient", test_stop_gradient);
     CU_add_test(d, "weights of every layer kind", test_weight_fields);
+    CU_add_test(d, "conv1d: shapes and messages", test_conv1d);
     CU_add_test(d, "declared id ranges", test_range_checks);
     CU_add_test(d, "bare layer in a chain", test_bare_layer_in_chain);
     CU_pSuite f = CU_add_suite("fusion", NULL, NULL);
