@@ -34,6 +34,7 @@ typedef struct Emit {
     const char *fs;         /* libm suffix: "f" or "" */
     int last_line;          /* provenance comment already printed for this line */
     int last_backward;
+    const int *ready_param; /* compute_gradients: per node, the param whose gradient it makes final, or -1 */
 } Emit;
 
 typedef void EmitRule(Emit *E, Node *n);

@@ -60,7 +60,48 @@ static void emit_schedule(Emit *E, SchedKind kind, int from, int to) {
         Node *n = node(E, s->order[i]);
         provenance(E, n);
         emit_rules[n->op](E, n);
+        int w = kind == SCHED_TRAIN && E->ready_param ? E->ready_param[s->order[i]] : -1;
+        if (w >= 0) {
+            Node *p = node(E, E->g->params[w]);
+            out(E, "    if (ready) ready(ctx, %d, %ld); /* %s: its gradient is final */", p->param_offset,
+                shape_size(&p->shape), p->name);
+        }
     }
+}
+
+static int ngrads_of(const Graph *g) {
+    int k = 0;
+    for (int i = 0; i < g->nparams; i++) k += g->nodes[g->params[i]].trainable;
+    return k;
+}
+
+/* The trainable weights (indices into params) in the order compute_gradients
+ * makes their gradients final: those the loss does not depend on (zeroed
+ * first), then by the place of the gradient's storage in the train schedule
+ * (backward runs from the loss: the last layer's first). Returns how many;
+ * ready_param[v] (if given) is the weight node v finishes, or -1. */
+static int grad_order(Emit *E, int *order, int *ready_param) {
+    Graph *g = E->g;
+    const Schedule *s = &g->sched[SCHED_TRAIN];
+    int *at = xalloc(sizeof(int) * (size_t)(g->nnodes + 1)), count = 0;
+    for (int v = 0; v < g->nnodes; v++) at[v] = -1;
+    for (int i = 0; i < s->n; i++) at[s->order[i]] = i;
+    if (ready_param)
+        for (int v = 0; v < g->nnodes; v++) ready_param[v] = -1;
+    int *key = xalloc(sizeof(int) * (size_t)(g->nparams + 1));
+    for (int i = 0; i < g->nparams; i++) {
+        if (!node(E, g->params[i])->trainable) continue;
+        int d = g->param_grad[i], r = d >= 0 ? root_of(E, d) : -1;
+        key[i] = r >= 0 ? at[r] : -1;
+        if (r >= 0 && ready_param) ready_param[r] = i;
+        int k = count++; /* insertion by key, stable */
+        while (k > 0 && key[order[k - 1]] > key[i]) {
+            order[k] = order[k - 1];
+            k--;
+        }
+        order[k] = i;
+    }
+    return count;
 }
 
 static const char *upper(const char *s) {
@@ -148,6 +189,7 @@ static void header_macros(Emit *E, long arena) {
     define(E, "NUM_PARAMS", xsprintf("%ld", g->nparam_elems), "elements of the flat weight buffer");
     define(E, "NUM_TRAINABLE", xsprintf("%ld", g->ntrainable_elems), "its trainable prefix: the gradient's length");
     define(E, "NUM_TENSORS", xsprintf("%d", g->nparams), NULL);
+    define(E, "NUM_GRADS", xsprintf("%d", ngrads_of(g)), "trainable tensors: the entries of grad_order");
     define(E, "ARENA_SIZE", xsprintf("%ld", arena), "elements of activations, gradients, temporaries");
     define(E, "NUM_INPUTS", xsprintf("%d", g->ninputs), NULL);
     define(E, "NUM_TARGETS", xsprintf("%d", g->ntargets), NULL);
@@ -209,6 +251,12 @@ static void header_api(Emit *E) {
     out(E, " * every trainable weight into grads[NUM_TRAINABLE]; returns the loss. */");
     out(E, "%s %s_compute_gradients(%s *m, const %s_inputs *in, const %s_targets *tg, int n, %s *grads);", T, p, p, p,
         p, T);
+    out(E, "/* compute_gradients that also calls ready(ctx, offset, count) as each trainable");
+    out(E, " * weight's gradient grads[offset .. offset + count) becomes final, in grad_order's");
+    out(E, " * order (the last layer's first): a reduction can start while backward goes on. */");
+    out(E, "%s %s_compute_gradients_ready(%s *m, const %s_inputs *in, const %s_targets *tg, int n, %s *grads,", T, p, p, p,
+        p, T);
+    out(E, "    mn_grad_ready ready, void *ctx);");
     out(E, "/* One optimizer step with the given gradients (e.g. averaged over workers). */");
     out(E, "void %s_apply_gradients(%s *m, const %s *grads);", p, p, T);
     out(E, "/* compute_gradients then apply_gradients; returns the loss before the step. */");
@@ -224,6 +272,9 @@ static void header_api(Emit *E) {
     out(E, "extern const mn_io_info %s_target_info[%d];", p, g->ntargets ? g->ntargets : 1);
     out(E, "extern const mn_io_info %s_output_info[%d];", p, g->noutputs ? g->noutputs : 1);
     out(E, "extern const char *const %s_metric_names[%d];", p, g->nmetrics ? g->nmetrics : 1);
+    out(E, "/* The trainable tensors (indices into %s_tensors) in the order", p);
+    out(E, " * compute_gradients_ready reports their gradients final. */");
+    out(E, "extern const int %s_grad_order[%d];", p, ngrads_of(g) ? ngrads_of(g) : 1);
     blank(E);
     out(E, "#ifdef __cplusplus");
     out(E, "}");
@@ -335,6 +386,11 @@ static void source_descriptors(Emit *E) {
     for (int i = 0; i < g->nmetrics; i++) buf_printf(&mnames, "%s\"%s\"", i ? ", " : "", g->metrics[i].name);
     out(E, "const char *const %s_metric_names[%d] = {%s};", p, g->nmetrics ? g->nmetrics : 1,
         mnames.data ? mnames.data : "0");
+    int *order = xalloc(sizeof(int) * (size_t)(g->nparams + 1));
+    int count = grad_order(E, order, NULL);
+    Buf ob = {0};
+    for (int i = 0; i < count; i++) buf_printf(&ob, "%s%d", i ? ", " : "", order[i]);
+    out(E, "const int %s_grad_order[%d] = {%s};", p, count ? count : 1, ob.data ? ob.data : "0");
 }
 
 /* PFX_init: every weight from its initialiser. */
@@ -449,24 +505,38 @@ static void source_gradients(Emit *E) {
     Graph *g = E->g;
     const char *P = E->PREFIX, *p = E->prefix, *T = E->T;
     blank(E);
-    out(E, "%s %s_compute_gradients(%s *m, const %s_inputs *in, const %s_targets *tg, int n, %s *grads)", T, p, p, p, p,
-        T);
+    out(E, "%s %s_compute_gradients_ready(%s *m, const %s_inputs *in, const %s_targets *tg, int n, %s *grads,", T, p, p,
+        p, p, T);
+    out(E, "    mn_grad_ready ready, void *ctx)");
     out(E, "{");
     function_prologue(E, 1);
     out(E, "    if (n < 1 || n > %s_BATCH) return (%s)NAN;", P, T);
     for (int i = 0; i < g->nparams; i++) {
         Node *w = node(E, g->params[i]);
-        if (w->trainable && g->param_grad[i] < 0)
+        if (w->trainable && g->param_grad[i] < 0) {
             out(E, "    memset(G + %d, 0, sizeof(%s) * %ld); /* %s: the loss does not depend on it */", w->param_offset, T,
                 shape_size(&w->shape), w->name);
+            out(E, "    if (ready) ready(ctx, %d, %ld);", w->param_offset, shape_size(&w->shape));
+        }
     }
+    int *order = xalloc(sizeof(int) * (size_t)(g->nparams + 1)), *ready = xalloc(sizeof(int) * (size_t)(g->nnodes + 1));
+    grad_order(E, order, ready);
+    E->ready_param = ready;
     emit_schedule(E, SCHED_TRAIN, 0, g->sched[SCHED_TRAIN].n);
+    E->ready_param = NULL;
     blank(E);
     out(E, "    (void)P;");
     out(E, "    (void)G;");
     out(E, "    (void)in;");
     out(E, "    (void)tg;");
+    out(E, "    (void)ctx;");
     out(E, "    return %s;", elem(E, g->loss, "0"));
+    out(E, "}");
+    blank(E);
+    out(E, "%s %s_compute_gradients(%s *m, const %s_inputs *in, const %s_targets *tg, int n, %s *grads)", T, p, p, p, p,
+        T);
+    out(E, "{");
+    out(E, "    return %s_compute_gradients_ready(m, in, tg, n, grads, NULL, NULL);", p);
     out(E, "}");
 }
 

@@ -41,6 +41,7 @@ const mn_io_info conv_bias_output_info[1] = {
     {"y", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(conv_bias_outputs, y), 0, 0, 0},
 };
 const char *const conv_bias_metric_names[1] = {"accuracy"};
+const int conv_bias_grad_order[5] = {4, 3, 0, 2, 1};
 
 void conv_bias_init(conv_bias *m, uint64_t seed)
 {
@@ -197,7 +198,8 @@ float conv_bias_evaluate(conv_bias *m, const conv_bias_inputs *in, const conv_bi
     return (A + 640)[0];
 }
 
-float conv_bias_compute_gradients(conv_bias *m, const conv_bias_inputs *in, const conv_bias_targets *tg, int n, float *grads)
+float conv_bias_compute_gradients_ready(conv_bias *m, const conv_bias_inputs *in, const conv_bias_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -295,10 +297,12 @@ float conv_bias_compute_gradients(conv_bias *m, const conv_bias_inputs *in, cons
         MN_VEC
         for (int j = 0; j < 10; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 328608, 10); /* dense.bias: its gradient is final */
     /* %18 [n, 32768] = dy W^T(%16 [n, 10], dense.kernel [32768, 10]) */
     mn_gemm_f32(CblasNoTrans, CblasTrans, n, 32768, 10, 1.0f, (A + 1933648), 10, (P + 928), 10, 0.0f, (A + 1933968), 32768);
     /* %19 [32768, 10] = x^T dy(%8 [n, 32768], %16 [n, 10]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 32768, 10, n, 1.0f, (A + 884736), 32768, (A + 1933648), 10, 0.0f, (G + 928), 10);
+    if (ready) ready(ctx, 928, 327680); /* dense.kernel: its gradient is final */
     /* %20 [n, 32, 32, 32] = reshape, a view(%18 [n, 32768]) */
     /* %21 [32] = sum_to(%20 [n, 32, 32, 32]) */
     memset((G + 0), 0, sizeof(float) * (size_t)(32));
@@ -308,6 +312,7 @@ float conv_bias_compute_gradients(conv_bias *m, const conv_bias_inputs *in, cons
         MN_VEC
         for (int j = 0; j < 32; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 0, 32); /* channel_bias: its gradient is final */
 
     /* backward of conv_bias.mn:12: features = image -> conv2d(32, 3, padding=same) */
     /* %22 [32] = sum_to(%20 [n, 32, 32, 32]) */
@@ -318,6 +323,7 @@ float conv_bias_compute_gradients(conv_bias *m, const conv_bias_inputs *in, cons
         MN_VEC
         for (int j = 0; j < 32; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 896, 32); /* conv2d.bias: its gradient is final */
     /* %23 [27, 32] = x^T dy(%5 [n, 32, 32, 27], %20 [n, 32, 32, 32]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 27, 32, n * 1024, 1.0f, (A + 0), 27, (A + 1933968), 32, 0.0f, (A + 884736), 32);
     /* %24 [3, 3, 3, 32] = reshape, a view(%23 [27, 32]) */
@@ -327,12 +333,19 @@ float conv_bias_compute_gradients(conv_bias *m, const conv_bias_inputs *in, cons
         const float x = (A + 884736)[i];
         (G + 32)[i] = x;
     }
+    if (ready) ready(ctx, 32, 864); /* conv2d.kernel: its gradient is final */
 
     (void)P;
     (void)G;
     (void)in;
     (void)tg;
+    (void)ctx;
     return (A + 1933632)[0];
+}
+
+float conv_bias_compute_gradients(conv_bias *m, const conv_bias_inputs *in, const conv_bias_targets *tg, int n, float *grads)
+{
+    return conv_bias_compute_gradients_ready(m, in, tg, n, grads, NULL, NULL);
 }
 
 void conv_bias_apply_gradients(conv_bias *m, const float *grads)

@@ -22,6 +22,7 @@ extern "C" {
 #define CONV_BIAS_NUM_PARAMS           328618     /* elements of the flat weight buffer */
 #define CONV_BIAS_NUM_TRAINABLE        328618     /* its trainable prefix: the gradient's length */
 #define CONV_BIAS_NUM_TENSORS          5
+#define CONV_BIAS_NUM_GRADS            5          /* trainable tensors: the entries of grad_order */
 #define CONV_BIAS_ARENA_SIZE           2982544    /* elements of activations, gradients, temporaries */
 #define CONV_BIAS_NUM_INPUTS           1
 #define CONV_BIAS_NUM_TARGETS          1
@@ -65,6 +66,11 @@ float conv_bias_evaluate(conv_bias *m, const conv_bias_inputs *in, const conv_bi
 /* Forward, loss and backward on n <= BATCH samples: writes the gradient of
  * every trainable weight into grads[NUM_TRAINABLE]; returns the loss. */
 float conv_bias_compute_gradients(conv_bias *m, const conv_bias_inputs *in, const conv_bias_targets *tg, int n, float *grads);
+/* compute_gradients that also calls ready(ctx, offset, count) as each trainable
+ * weight's gradient grads[offset .. offset + count) becomes final, in grad_order's
+ * order (the last layer's first): a reduction can start while backward goes on. */
+float conv_bias_compute_gradients_ready(conv_bias *m, const conv_bias_inputs *in, const conv_bias_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx);
 /* One optimizer step with the given gradients (e.g. averaged over workers). */
 void conv_bias_apply_gradients(conv_bias *m, const float *grads);
 /* compute_gradients then apply_gradients; returns the loss before the step. */
@@ -80,6 +86,9 @@ extern const mn_io_info conv_bias_input_info[1];
 extern const mn_io_info conv_bias_target_info[1];
 extern const mn_io_info conv_bias_output_info[1];
 extern const char *const conv_bias_metric_names[1];
+/* The trainable tensors (indices into conv_bias_tensors) in the order
+ * compute_gradients_ready reports their gradients final. */
+extern const int conv_bias_grad_order[5];
 
 #ifdef __cplusplus
 }

@@ -45,6 +45,7 @@ const mn_io_info image_text_output_info[1] = {
     {"y", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(image_text_outputs, y), 0, 0, 0},
 };
 const char *const image_text_metric_names[1] = {"accuracy"};
+const int image_text_grad_order[8] = {7, 6, 4, 5, 3, 2, 1, 0};
 
 void image_text_init(image_text *m, uint64_t seed)
 {
@@ -275,7 +276,8 @@ float image_text_evaluate(image_text *m, const image_text_inputs *in, const imag
     return (A + 640)[0];
 }
 
-float image_text_compute_gradients(image_text *m, const image_text_inputs *in, const image_text_targets *tg, int n, float *grads)
+float image_text_compute_gradients_ready(image_text *m, const image_text_inputs *in, const image_text_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -444,10 +446,12 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
         MN_VEC
         for (int j = 0; j < 10; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 961152, 10); /* dense.bias: its gradient is final */
     /* %28 [n, 30784] = dy W^T(%26 [n, 10], dense.kernel [30784, 10]) */
     mn_gemm_f32(CblasNoTrans, CblasTrans, n, 30784, 10, 1.0f, (A + 8446672), 10, (P + 653312), 10, 0.0f, (A + 10455424), 30784);
     /* %29 [30784, 10] = x^T dy(%18 [n, 30784], %26 [n, 10]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 30784, 10, n, 1.0f, (A + 9470336), 30784, (A + 8446672), 10, 0.0f, (G + 653312), 10);
+    if (ready) ready(ctx, 653312, 307840); /* dense.kernel: its gradient is final */
     /* %30 [n, 30752] = slice 0:30752 of axis 0(%28 [n, 30784]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 9470336) + (size_t)o * 30752, (A + 10455424) + (size_t)o * 30784 + 0, sizeof(float) * 30752);
@@ -504,6 +508,7 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
         }
     /* %35 [32, 128] = x^T dy(%34 [n, 100, 32], %33 [n, 100, 128]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 32, 128, n * 100, 1.0f, (A + 8446672), 32, (A + 11068800), 128, 0.0f, (G + 649088), 128);
+    if (ready) ready(ctx, 649088, 4096); /* lstm.recurrent_kernel: its gradient is final */
     /* %36 [128] = sum_to(%33 [n, 100, 128]) */
     memset((G + 653184), 0, sizeof(float) * (size_t)(128));
     for (int r = 0; r < n * 100; r++) {
@@ -512,10 +517,12 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
         MN_VEC
         for (int j = 0; j < 128; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 653184, 128); /* lstm.bias: its gradient is final */
     /* %37 [n, 100, 64] = dy W^T(%33 [n, 100, 128], lstm.kernel [64, 128]) */
     mn_gemm_f32(CblasNoTrans, CblasTrans, n * 100, 64, 128, 1.0f, (A + 11068800), 128, (P + 640896), 128, 0.0f, (A + 8446672), 64);
     /* %38 [64, 128] = x^T dy(%11 [n, 100, 64], %33 [n, 100, 128]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 64, 128, n * 100, 1.0f, (A + 8241536), 64, (A + 11068800), 128, 0.0f, (G + 640896), 128);
+    if (ready) ready(ctx, 640896, 8192); /* lstm.kernel: its gradient is final */
     /* %39 [10000, 64] = embedding_dw(text [n, 100], %37 [n, 100, 64]) */
     memset((G + 896), 0, sizeof(float) * 640000);
     for (int i = 0; i < n * 100; i++) {
@@ -525,6 +532,7 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
         const float *dy = (A + 8446672) + (size_t)i * 64;
         for (int j = 0; j < 64; j++) dw[j] += dy[j];
     }
+    if (ready) ready(ctx, 896, 640000); /* embedding.embeddings: its gradient is final */
 
     /* backward of image_text.mn:8: i = image -> conv2d(32, 3, activation=relu) -> maxpool2d(2) -> flatten */
     /* %40 [n, 31, 31, 32] = reshape, a view(%30 [n, 30752]) */
@@ -563,6 +571,7 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
         MN_VEC
         for (int j = 0; j < 32; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 864, 32); /* conv2d.bias: its gradient is final */
     /* %44 [27, 32] = x^T dy(%5 [n, 62, 62, 27], %42 [n, 62, 62, 32]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 27, 32, n * 3844, 1.0f, (A + 0), 27, (A + 14390656), 32, 0.0f, (A + 3321216), 32);
     /* %45 [3, 3, 3, 32] = reshape, a view(%44 [27, 32]) */
@@ -572,12 +581,19 @@ float image_text_compute_gradients(image_text *m, const image_text_inputs *in, c
         const float x = (A + 3321216)[i];
         (G + 0)[i] = x;
     }
+    if (ready) ready(ctx, 0, 864); /* conv2d.kernel: its gradient is final */
 
     (void)P;
     (void)G;
     (void)in;
     (void)tg;
+    (void)ctx;
     return (A + 8446656)[0];
+}
+
+float image_text_compute_gradients(image_text *m, const image_text_inputs *in, const image_text_targets *tg, int n, float *grads)
+{
+    return image_text_compute_gradients_ready(m, in, tg, n, grads, NULL, NULL);
 }
 
 void image_text_apply_gradients(image_text *m, const float *grads)

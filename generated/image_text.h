@@ -22,6 +22,7 @@ extern "C" {
 #define IMAGE_TEXT_NUM_PARAMS          961162     /* elements of the flat weight buffer */
 #define IMAGE_TEXT_NUM_TRAINABLE       961162     /* its trainable prefix: the gradient's length */
 #define IMAGE_TEXT_NUM_TENSORS         8
+#define IMAGE_TEXT_NUM_GRADS           8          /* trainable tensors: the entries of grad_order */
 #define IMAGE_TEXT_ARENA_SIZE          18326912   /* elements of activations, gradients, temporaries */
 #define IMAGE_TEXT_NUM_INPUTS          2
 #define IMAGE_TEXT_NUM_TARGETS         1
@@ -66,6 +67,11 @@ float image_text_evaluate(image_text *m, const image_text_inputs *in, const imag
 /* Forward, loss and backward on n <= BATCH samples: writes the gradient of
  * every trainable weight into grads[NUM_TRAINABLE]; returns the loss. */
 float image_text_compute_gradients(image_text *m, const image_text_inputs *in, const image_text_targets *tg, int n, float *grads);
+/* compute_gradients that also calls ready(ctx, offset, count) as each trainable
+ * weight's gradient grads[offset .. offset + count) becomes final, in grad_order's
+ * order (the last layer's first): a reduction can start while backward goes on. */
+float image_text_compute_gradients_ready(image_text *m, const image_text_inputs *in, const image_text_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx);
 /* One optimizer step with the given gradients (e.g. averaged over workers). */
 void image_text_apply_gradients(image_text *m, const float *grads);
 /* compute_gradients then apply_gradients; returns the loss before the step. */
@@ -81,6 +87,9 @@ extern const mn_io_info image_text_input_info[2];
 extern const mn_io_info image_text_target_info[1];
 extern const mn_io_info image_text_output_info[1];
 extern const char *const image_text_metric_names[1];
+/* The trainable tensors (indices into image_text_tensors) in the order
+ * compute_gradients_ready reports their gradients final. */
+extern const int image_text_grad_order[8];
 
 #ifdef __cplusplus
 }

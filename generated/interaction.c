@@ -43,6 +43,7 @@ const mn_io_info interaction_output_info[1] = {
     {"y", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(interaction_outputs, y), 0, 0, 0},
 };
 const char *const interaction_metric_names[1] = {"accuracy"};
+const int interaction_grad_order[6] = {5, 4, 3, 2, 1, 0};
 
 void interaction_init(interaction *m, uint64_t seed)
 {
@@ -185,7 +186,8 @@ float interaction_evaluate(interaction *m, const interaction_inputs *in, const i
     return (A + 64)[0];
 }
 
-float interaction_compute_gradients(interaction *m, const interaction_inputs *in, const interaction_targets *tg, int n, float *grads)
+float interaction_compute_gradients_ready(interaction *m, const interaction_inputs *in, const interaction_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -270,6 +272,7 @@ float interaction_compute_gradients(interaction *m, const interaction_inputs *in
     /* %19 [1] = sum_to(%18 [n, 1]) */
     memset((G + 1280), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 1280)[0] += (A + 4144)[i];
+    if (ready) ready(ctx, 1280, 1); /* dense_2.bias: its gradient is final */
     /* %20 [n, 192] = dy W^T(%18 [n, 1], dense_2.kernel [192, 1]) */
     for (int r = 0; r < n; r++) {
         const float d = (A + 4144)[r], *w = (P + 1088);
@@ -285,6 +288,7 @@ float interaction_compute_gradients(interaction *m, const interaction_inputs *in
         MN_VEC
         for (int k = 0; k < 192; k++) dw[k] += x[k] * dy[0];
     }
+    if (ready) ready(ctx, 1088, 192); /* dense_2.kernel: its gradient is final */
     /* %22 [n, 64] = slice 0:64 of axis 0(%20 [n, 192]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 4144) + (size_t)o * 64, (A + 12288) + (size_t)o * 192 + 0, sizeof(float) * 64);
@@ -336,6 +340,7 @@ float interaction_compute_gradients(interaction *m, const interaction_inputs *in
         MN_VEC
         for (int j = 0; j < 64; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 1024, 64); /* dense_1.bias: its gradient is final */
     /* %31 [5, 64] = x^T dy(input_b [n, 5], d_x_b [n, 64]) */
     memset((G + 704), 0, sizeof(float) * 320);
     for (int r = 0; r < n; r++) {
@@ -346,6 +351,7 @@ float interaction_compute_gradients(interaction *m, const interaction_inputs *in
             for (int j = 0; j < 64; j++) dw[j] += x[k] * dy[j];
         }
     }
+    if (ready) ready(ctx, 704, 320); /* dense_1.kernel: its gradient is final */
 
     /* backward of interaction.mn:10: x_a = input_a -> dense(64, activation=relu) */
     /* d_x_a [n, 64] = relu_grad(x_a [n, 64], d_inter [n, 64]) */
@@ -362,14 +368,22 @@ float interaction_compute_gradients(interaction *m, const interaction_inputs *in
         MN_VEC
         for (int j = 0; j < 64; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 640, 64); /* dense.bias: its gradient is final */
     /* %34 [10, 64] = x^T dy(input_a [n, 10], d_x_a [n, 64]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, in->input_a, 10, (A + 2048), 64, 0.0f, (G + 0), 64);
+    if (ready) ready(ctx, 0, 640); /* dense.kernel: its gradient is final */
 
     (void)P;
     (void)G;
     (void)in;
     (void)tg;
+    (void)ctx;
     return (A + 4128)[0];
+}
+
+float interaction_compute_gradients(interaction *m, const interaction_inputs *in, const interaction_targets *tg, int n, float *grads)
+{
+    return interaction_compute_gradients_ready(m, in, tg, n, grads, NULL, NULL);
 }
 
 void interaction_apply_gradients(interaction *m, const float *grads)

@@ -22,6 +22,7 @@ extern "C" {
 #define INTERACTION_NUM_PARAMS         1281       /* elements of the flat weight buffer */
 #define INTERACTION_NUM_TRAINABLE      1281       /* its trainable prefix: the gradient's length */
 #define INTERACTION_NUM_TENSORS        6
+#define INTERACTION_NUM_GRADS          6          /* trainable tensors: the entries of grad_order */
 #define INTERACTION_ARENA_SIZE         18432      /* elements of activations, gradients, temporaries */
 #define INTERACTION_NUM_INPUTS         2
 #define INTERACTION_NUM_TARGETS        1
@@ -66,6 +67,11 @@ float interaction_evaluate(interaction *m, const interaction_inputs *in, const i
 /* Forward, loss and backward on n <= BATCH samples: writes the gradient of
  * every trainable weight into grads[NUM_TRAINABLE]; returns the loss. */
 float interaction_compute_gradients(interaction *m, const interaction_inputs *in, const interaction_targets *tg, int n, float *grads);
+/* compute_gradients that also calls ready(ctx, offset, count) as each trainable
+ * weight's gradient grads[offset .. offset + count) becomes final, in grad_order's
+ * order (the last layer's first): a reduction can start while backward goes on. */
+float interaction_compute_gradients_ready(interaction *m, const interaction_inputs *in, const interaction_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx);
 /* One optimizer step with the given gradients (e.g. averaged over workers). */
 void interaction_apply_gradients(interaction *m, const float *grads);
 /* compute_gradients then apply_gradients; returns the loss before the step. */
@@ -81,6 +87,9 @@ extern const mn_io_info interaction_input_info[2];
 extern const mn_io_info interaction_target_info[1];
 extern const mn_io_info interaction_output_info[1];
 extern const char *const interaction_metric_names[1];
+/* The trainable tensors (indices into interaction_tensors) in the order
+ * compute_gradients_ready reports their gradients final. */
+extern const int interaction_grad_order[6];
 
 #ifdef __cplusplus
 }

@@ -45,6 +45,7 @@ const mn_io_info label_branch_output_info[1] = {
     {"y", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(label_branch_outputs, y), 0, 0, 0},
 };
 const char *const label_branch_metric_names[1] = {"accuracy"};
+const int label_branch_grad_order[8] = {7, 6, 5, 4, 3, 2, 1, 0};
 
 void label_branch_init(label_branch *m, uint64_t seed)
 {
@@ -213,7 +214,8 @@ float label_branch_evaluate(label_branch *m, const label_branch_inputs *in, cons
     return (A + 640)[0];
 }
 
-float label_branch_compute_gradients(label_branch *m, const label_branch_inputs *in, const label_branch_targets *tg, int n, float *grads)
+float label_branch_compute_gradients_ready(label_branch *m, const label_branch_inputs *in, const label_branch_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -320,10 +322,12 @@ float label_branch_compute_gradients(label_branch *m, const label_branch_inputs 
         MN_VEC
         for (int j = 0; j < 10; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 9920, 10); /* dense_3.bias: its gradient is final */
     /* %23 [n, 128] = dy W^T(%21 [n, 10], dense_3.kernel [128, 10]) */
     mn_gemm_f32(CblasNoTrans, CblasTrans, n, 128, 10, 1.0f, (A + 9584), 10, (P + 8640), 10, 0.0f, (A + 9904), 128);
     /* %24 [128, 10] = x^T dy(%13 [n, 128], %21 [n, 10]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 128, 10, n, 1.0f, (A + 5152), 128, (A + 9584), 10, 0.0f, (G + 8640), 10);
+    if (ready) ready(ctx, 8640, 1280); /* dense_3.kernel: its gradient is final */
     /* %25 [n, 64] = slice 0:64 of axis 0(%23 [n, 128]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 5152) + (size_t)o * 64, (A + 9904) + (size_t)o * 128 + 0, sizeof(float) * 64);
@@ -346,10 +350,12 @@ float label_branch_compute_gradients(label_branch *m, const label_branch_inputs 
         MN_VEC
         for (int j = 0; j < 64; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 8576, 64); /* dense_2.bias: its gradient is final */
     /* %29 [n, 32] = dy W^T(d_l [n, 64], dense_2.kernel [32, 64]) */
     mn_gemm_f32(CblasNoTrans, CblasTrans, n, 32, 64, 1.0f, (A + 9584), 64, (P + 6528), 64, 0.0f, (A + 3104), 32);
     /* %30 [32, 64] = x^T dy(%9 [n, 32], d_l [n, 64]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 32, 64, n, 1.0f, (A + 2080), 32, (A + 9584), 64, 0.0f, (G + 6528), 64);
+    if (ready) ready(ctx, 6528, 2048); /* dense_2.kernel: its gradient is final */
     /* %31 [n, 32] = relu_grad(%9 [n, 32], %29 [n, 32]) */
     MN_VEC
     for (int i = 0; i < n * 32; i++) {
@@ -364,6 +370,7 @@ float label_branch_compute_gradients(label_branch *m, const label_branch_inputs 
         MN_VEC
         for (int j = 0; j < 32; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 6496, 32); /* dense_1.bias: its gradient is final */
     /* %33 [1, 32] = x^T dy(%6 [n, 1], %31 [n, 32]) */
     memset((G + 6464), 0, sizeof(float) * 32);
     for (int r = 0; r < n; r++) {
@@ -374,6 +381,7 @@ float label_branch_compute_gradients(label_branch *m, const label_branch_inputs 
             for (int j = 0; j < 32; j++) dw[j] += x[k] * dy[j];
         }
     }
+    if (ready) ready(ctx, 6464, 32); /* dense_1.kernel: its gradient is final */
 
     /* backward of label_branch.mn:8: f = features -> dense(64, activation=relu) */
     /* d_f [n, 64] = relu_grad(f [n, 64], %25 [n, 64]) */
@@ -390,14 +398,22 @@ float label_branch_compute_gradients(label_branch *m, const label_branch_inputs 
         MN_VEC
         for (int j = 0; j < 64; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 6400, 64); /* dense.bias: its gradient is final */
     /* %36 [100, 64] = x^T dy(features [n, 100], d_f [n, 64]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 100, 64, n, 1.0f, in->features, 100, (A + 2048), 64, 0.0f, (G + 0), 64);
+    if (ready) ready(ctx, 0, 6400); /* dense.kernel: its gradient is final */
 
     (void)P;
     (void)G;
     (void)in;
     (void)tg;
+    (void)ctx;
     return (A + 9568)[0];
+}
+
+float label_branch_compute_gradients(label_branch *m, const label_branch_inputs *in, const label_branch_targets *tg, int n, float *grads)
+{
+    return label_branch_compute_gradients_ready(m, in, tg, n, grads, NULL, NULL);
 }
 
 void label_branch_apply_gradients(label_branch *m, const float *grads)

@@ -42,6 +42,7 @@ const mn_io_info label_cond_output_info[1] = {
     {"y", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(label_cond_outputs, y), 0, 0, 0},
 };
 const char *const label_cond_metric_names[1] = {"accuracy"};
+const int label_cond_grad_order[5] = {4, 3, 2, 1, 0};
 
 void label_cond_init(label_cond *m, uint64_t seed)
 {
@@ -191,7 +192,8 @@ float label_cond_evaluate(label_cond *m, const label_cond_inputs *in, const labe
     return (A + 640)[0];
 }
 
-float label_cond_compute_gradients(label_cond *m, const label_cond_inputs *in, const label_cond_targets *tg, int n, float *grads)
+float label_cond_compute_gradients_ready(label_cond *m, const label_cond_inputs *in, const label_cond_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -282,10 +284,12 @@ float label_cond_compute_gradients(label_cond *m, const label_cond_inputs *in, c
         MN_VEC
         for (int j = 0; j < 10; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 7744, 10); /* dense_1.bias: its gradient is final */
     /* %19 [n, 64] = dy W^T(%17 [n, 10], dense_1.kernel [64, 10]) */
     mn_gemm_f32(CblasNoTrans, CblasTrans, n, 64, 10, 1.0f, (A + 6480), 10, (P + 7104), 10, 0.0f, (A + 6800), 64);
     /* %20 [64, 10] = x^T dy(%9 [n, 64], %17 [n, 10]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 64, 10, n, 1.0f, (A + 4096), 64, (A + 6480), 10, 0.0f, (G + 7104), 10);
+    if (ready) ready(ctx, 7104, 640); /* dense_1.kernel: its gradient is final */
     /* %21 [n, 64] = mul(%19 [n, 64], scale [n, 64]) */
     MN_VEC
     for (int i = 0; i < n * 64; i++) {
@@ -310,6 +314,7 @@ float label_cond_compute_gradients(label_cond *m, const label_cond_inputs *in, c
         const float *dy = (A + 2048) + (size_t)i * 64;
         for (int j = 0; j < 64; j++) dw[j] += dy[j];
     }
+    if (ready) ready(ctx, 6464, 640); /* embedding.embeddings: its gradient is final */
 
     /* backward of label_cond.mn:11: f     = features -> dense(64, activation=relu) */
     /* d_f [n, 64] = relu_grad(f [n, 64], %21 [n, 64]) */
@@ -326,14 +331,22 @@ float label_cond_compute_gradients(label_cond *m, const label_cond_inputs *in, c
         MN_VEC
         for (int j = 0; j < 64; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 6400, 64); /* dense.bias: its gradient is final */
     /* %27 [100, 64] = x^T dy(features [n, 100], d_f [n, 64]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 100, 64, n, 1.0f, in->features, 100, (A + 2048), 64, 0.0f, (G + 0), 64);
+    if (ready) ready(ctx, 0, 6400); /* dense.kernel: its gradient is final */
 
     (void)P;
     (void)G;
     (void)in;
     (void)tg;
+    (void)ctx;
     return (A + 6464)[0];
+}
+
+float label_cond_compute_gradients(label_cond *m, const label_cond_inputs *in, const label_cond_targets *tg, int n, float *grads)
+{
+    return label_cond_compute_gradients_ready(m, in, tg, n, grads, NULL, NULL);
 }
 
 void label_cond_apply_gradients(label_cond *m, const float *grads)

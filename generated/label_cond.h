@@ -22,6 +22,7 @@ extern "C" {
 #define LABEL_COND_NUM_PARAMS          7754       /* elements of the flat weight buffer */
 #define LABEL_COND_NUM_TRAINABLE       7754       /* its trainable prefix: the gradient's length */
 #define LABEL_COND_NUM_TENSORS         5
+#define LABEL_COND_NUM_GRADS           5          /* trainable tensors: the entries of grad_order */
 #define LABEL_COND_ARENA_SIZE          8848       /* elements of activations, gradients, temporaries */
 #define LABEL_COND_NUM_INPUTS          2
 #define LABEL_COND_NUM_TARGETS         1
@@ -66,6 +67,11 @@ float label_cond_evaluate(label_cond *m, const label_cond_inputs *in, const labe
 /* Forward, loss and backward on n <= BATCH samples: writes the gradient of
  * every trainable weight into grads[NUM_TRAINABLE]; returns the loss. */
 float label_cond_compute_gradients(label_cond *m, const label_cond_inputs *in, const label_cond_targets *tg, int n, float *grads);
+/* compute_gradients that also calls ready(ctx, offset, count) as each trainable
+ * weight's gradient grads[offset .. offset + count) becomes final, in grad_order's
+ * order (the last layer's first): a reduction can start while backward goes on. */
+float label_cond_compute_gradients_ready(label_cond *m, const label_cond_inputs *in, const label_cond_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx);
 /* One optimizer step with the given gradients (e.g. averaged over workers). */
 void label_cond_apply_gradients(label_cond *m, const float *grads);
 /* compute_gradients then apply_gradients; returns the loss before the step. */
@@ -81,6 +87,9 @@ extern const mn_io_info label_cond_input_info[2];
 extern const mn_io_info label_cond_target_info[1];
 extern const mn_io_info label_cond_output_info[1];
 extern const char *const label_cond_metric_names[1];
+/* The trainable tensors (indices into label_cond_tensors) in the order
+ * compute_gradients_ready reports their gradients final. */
+extern const int label_cond_grad_order[5];
 
 #ifdef __cplusplus
 }

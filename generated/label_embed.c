@@ -42,6 +42,7 @@ const mn_io_info label_embed_output_info[1] = {
     {"y", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(label_embed_outputs, y), 0, 0, 0},
 };
 const char *const label_embed_metric_names[1] = {"accuracy"};
+const int label_embed_grad_order[5] = {4, 3, 2, 1, 0};
 
 void label_embed_init(label_embed *m, uint64_t seed)
 {
@@ -190,7 +191,8 @@ float label_embed_evaluate(label_embed *m, const label_embed_inputs *in, const l
     return (A + 640)[0];
 }
 
-float label_embed_compute_gradients(label_embed *m, const label_embed_inputs *in, const label_embed_targets *tg, int n, float *grads)
+float label_embed_compute_gradients_ready(label_embed *m, const label_embed_inputs *in, const label_embed_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -280,10 +282,12 @@ float label_embed_compute_gradients(label_embed *m, const label_embed_inputs *in
         MN_VEC
         for (int j = 0; j < 10; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 7204, 10); /* dense_1.bias: its gradient is final */
     /* %19 [n, 69] = dy W^T(%17 [n, 10], dense_1.kernel [69, 10]) */
     mn_gemm_f32(CblasNoTrans, CblasTrans, n, 69, 10, 1.0f, (A + 4736), 10, (P + 6514), 10, 0.0f, (A + 5056), 69);
     /* %20 [69, 10] = x^T dy(%9 [n, 69], %17 [n, 10]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 69, 10, n, 1.0f, (A + 2208), 69, (A + 4736), 10, 0.0f, (G + 6514), 10);
+    if (ready) ready(ctx, 6514, 690); /* dense_1.kernel: its gradient is final */
     /* %21 [n, 64] = slice 0:64 of axis 0(%19 [n, 69]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 2064) + (size_t)o * 64, (A + 5056) + (size_t)o * 69 + 0, sizeof(float) * 64);
@@ -302,6 +306,7 @@ float label_embed_compute_gradients(label_embed *m, const label_embed_inputs *in
         const float *dy = (A + 4112) + (size_t)i * 5;
         for (int j = 0; j < 5; j++) dw[j] += dy[j];
     }
+    if (ready) ready(ctx, 6464, 50); /* embedding.embeddings: its gradient is final */
 
     /* backward of label_embed.mn:8: f = features -> dense(64, activation=relu) */
     /* d_f [n, 64] = relu_grad(f [n, 64], %21 [n, 64]) */
@@ -318,14 +323,22 @@ float label_embed_compute_gradients(label_embed *m, const label_embed_inputs *in
         MN_VEC
         for (int j = 0; j < 64; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 6400, 64); /* dense.bias: its gradient is final */
     /* %27 [100, 64] = x^T dy(features [n, 100], d_f [n, 64]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 100, 64, n, 1.0f, in->features, 100, (A + 4112), 64, 0.0f, (G + 0), 64);
+    if (ready) ready(ctx, 0, 6400); /* dense.kernel: its gradient is final */
 
     (void)P;
     (void)G;
     (void)in;
     (void)tg;
+    (void)ctx;
     return (A + 2048)[0];
+}
+
+float label_embed_compute_gradients(label_embed *m, const label_embed_inputs *in, const label_embed_targets *tg, int n, float *grads)
+{
+    return label_embed_compute_gradients_ready(m, in, tg, n, grads, NULL, NULL);
 }
 
 void label_embed_apply_gradients(label_embed *m, const float *grads)

@@ -22,6 +22,7 @@ extern "C" {
 #define LABEL_EMBED_NUM_PARAMS         7214       /* elements of the flat weight buffer */
 #define LABEL_EMBED_NUM_TRAINABLE      7214       /* its trainable prefix: the gradient's length */
 #define LABEL_EMBED_NUM_TENSORS        5
+#define LABEL_EMBED_NUM_GRADS          5          /* trainable tensors: the entries of grad_order */
 #define LABEL_EMBED_ARENA_SIZE         7264       /* elements of activations, gradients, temporaries */
 #define LABEL_EMBED_NUM_INPUTS         2
 #define LABEL_EMBED_NUM_TARGETS        1
@@ -66,6 +67,11 @@ float label_embed_evaluate(label_embed *m, const label_embed_inputs *in, const l
 /* Forward, loss and backward on n <= BATCH samples: writes the gradient of
  * every trainable weight into grads[NUM_TRAINABLE]; returns the loss. */
 float label_embed_compute_gradients(label_embed *m, const label_embed_inputs *in, const label_embed_targets *tg, int n, float *grads);
+/* compute_gradients that also calls ready(ctx, offset, count) as each trainable
+ * weight's gradient grads[offset .. offset + count) becomes final, in grad_order's
+ * order (the last layer's first): a reduction can start while backward goes on. */
+float label_embed_compute_gradients_ready(label_embed *m, const label_embed_inputs *in, const label_embed_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx);
 /* One optimizer step with the given gradients (e.g. averaged over workers). */
 void label_embed_apply_gradients(label_embed *m, const float *grads);
 /* compute_gradients then apply_gradients; returns the loss before the step. */
@@ -81,6 +87,9 @@ extern const mn_io_info label_embed_input_info[2];
 extern const mn_io_info label_embed_target_info[1];
 extern const mn_io_info label_embed_output_info[1];
 extern const char *const label_embed_metric_names[1];
+/* The trainable tensors (indices into label_embed_tensors) in the order
+ * compute_gradients_ready reports their gradients final. */
+extern const int label_embed_grad_order[5];
 
 #ifdef __cplusplus
 }

@@ -41,6 +41,7 @@ const mn_io_info learned_power_output_info[1] = {
     {"y", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(learned_power_outputs, y), 0, 0, 0},
 };
 const char *const learned_power_metric_names[1] = {"accuracy"};
+const int learned_power_grad_order[5] = {4, 3, 2, 1, 0};
 
 void learned_power_init(learned_power *m, uint64_t seed)
 {
@@ -159,7 +160,8 @@ float learned_power_evaluate(learned_power *m, const learned_power_inputs *in, c
     return (A + 64)[0];
 }
 
-float learned_power_compute_gradients(learned_power *m, const learned_power_inputs *in, const learned_power_targets *tg, int n, float *grads)
+float learned_power_compute_gradients_ready(learned_power *m, const learned_power_inputs *in, const learned_power_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -221,6 +223,7 @@ float learned_power_compute_gradients(learned_power *m, const learned_power_inpu
     /* %15 [1] = sum_to(%14 [n, 1]) */
     memset((G + 769), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 769)[0] += (A + 2416)[i];
+    if (ready) ready(ctx, 769, 1); /* dense_1.bias: its gradient is final */
     /* %16 [n, 64] = dy W^T(%14 [n, 1], dense_1.kernel [64, 1]) */
     for (int r = 0; r < n; r++) {
         const float d = (A + 2416)[r], *w = (P + 705);
@@ -236,6 +239,7 @@ float learned_power_compute_gradients(learned_power *m, const learned_power_inpu
         MN_VEC
         for (int k = 0; k < 64; k++) dw[k] += x[k] * dy[0];
     }
+    if (ready) ready(ctx, 705, 64); /* dense_1.kernel: its gradient is final */
     /* %18 [n, 64] = relu_grad(%6 [n, 64], %16 [n, 64]) */
     MN_VEC
     for (int i = 0; i < n * 64; i++) {
@@ -250,10 +254,12 @@ float learned_power_compute_gradients(learned_power *m, const learned_power_inpu
         MN_VEC
         for (int j = 0; j < 64; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 641, 64); /* dense.bias: its gradient is final */
     /* %20 [n, 10] = dy W^T(%18 [n, 64], dense.kernel [10, 64]) */
     mn_gemm_f32(CblasNoTrans, CblasTrans, n, 10, 64, 1.0f, (A + 4496), 64, (P + 1), 64, 0.0f, (A + 320), 10);
     /* %21 [10, 64] = x^T dy(%3 [n, 10], %18 [n, 64]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, (A + 0), 10, (A + 4496), 64, 0.0f, (G + 1), 64);
+    if (ready) ready(ctx, 1, 640); /* dense.kernel: its gradient is final */
     /* %22 [n, 10] = d pow / dp(x [n, 10], %3 [n, 10], %20 [n, 10]) */
     for (int i = 0; i < n * 10; i++) {
         const float x = in->x[i];
@@ -262,12 +268,19 @@ float learned_power_compute_gradients(learned_power *m, const learned_power_inpu
     /* %23 scalar = sum_to(%22 [n, 10]) */
     memset((G + 0), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n * 10; i++) (G + 0)[0] += (A + 640)[i];
+    if (ready) ready(ctx, 0, 1); /* p: its gradient is final */
 
     (void)P;
     (void)G;
     (void)in;
     (void)tg;
+    (void)ctx;
     return (A + 2400)[0];
+}
+
+float learned_power_compute_gradients(learned_power *m, const learned_power_inputs *in, const learned_power_targets *tg, int n, float *grads)
+{
+    return learned_power_compute_gradients_ready(m, in, tg, n, grads, NULL, NULL);
 }
 
 void learned_power_apply_gradients(learned_power *m, const float *grads)

@@ -22,6 +22,7 @@ extern "C" {
 #define LEARNED_POWER_NUM_PARAMS       770        /* elements of the flat weight buffer */
 #define LEARNED_POWER_NUM_TRAINABLE    770        /* its trainable prefix: the gradient's length */
 #define LEARNED_POWER_NUM_TENSORS      5
+#define LEARNED_POWER_NUM_GRADS        5          /* trainable tensors: the entries of grad_order */
 #define LEARNED_POWER_ARENA_SIZE       6544       /* elements of activations, gradients, temporaries */
 #define LEARNED_POWER_NUM_INPUTS       1
 #define LEARNED_POWER_NUM_TARGETS      1
@@ -65,6 +66,11 @@ float learned_power_evaluate(learned_power *m, const learned_power_inputs *in, c
 /* Forward, loss and backward on n <= BATCH samples: writes the gradient of
  * every trainable weight into grads[NUM_TRAINABLE]; returns the loss. */
 float learned_power_compute_gradients(learned_power *m, const learned_power_inputs *in, const learned_power_targets *tg, int n, float *grads);
+/* compute_gradients that also calls ready(ctx, offset, count) as each trainable
+ * weight's gradient grads[offset .. offset + count) becomes final, in grad_order's
+ * order (the last layer's first): a reduction can start while backward goes on. */
+float learned_power_compute_gradients_ready(learned_power *m, const learned_power_inputs *in, const learned_power_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx);
 /* One optimizer step with the given gradients (e.g. averaged over workers). */
 void learned_power_apply_gradients(learned_power *m, const float *grads);
 /* compute_gradients then apply_gradients; returns the loss before the step. */
@@ -80,6 +86,9 @@ extern const mn_io_info learned_power_input_info[1];
 extern const mn_io_info learned_power_target_info[1];
 extern const mn_io_info learned_power_output_info[1];
 extern const char *const learned_power_metric_names[1];
+/* The trainable tensors (indices into learned_power_tensors) in the order
+ * compute_gradients_ready reports their gradients final. */
+extern const int learned_power_grad_order[5];
 
 #ifdef __cplusplus
 }

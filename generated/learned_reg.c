@@ -44,6 +44,7 @@ const mn_io_info learned_reg_output_info[1] = {
     {"y", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(learned_reg_outputs, y), 0, 0, 0},
 };
 const char *const learned_reg_metric_names[1] = {"accuracy"};
+const int learned_reg_grad_order[8] = {1, 0, 7, 6, 5, 4, 3, 2};
 
 void learned_reg_init(learned_reg *m, uint64_t seed)
 {
@@ -235,7 +236,8 @@ float learned_reg_evaluate(learned_reg *m, const learned_reg_inputs *in, const l
     return (A + 32)[0];
 }
 
-float learned_reg_compute_gradients(learned_reg *m, const learned_reg_inputs *in, const learned_reg_targets *tg, int n, float *grads)
+float learned_reg_compute_gradients_ready(learned_reg *m, const learned_reg_inputs *in, const learned_reg_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -346,6 +348,7 @@ float learned_reg_compute_gradients(learned_reg *m, const learned_reg_inputs *in
         const float a = 1.0f, b = (A + 3392)[i];
         (G + 1)[i] = a * b;
     }
+    if (ready) ready(ctx, 1, 1); /* lam2: its gradient is final */
     /* %24 scalar = mul(1.0f, lam2 scalar) */
     MN_VEC
     for (int i = 0; i < 1; i++) {
@@ -365,6 +368,7 @@ float learned_reg_compute_gradients(learned_reg *m, const learned_reg_inputs *in
         const float a = 1.0f, b = (A + 3408)[i];
         (G + 0)[i] = a * b;
     }
+    if (ready) ready(ctx, 0, 1); /* lam1: its gradient is final */
     /* %27 scalar = mul(1.0f, lam1 scalar) */
     MN_VEC
     for (int i = 0; i < 1; i++) {
@@ -403,10 +407,12 @@ float learned_reg_compute_gradients(learned_reg *m, const learned_reg_inputs *in
         MN_VEC
         for (int j = 0; j < 10; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 52642, 10); /* dense_2.bias: its gradient is final */
     /* %31 [n, 32] = dy W^T(%29 [n, 10], dense_2.kernel [32, 10]) */
     mn_gemm_f32(CblasNoTrans, CblasTrans, n, 32, 10, 1.0f, (A + 55696), 10, (P + 52322), 10, 0.0f, (A + 56016), 32);
     /* %32 [32, 10] = x^T dy(%9 [n, 32], %29 [n, 10]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 32, 10, n, 1.0f, (A + 2048), 32, (A + 55696), 10, 0.0f, (G + 52322), 10);
+    if (ready) ready(ctx, 52322, 320); /* dense_2.kernel: its gradient is final */
     /* %33 [n, 32] = relu_grad(%9 [n, 32], %31 [n, 32]) */
     MN_VEC
     for (int i = 0; i < n * 32; i++) {
@@ -421,6 +427,7 @@ float learned_reg_compute_gradients(learned_reg *m, const learned_reg_inputs *in
         MN_VEC
         for (int j = 0; j < 32; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 52290, 32); /* dense_1.bias: its gradient is final */
     /* %35 [n, 64] = dy W^T(%33 [n, 32], dense_1.kernel [64, 32]) */
     mn_gemm_f32(CblasNoTrans, CblasTrans, n, 64, 32, 1.0f, (A + 57040), 32, (P + 50242), 32, 0.0f, (A + 58064), 64);
     /* %36 [64, 32] = x^T dy(%6 [n, 64], %33 [n, 32]) */
@@ -431,6 +438,7 @@ float learned_reg_compute_gradients(learned_reg *m, const learned_reg_inputs *in
         const float a = (A + 3472)[i], b = (A + 60112)[i];
         (G + 50242)[i] = a + b;
     }
+    if (ready) ready(ctx, 50242, 2048); /* dense_1.kernel: its gradient is final */
     /* %38 [n, 64] = relu_grad(%6 [n, 64], %35 [n, 64]) */
     MN_VEC
     for (int i = 0; i < n * 64; i++) {
@@ -445,6 +453,7 @@ float learned_reg_compute_gradients(learned_reg *m, const learned_reg_inputs *in
         MN_VEC
         for (int j = 0; j < 64; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 50178, 64); /* dense.bias: its gradient is final */
     /* %40 [784, 64] = x^T dy(x [n, 784], %38 [n, 64]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 784, 64, n, 1.0f, in->x, 784, (A + 3472), 64, 0.0f, (A + 55696), 64);
     /* %41 [784, 64] = add(%28 [784, 64], %40 [784, 64]) */
@@ -453,12 +462,19 @@ float learned_reg_compute_gradients(learned_reg *m, const learned_reg_inputs *in
         const float a = (A + 5520)[i], b = (A + 55696)[i];
         (G + 2)[i] = a + b;
     }
+    if (ready) ready(ctx, 2, 50176); /* dense.kernel: its gradient is final */
 
     (void)P;
     (void)G;
     (void)in;
     (void)tg;
+    (void)ctx;
     return (A + 3456)[0];
+}
+
+float learned_reg_compute_gradients(learned_reg *m, const learned_reg_inputs *in, const learned_reg_targets *tg, int n, float *grads)
+{
+    return learned_reg_compute_gradients_ready(m, in, tg, n, grads, NULL, NULL);
 }
 
 void learned_reg_apply_gradients(learned_reg *m, const float *grads)

@@ -22,6 +22,7 @@ extern "C" {
 #define LEARNED_REG_NUM_PARAMS         52652      /* elements of the flat weight buffer */
 #define LEARNED_REG_NUM_TRAINABLE      52652      /* its trainable prefix: the gradient's length */
 #define LEARNED_REG_NUM_TENSORS        8
+#define LEARNED_REG_NUM_GRADS          8          /* trainable tensors: the entries of grad_order */
 #define LEARNED_REG_ARENA_SIZE         105872     /* elements of activations, gradients, temporaries */
 #define LEARNED_REG_NUM_INPUTS         1
 #define LEARNED_REG_NUM_TARGETS        1
@@ -65,6 +66,11 @@ float learned_reg_evaluate(learned_reg *m, const learned_reg_inputs *in, const l
 /* Forward, loss and backward on n <= BATCH samples: writes the gradient of
  * every trainable weight into grads[NUM_TRAINABLE]; returns the loss. */
 float learned_reg_compute_gradients(learned_reg *m, const learned_reg_inputs *in, const learned_reg_targets *tg, int n, float *grads);
+/* compute_gradients that also calls ready(ctx, offset, count) as each trainable
+ * weight's gradient grads[offset .. offset + count) becomes final, in grad_order's
+ * order (the last layer's first): a reduction can start while backward goes on. */
+float learned_reg_compute_gradients_ready(learned_reg *m, const learned_reg_inputs *in, const learned_reg_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx);
 /* One optimizer step with the given gradients (e.g. averaged over workers). */
 void learned_reg_apply_gradients(learned_reg *m, const float *grads);
 /* compute_gradients then apply_gradients; returns the loss before the step. */
@@ -80,6 +86,9 @@ extern const mn_io_info learned_reg_input_info[1];
 extern const mn_io_info learned_reg_target_info[1];
 extern const mn_io_info learned_reg_output_info[1];
 extern const char *const learned_reg_metric_names[1];
+/* The trainable tensors (indices into learned_reg_tensors) in the order
+ * compute_gradients_ready reports their gradients final. */
+extern const int learned_reg_grad_order[8];
 
 #ifdef __cplusplus
 }

@@ -42,6 +42,7 @@ const mn_io_info loss_weights_output_info[1] = {
     {"y", MN_F32, 1, {10}, 10, 0, MN_DATA_PLAIN, offsetof(loss_weights_outputs, y), 0, 0, 0},
 };
 const char *const loss_weights_metric_names[1] = {"accuracy"};
+const int loss_weights_grad_order[6] = {1, 0, 5, 4, 3, 2};
 
 void loss_weights_init(loss_weights *m, uint64_t seed)
 {
@@ -201,7 +202,8 @@ float loss_weights_evaluate(loss_weights *m, const loss_weights_inputs *in, cons
     return (A + 16)[0];
 }
 
-float loss_weights_compute_gradients(loss_weights *m, const loss_weights_inputs *in, const loss_weights_targets *tg, int n, float *grads)
+float loss_weights_compute_gradients_ready(loss_weights *m, const loss_weights_inputs *in, const loss_weights_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -294,6 +296,7 @@ float loss_weights_compute_gradients(loss_weights *m, const loss_weights_inputs 
         const float a = 1.0f, b = (A + 128)[i];
         (G + 1)[i] = a * b;
     }
+    if (ready) ready(ctx, 1, 1); /* w2: its gradient is final */
     /* %19 scalar = mul(1.0f, w2 scalar) */
     MN_VEC
     for (int i = 0; i < 1; i++) {
@@ -314,6 +317,7 @@ float loss_weights_compute_gradients(loss_weights *m, const loss_weights_inputs 
         const float a = 1.0f, b = (A + 96)[i];
         (G + 0)[i] = a * b;
     }
+    if (ready) ready(ctx, 0, 1); /* w1: its gradient is final */
     /* %22 scalar = mul(1.0f, w1 scalar) */
     MN_VEC
     for (int i = 0; i < 1; i++) {
@@ -359,10 +363,12 @@ float loss_weights_compute_gradients(loss_weights *m, const loss_weights_inputs 
         MN_VEC
         for (int j = 0; j < 10; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 1346, 10); /* dense_1.bias: its gradient is final */
     /* %27 [n, 64] = dy W^T(d_y [n, 10], dense_1.kernel [64, 10]) */
     mn_gemm_f32(CblasNoTrans, CblasTrans, n, 64, 10, 1.0f, (A + 80), 10, (P + 706), 10, 0.0f, (A + 96), 64);
     /* %28 [64, 10] = x^T dy(%6 [n, 64], d_y [n, 10]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 64, 10, n, 1.0f, (A + 0), 64, (A + 80), 10, 0.0f, (G + 706), 10);
+    if (ready) ready(ctx, 706, 640); /* dense_1.kernel: its gradient is final */
     /* %29 [n, 64] = relu_grad(%6 [n, 64], %27 [n, 64]) */
     MN_VEC
     for (int i = 0; i < n * 64; i++) {
@@ -377,14 +383,22 @@ float loss_weights_compute_gradients(loss_weights *m, const loss_weights_inputs 
         MN_VEC
         for (int j = 0; j < 64; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 642, 64); /* dense.bias: its gradient is final */
     /* %31 [10, 64] = x^T dy(x [n, 10], %29 [n, 64]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, in->x, 10, (A + 176), 64, 0.0f, (G + 2), 64);
+    if (ready) ready(ctx, 2, 640); /* dense.kernel: its gradient is final */
 
     (void)P;
     (void)G;
     (void)in;
     (void)tg;
+    (void)ctx;
     return (A + 160)[0];
+}
+
+float loss_weights_compute_gradients(loss_weights *m, const loss_weights_inputs *in, const loss_weights_targets *tg, int n, float *grads)
+{
+    return loss_weights_compute_gradients_ready(m, in, tg, n, grads, NULL, NULL);
 }
 
 void loss_weights_apply_gradients(loss_weights *m, const float *grads)

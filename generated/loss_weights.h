@@ -22,6 +22,7 @@ extern "C" {
 #define LOSS_WEIGHTS_NUM_PARAMS        1356       /* elements of the flat weight buffer */
 #define LOSS_WEIGHTS_NUM_TRAINABLE     1356       /* its trainable prefix: the gradient's length */
 #define LOSS_WEIGHTS_NUM_TENSORS       6
+#define LOSS_WEIGHTS_NUM_GRADS         6          /* trainable tensors: the entries of grad_order */
 #define LOSS_WEIGHTS_ARENA_SIZE        240        /* elements of activations, gradients, temporaries */
 #define LOSS_WEIGHTS_NUM_INPUTS        1
 #define LOSS_WEIGHTS_NUM_TARGETS       1
@@ -65,6 +66,11 @@ float loss_weights_evaluate(loss_weights *m, const loss_weights_inputs *in, cons
 /* Forward, loss and backward on n <= BATCH samples: writes the gradient of
  * every trainable weight into grads[NUM_TRAINABLE]; returns the loss. */
 float loss_weights_compute_gradients(loss_weights *m, const loss_weights_inputs *in, const loss_weights_targets *tg, int n, float *grads);
+/* compute_gradients that also calls ready(ctx, offset, count) as each trainable
+ * weight's gradient grads[offset .. offset + count) becomes final, in grad_order's
+ * order (the last layer's first): a reduction can start while backward goes on. */
+float loss_weights_compute_gradients_ready(loss_weights *m, const loss_weights_inputs *in, const loss_weights_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx);
 /* One optimizer step with the given gradients (e.g. averaged over workers). */
 void loss_weights_apply_gradients(loss_weights *m, const float *grads);
 /* compute_gradients then apply_gradients; returns the loss before the step. */
@@ -80,6 +86,9 @@ extern const mn_io_info loss_weights_input_info[1];
 extern const mn_io_info loss_weights_target_info[1];
 extern const mn_io_info loss_weights_output_info[1];
 extern const char *const loss_weights_metric_names[1];
+/* The trainable tensors (indices into loss_weights_tensors) in the order
+ * compute_gradients_ready reports their gradients final. */
+extern const int loss_weights_grad_order[6];
 
 #ifdef __cplusplus
 }

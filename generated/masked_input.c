@@ -42,6 +42,7 @@ const mn_io_info masked_input_output_info[1] = {
     {"y", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(masked_input_outputs, y), 0, 0, 0},
 };
 const char *const masked_input_metric_names[1] = {0};
+const int masked_input_grad_order[4] = {3, 2, 1, 0};
 
 void masked_input_init(masked_input *m, uint64_t seed)
 {
@@ -155,7 +156,8 @@ float masked_input_evaluate(masked_input *m, const masked_input_inputs *in, cons
     return (A + 32)[0];
 }
 
-float masked_input_compute_gradients(masked_input *m, const masked_input_inputs *in, const masked_input_targets *tg, int n, float *grads)
+float masked_input_compute_gradients_ready(masked_input *m, const masked_input_inputs *in, const masked_input_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -228,6 +230,7 @@ float masked_input_compute_gradients(masked_input *m, const masked_input_inputs 
     /* %18 [1] = sum_to(%17 [n, 1]) */
     memset((G + 544), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 544)[0] += (A + 48)[i];
+    if (ready) ready(ctx, 544, 1); /* dense_1.bias: its gradient is final */
     /* %19 [n, 32] = dy W^T(%17 [n, 1], dense_1.kernel [32, 1]) */
     for (int r = 0; r < n; r++) {
         const float d = (A + 48)[r], *w = (P + 512);
@@ -243,6 +246,7 @@ float masked_input_compute_gradients(masked_input *m, const masked_input_inputs 
         MN_VEC
         for (int k = 0; k < 32; k++) dw[k] += x[k] * dy[0];
     }
+    if (ready) ready(ctx, 512, 32); /* dense_1.kernel: its gradient is final */
     /* %21 [n, 32] = relu_grad(%11 [n, 32], %19 [n, 32]) */
     MN_VEC
     for (int i = 0; i < n * 32; i++) {
@@ -257,14 +261,22 @@ float masked_input_compute_gradients(masked_input *m, const masked_input_inputs 
         MN_VEC
         for (int j = 0; j < 32; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 480, 32); /* dense.bias: its gradient is final */
     /* %23 [15, 32] = x^T dy(%8 [n, 15], %21 [n, 32]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 15, 32, n, 1.0f, (A + 192), 15, (A + 2720), 32, 0.0f, (G + 0), 32);
+    if (ready) ready(ctx, 0, 480); /* dense.kernel: its gradient is final */
 
     (void)P;
     (void)G;
     (void)in;
     (void)tg;
+    (void)ctx;
     return (A + 32)[0];
+}
+
+float masked_input_compute_gradients(masked_input *m, const masked_input_inputs *in, const masked_input_targets *tg, int n, float *grads)
+{
+    return masked_input_compute_gradients_ready(m, in, tg, n, grads, NULL, NULL);
 }
 
 void masked_input_apply_gradients(masked_input *m, const float *grads)

@@ -22,6 +22,7 @@ extern "C" {
 #define MASKED_INPUT_NUM_PARAMS        545        /* elements of the flat weight buffer */
 #define MASKED_INPUT_NUM_TRAINABLE     545        /* its trainable prefix: the gradient's length */
 #define MASKED_INPUT_NUM_TENSORS       4
+#define MASKED_INPUT_NUM_GRADS         4          /* trainable tensors: the entries of grad_order */
 #define MASKED_INPUT_ARENA_SIZE        3744       /* elements of activations, gradients, temporaries */
 #define MASKED_INPUT_NUM_INPUTS        3
 #define MASKED_INPUT_NUM_TARGETS       1
@@ -67,6 +68,11 @@ float masked_input_evaluate(masked_input *m, const masked_input_inputs *in, cons
 /* Forward, loss and backward on n <= BATCH samples: writes the gradient of
  * every trainable weight into grads[NUM_TRAINABLE]; returns the loss. */
 float masked_input_compute_gradients(masked_input *m, const masked_input_inputs *in, const masked_input_targets *tg, int n, float *grads);
+/* compute_gradients that also calls ready(ctx, offset, count) as each trainable
+ * weight's gradient grads[offset .. offset + count) becomes final, in grad_order's
+ * order (the last layer's first): a reduction can start while backward goes on. */
+float masked_input_compute_gradients_ready(masked_input *m, const masked_input_inputs *in, const masked_input_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx);
 /* One optimizer step with the given gradients (e.g. averaged over workers). */
 void masked_input_apply_gradients(masked_input *m, const float *grads);
 /* compute_gradients then apply_gradients; returns the loss before the step. */
@@ -82,6 +88,9 @@ extern const mn_io_info masked_input_input_info[3];
 extern const mn_io_info masked_input_target_info[1];
 extern const mn_io_info masked_input_output_info[1];
 extern const char *const masked_input_metric_names[1];
+/* The trainable tensors (indices into masked_input_tensors) in the order
+ * compute_gradients_ready reports their gradients final. */
+extern const int masked_input_grad_order[4];
 
 #ifdef __cplusplus
 }

@@ -44,6 +44,7 @@ const mn_io_info num_cat_output_info[1] = {
     {"y", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(num_cat_outputs, y), 0, 0, 0},
 };
 const char *const num_cat_metric_names[1] = {0};
+const int num_cat_grad_order[7] = {6, 5, 4, 3, 2, 1, 0};
 
 void num_cat_init(num_cat *m, uint64_t seed)
 {
@@ -171,7 +172,8 @@ float num_cat_evaluate(num_cat *m, const num_cat_inputs *in, const num_cat_targe
     return (A + 32)[0];
 }
 
-float num_cat_compute_gradients(num_cat *m, const num_cat_inputs *in, const num_cat_targets *tg, int n, float *grads)
+float num_cat_compute_gradients_ready(num_cat *m, const num_cat_inputs *in, const num_cat_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -255,6 +257,7 @@ float num_cat_compute_gradients(num_cat *m, const num_cat_inputs *in, const num_
     /* %19 [1] = sum_to(%18 [n, 1]) */
     memset((G + 4432), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 4432)[0] += (A + 3120)[i];
+    if (ready) ready(ctx, 4432, 1); /* dense_2.bias: its gradient is final */
     /* %20 [n, 48] = dy W^T(%18 [n, 1], dense_2.kernel [48, 1]) */
     for (int r = 0; r < n; r++) {
         const float d = (A + 3120)[r], *w = (P + 4384);
@@ -270,6 +273,7 @@ float num_cat_compute_gradients(num_cat *m, const num_cat_inputs *in, const num_
         MN_VEC
         for (int k = 0; k < 48; k++) dw[k] += x[k] * dy[0];
     }
+    if (ready) ready(ctx, 4384, 48); /* dense_2.kernel: its gradient is final */
     /* %22 [n, 32] = slice 0:32 of axis 0(%20 [n, 48]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 3120) + (size_t)o * 32, (A + 5120) + (size_t)o * 48 + 0, sizeof(float) * 32);
@@ -288,6 +292,7 @@ float num_cat_compute_gradients(num_cat *m, const num_cat_inputs *in, const num_
         const float *dy = (A + 4144) + (size_t)i * 16;
         for (int j = 0; j < 16; j++) dw[j] += dy[j];
     }
+    if (ready) ready(ctx, 2784, 1600); /* embedding.embeddings: its gradient is final */
 
     /* backward of num_cat.mn:8: n = numbers -> dense(64, activation=relu) -> dense(32, activation=relu) */
     /* d_n [n, 32] = relu_grad(n [n, 32], %22 [n, 32]) */
@@ -304,10 +309,12 @@ float num_cat_compute_gradients(num_cat *m, const num_cat_inputs *in, const num_
         MN_VEC
         for (int j = 0; j < 32; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 2752, 32); /* dense_1.bias: its gradient is final */
     /* %28 [n, 64] = dy W^T(d_n [n, 32], dense_1.kernel [64, 32]) */
     mn_gemm_f32(CblasNoTrans, CblasTrans, n, 64, 32, 1.0f, (A + 4144), 32, (P + 704), 32, 0.0f, (A + 5168), 64);
     /* %29 [64, 32] = x^T dy(%5 [n, 64], d_n [n, 32]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 64, 32, n, 1.0f, (A + 0), 64, (A + 4144), 32, 0.0f, (G + 704), 32);
+    if (ready) ready(ctx, 704, 2048); /* dense_1.kernel: its gradient is final */
     /* %30 [n, 64] = relu_grad(%5 [n, 64], %28 [n, 64]) */
     MN_VEC
     for (int i = 0; i < n * 64; i++) {
@@ -322,14 +329,22 @@ float num_cat_compute_gradients(num_cat *m, const num_cat_inputs *in, const num_
         MN_VEC
         for (int j = 0; j < 64; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 640, 64); /* dense.bias: its gradient is final */
     /* %32 [10, 64] = x^T dy(numbers [n, 10], %30 [n, 64]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, in->numbers, 10, (A + 3120), 64, 0.0f, (G + 0), 64);
+    if (ready) ready(ctx, 0, 640); /* dense.kernel: its gradient is final */
 
     (void)P;
     (void)G;
     (void)in;
     (void)tg;
+    (void)ctx;
     return (A + 3104)[0];
+}
+
+float num_cat_compute_gradients(num_cat *m, const num_cat_inputs *in, const num_cat_targets *tg, int n, float *grads)
+{
+    return num_cat_compute_gradients_ready(m, in, tg, n, grads, NULL, NULL);
 }
 
 void num_cat_apply_gradients(num_cat *m, const float *grads)

@@ -22,6 +22,7 @@ extern "C" {
 #define NUM_CAT_NUM_PARAMS             4433       /* elements of the flat weight buffer */
 #define NUM_CAT_NUM_TRAINABLE          4433       /* its trainable prefix: the gradient's length */
 #define NUM_CAT_NUM_TENSORS            7
+#define NUM_CAT_NUM_GRADS              7          /* trainable tensors: the entries of grad_order */
 #define NUM_CAT_ARENA_SIZE             7216       /* elements of activations, gradients, temporaries */
 #define NUM_CAT_NUM_INPUTS             2
 #define NUM_CAT_NUM_TARGETS            1
@@ -66,6 +67,11 @@ float num_cat_evaluate(num_cat *m, const num_cat_inputs *in, const num_cat_targe
 /* Forward, loss and backward on n <= BATCH samples: writes the gradient of
  * every trainable weight into grads[NUM_TRAINABLE]; returns the loss. */
 float num_cat_compute_gradients(num_cat *m, const num_cat_inputs *in, const num_cat_targets *tg, int n, float *grads);
+/* compute_gradients that also calls ready(ctx, offset, count) as each trainable
+ * weight's gradient grads[offset .. offset + count) becomes final, in grad_order's
+ * order (the last layer's first): a reduction can start while backward goes on. */
+float num_cat_compute_gradients_ready(num_cat *m, const num_cat_inputs *in, const num_cat_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx);
 /* One optimizer step with the given gradients (e.g. averaged over workers). */
 void num_cat_apply_gradients(num_cat *m, const float *grads);
 /* compute_gradients then apply_gradients; returns the loss before the step. */
@@ -81,6 +87,9 @@ extern const mn_io_info num_cat_input_info[2];
 extern const mn_io_info num_cat_target_info[1];
 extern const mn_io_info num_cat_output_info[1];
 extern const char *const num_cat_metric_names[1];
+/* The trainable tensors (indices into num_cat_tensors) in the order
+ * compute_gradients_ready reports their gradients final. */
+extern const int num_cat_grad_order[7];
 
 #ifdef __cplusplus
 }

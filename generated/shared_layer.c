@@ -41,6 +41,7 @@ const mn_io_info shared_layer_output_info[1] = {
     {"y", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(shared_layer_outputs, y), 0, 0, 0},
 };
 const char *const shared_layer_metric_names[1] = {"accuracy"};
+const int shared_layer_grad_order[4] = {3, 2, 1, 0};
 
 void shared_layer_init(shared_layer *m, uint64_t seed)
 {
@@ -172,7 +173,8 @@ float shared_layer_evaluate(shared_layer *m, const shared_layer_inputs *in, cons
     return (A + 64)[0];
 }
 
-float shared_layer_compute_gradients(shared_layer *m, const shared_layer_inputs *in, const shared_layer_targets *tg, int n, float *grads)
+float shared_layer_compute_gradients_ready(shared_layer *m, const shared_layer_inputs *in, const shared_layer_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -248,6 +250,7 @@ float shared_layer_compute_gradients(shared_layer *m, const shared_layer_inputs 
     /* %16 [1] = sum_to(%15 [n, 1]) */
     memset((G + 416), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 416)[0] += (A + 4144)[i];
+    if (ready) ready(ctx, 416, 1); /* dense.bias: its gradient is final */
     /* %17 [n, 64] = dy W^T(%15 [n, 1], dense.kernel [64, 1]) */
     for (int r = 0; r < n; r++) {
         const float d = (A + 4144)[r], *w = (P + 352);
@@ -263,6 +266,7 @@ float shared_layer_compute_gradients(shared_layer *m, const shared_layer_inputs 
         MN_VEC
         for (int k = 0; k < 64; k++) dw[k] += x[k] * dy[0];
     }
+    if (ready) ready(ctx, 352, 64); /* dense.kernel: its gradient is final */
     /* %19 [n, 32] = slice 0:32 of axis 0(%17 [n, 64]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 2048) + (size_t)o * 32, (A + 4176) + (size_t)o * 64 + 0, sizeof(float) * 32);
@@ -309,6 +313,7 @@ float shared_layer_compute_gradients(shared_layer *m, const shared_layer_inputs 
         const float a = (A + 1024)[i], b = (A + 0)[i];
         (G + 320)[i] = a + b;
     }
+    if (ready) ready(ctx, 320, 32); /* shared.bias: its gradient is final */
     /* %27 [10, 32] = x^T dy(input_1 [n, 10], d_x1 [n, 32]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 10, 32, n, 1.0f, in->input_1, 10, (A + 3072), 32, 0.0f, (A + 0), 32);
     /* %28 [10, 32] = add(%23 [10, 32], %27 [10, 32]) */
@@ -317,12 +322,19 @@ float shared_layer_compute_gradients(shared_layer *m, const shared_layer_inputs 
         const float a = (A + 1056)[i], b = (A + 0)[i];
         (G + 0)[i] = a + b;
     }
+    if (ready) ready(ctx, 0, 320); /* shared.kernel: its gradient is final */
 
     (void)P;
     (void)G;
     (void)in;
     (void)tg;
+    (void)ctx;
     return (A + 4128)[0];
+}
+
+float shared_layer_compute_gradients(shared_layer *m, const shared_layer_inputs *in, const shared_layer_targets *tg, int n, float *grads)
+{
+    return shared_layer_compute_gradients_ready(m, in, tg, n, grads, NULL, NULL);
 }
 
 void shared_layer_apply_gradients(shared_layer *m, const float *grads)

@@ -22,6 +22,7 @@ extern "C" {
 #define SHARED_LAYER_NUM_PARAMS        417        /* elements of the flat weight buffer */
 #define SHARED_LAYER_NUM_TRAINABLE     417        /* its trainable prefix: the gradient's length */
 #define SHARED_LAYER_NUM_TENSORS       4
+#define SHARED_LAYER_NUM_GRADS         4          /* trainable tensors: the entries of grad_order */
 #define SHARED_LAYER_ARENA_SIZE        6224       /* elements of activations, gradients, temporaries */
 #define SHARED_LAYER_NUM_INPUTS        2
 #define SHARED_LAYER_NUM_TARGETS       1
@@ -66,6 +67,11 @@ float shared_layer_evaluate(shared_layer *m, const shared_layer_inputs *in, cons
 /* Forward, loss and backward on n <= BATCH samples: writes the gradient of
  * every trainable weight into grads[NUM_TRAINABLE]; returns the loss. */
 float shared_layer_compute_gradients(shared_layer *m, const shared_layer_inputs *in, const shared_layer_targets *tg, int n, float *grads);
+/* compute_gradients that also calls ready(ctx, offset, count) as each trainable
+ * weight's gradient grads[offset .. offset + count) becomes final, in grad_order's
+ * order (the last layer's first): a reduction can start while backward goes on. */
+float shared_layer_compute_gradients_ready(shared_layer *m, const shared_layer_inputs *in, const shared_layer_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx);
 /* One optimizer step with the given gradients (e.g. averaged over workers). */
 void shared_layer_apply_gradients(shared_layer *m, const float *grads);
 /* compute_gradients then apply_gradients; returns the loss before the step. */
@@ -81,6 +87,9 @@ extern const mn_io_info shared_layer_input_info[2];
 extern const mn_io_info shared_layer_target_info[1];
 extern const mn_io_info shared_layer_output_info[1];
 extern const char *const shared_layer_metric_names[1];
+/* The trainable tensors (indices into shared_layer_tensors) in the order
+ * compute_gradients_ready reports their gradients final. */
+extern const int shared_layer_grad_order[4];
 
 #ifdef __cplusplus
 }

@@ -47,6 +47,7 @@ const mn_io_info text_category_output_info[1] = {
     {"y", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(text_category_outputs, y), 0, 0, 0},
 };
 const char *const text_category_metric_names[1] = {"accuracy"};
+const int text_category_grad_order[10] = {9, 8, 7, 5, 6, 4, 2, 3, 1, 0};
 
 void text_category_init(text_category *m, uint64_t seed)
 {
@@ -264,7 +265,8 @@ float text_category_evaluate(text_category *m, const text_category_inputs *in, c
     return (A + 64)[0];
 }
 
-float text_category_compute_gradients(text_category *m, const text_category_inputs *in, const text_category_targets *tg, int n, float *grads)
+float text_category_compute_gradients_ready(text_category *m, const text_category_inputs *in, const text_category_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -420,6 +422,7 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
     /* %30 [1] = sum_to(%29 [n, 1]) */
     memset((G + 1379328), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 1379328)[0] += (A + 819248)[i];
+    if (ready) ready(ctx, 1379328, 1); /* dense.bias: its gradient is final */
     /* %31 [n, 192] = dy W^T(%29 [n, 1], dense.kernel [192, 1]) */
     for (int r = 0; r < n; r++) {
         const float d = (A + 819248)[r], *w = (P + 1379136);
@@ -435,6 +438,7 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
         MN_VEC
         for (int k = 0; k < 192; k++) dw[k] += x[k] * dy[0];
     }
+    if (ready) ready(ctx, 1379136, 192); /* dense.kernel: its gradient is final */
     /* %33 [n, 128] = slice 0:128 of axis 0(%31 [n, 192]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 825424) + (size_t)o * 128, (A + 819280) + (size_t)o * 192 + 0, sizeof(float) * 128);
@@ -453,6 +457,7 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
         const float *dy = (A + 829520) + (size_t)i * 64;
         for (int j = 0; j < 64; j++) dw[j] += dy[j];
     }
+    if (ready) ready(ctx, 1378816, 320); /* embedding_1.embeddings: its gradient is final */
 
     /* backward of text_category.mn:10: t = text -> embedding(10000, 128) -> bidirectional(lstm(64)) */
     /* %37 [n, 64] = slice 0:64 of axis 0(%33 [n, 128]) */
@@ -509,6 +514,7 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
         }
     /* %42 [64, 256] = x^T dy(%41 [n, 200, 64], %40 [n, 200, 256]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 64, 256, n * 200, 1.0f, (A + 821296), 64, (A + 4915200), 256, 0.0f, (G + 1362176), 256);
+    if (ready) ready(ctx, 1362176, 16384); /* bidirectional.backward.recurrent_kernel: its gradient is final */
     /* %43 [256] = sum_to(%40 [n, 200, 256]) */
     memset((G + 1378560), 0, sizeof(float) * (size_t)(256));
     for (int r = 0; r < n * 200; r++) {
@@ -517,10 +523,12 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
         MN_VEC
         for (int j = 0; j < 256; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 1378560, 256); /* bidirectional.backward.bias: its gradient is final */
     /* %44 [n, 200, 128] = dy W^T(%40 [n, 200, 256], bidirectional.backward.kernel [128, 256]) */
     mn_gemm_f32(CblasNoTrans, CblasTrans, n * 200, 128, 256, 1.0f, (A + 4915200), 256, (P + 1329408), 256, 0.0f, (A + 821296), 128);
     /* %45 [128, 256] = x^T dy(%4 [n, 200, 128], %40 [n, 200, 256]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 128, 256, n * 200, 1.0f, (A + 0), 128, (A + 4915200), 256, 0.0f, (G + 1329408), 256);
+    if (ready) ready(ctx, 1329408, 32768); /* bidirectional.backward.kernel: its gradient is final */
     /* %46 [n, 200, 384] = d rnn_h / dstates(%37 [n, 64]) */
     memset((A + 4915200), 0, sizeof(float) * (size_t)n * 76800);
     for (int b = 0; b < n; b++)
@@ -569,6 +577,7 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
         }
     /* %49 [64, 256] = x^T dy(%48 [n, 200, 64], %47 [n, 200, 256]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 64, 256, n * 200, 1.0f, (A + 1640496), 64, (A + 7372800), 256, 0.0f, (G + 1312768), 256);
+    if (ready) ready(ctx, 1312768, 16384); /* bidirectional.forward.recurrent_kernel: its gradient is final */
     /* %50 [256] = sum_to(%47 [n, 200, 256]) */
     memset((G + 1329152), 0, sizeof(float) * (size_t)(256));
     for (int r = 0; r < n * 200; r++) {
@@ -577,6 +586,7 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
         MN_VEC
         for (int j = 0; j < 256; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 1329152, 256); /* bidirectional.forward.bias: its gradient is final */
     /* %51 [n, 200, 128] = dy W^T(%47 [n, 200, 256], bidirectional.forward.kernel [128, 256]) */
     mn_gemm_f32(CblasNoTrans, CblasTrans, n * 200, 128, 256, 1.0f, (A + 7372800), 256, (P + 1280000), 256, 0.0f, (A + 1640496), 128);
     /* %52 [n, 200, 128] = add(%44 [n, 200, 128], %51 [n, 200, 128]) */
@@ -587,6 +597,7 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
     }
     /* %53 [128, 256] = x^T dy(%4 [n, 200, 128], %47 [n, 200, 256]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 128, 256, n * 200, 1.0f, (A + 0), 128, (A + 7372800), 256, 0.0f, (G + 1280000), 256);
+    if (ready) ready(ctx, 1280000, 32768); /* bidirectional.forward.kernel: its gradient is final */
     /* %54 [10000, 128] = embedding_dw(text [n, 200], %52 [n, 200, 128]) */
     memset((G + 0), 0, sizeof(float) * 1280000);
     for (int i = 0; i < n * 200; i++) {
@@ -596,12 +607,19 @@ float text_category_compute_gradients(text_category *m, const text_category_inpu
         const float *dy = (A + 2459696) + (size_t)i * 128;
         for (int j = 0; j < 128; j++) dw[j] += dy[j];
     }
+    if (ready) ready(ctx, 0, 1280000); /* embedding.embeddings: its gradient is final */
 
     (void)P;
     (void)G;
     (void)in;
     (void)tg;
+    (void)ctx;
     return (A + 819232)[0];
+}
+
+float text_category_compute_gradients(text_category *m, const text_category_inputs *in, const text_category_targets *tg, int n, float *grads)
+{
+    return text_category_compute_gradients_ready(m, in, tg, n, grads, NULL, NULL);
 }
 
 void text_category_apply_gradients(text_category *m, const float *grads)

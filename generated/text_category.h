@@ -22,6 +22,7 @@ extern "C" {
 #define TEXT_CATEGORY_NUM_PARAMS       1379329    /* elements of the flat weight buffer */
 #define TEXT_CATEGORY_NUM_TRAINABLE    1379329    /* its trainable prefix: the gradient's length */
 #define TEXT_CATEGORY_NUM_TENSORS      10
+#define TEXT_CATEGORY_NUM_GRADS        10         /* trainable tensors: the entries of grad_order */
 #define TEXT_CATEGORY_ARENA_SIZE       11468800   /* elements of activations, gradients, temporaries */
 #define TEXT_CATEGORY_NUM_INPUTS       2
 #define TEXT_CATEGORY_NUM_TARGETS      1
@@ -66,6 +67,11 @@ float text_category_evaluate(text_category *m, const text_category_inputs *in, c
 /* Forward, loss and backward on n <= BATCH samples: writes the gradient of
  * every trainable weight into grads[NUM_TRAINABLE]; returns the loss. */
 float text_category_compute_gradients(text_category *m, const text_category_inputs *in, const text_category_targets *tg, int n, float *grads);
+/* compute_gradients that also calls ready(ctx, offset, count) as each trainable
+ * weight's gradient grads[offset .. offset + count) becomes final, in grad_order's
+ * order (the last layer's first): a reduction can start while backward goes on. */
+float text_category_compute_gradients_ready(text_category *m, const text_category_inputs *in, const text_category_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx);
 /* One optimizer step with the given gradients (e.g. averaged over workers). */
 void text_category_apply_gradients(text_category *m, const float *grads);
 /* compute_gradients then apply_gradients; returns the loss before the step. */
@@ -81,6 +87,9 @@ extern const mn_io_info text_category_input_info[2];
 extern const mn_io_info text_category_target_info[1];
 extern const mn_io_info text_category_output_info[1];
 extern const char *const text_category_metric_names[1];
+/* The trainable tensors (indices into text_category_tensors) in the order
+ * compute_gradients_ready reports their gradients final. */
+extern const int text_category_grad_order[10];
 
 #ifdef __cplusplus
 }

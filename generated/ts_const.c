@@ -44,6 +44,7 @@ const mn_io_info ts_const_output_info[1] = {
     {"y", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(ts_const_outputs, y), 0, 0, 0},
 };
 const char *const ts_const_metric_names[1] = {0};
+const int ts_const_grad_order[7] = {6, 5, 4, 3, 1, 2, 0};
 
 void ts_const_init(ts_const *m, uint64_t seed)
 {
@@ -194,7 +195,8 @@ float ts_const_evaluate(ts_const *m, const ts_const_inputs *in, const ts_const_t
     return (A + 32)[0];
 }
 
-float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const ts_const_targets *tg, int n, float *grads)
+float ts_const_compute_gradients_ready(ts_const *m, const ts_const_inputs *in, const ts_const_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -301,6 +303,7 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
     /* %19 [1] = sum_to(%18 [n, 1]) */
     memset((G + 4448), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 4448)[0] += (A + 48)[i];
+    if (ready) ready(ctx, 4448, 1); /* dense_1.bias: its gradient is final */
     /* %20 [n, 32] = dy W^T(%18 [n, 1], dense_1.kernel [32, 1]) */
     for (int r = 0; r < n; r++) {
         const float d = (A + 48)[r], *w = (P + 4416);
@@ -316,6 +319,7 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
         MN_VEC
         for (int k = 0; k < 32; k++) dw[k] += x[k] * dy[0];
     }
+    if (ready) ready(ctx, 4416, 32); /* dense_1.kernel: its gradient is final */
 
     /* backward of ts_const.mn:11: c = temp -> dense(32) */
     /* %22 [32] = sum_to(%20 [n, 32]) */
@@ -326,6 +330,7 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
         MN_VEC
         for (int j = 0; j < 32; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 4384, 32); /* dense.bias: its gradient is final */
     /* %23 [1, 32] = x^T dy(temp [n, 1], %20 [n, 32]) */
     memset((G + 4352), 0, sizeof(float) * 32);
     for (int r = 0; r < n; r++) {
@@ -336,6 +341,7 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
             for (int j = 0; j < 32; j++) dw[j] += x[k] * dy[j];
         }
     }
+    if (ready) ready(ctx, 4352, 32); /* dense.kernel: its gradient is final */
 
     /* backward of ts_const.mn:10: s = series -> lstm(32) */
     /* %24 [n, 50, 192] = d rnn_h / dstates(%20 [n, 32]) */
@@ -386,6 +392,7 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
         }
     /* %27 [32, 128] = x^T dy(%26 [n, 50, 32], %25 [n, 50, 128]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 32, 128, n * 50, 1.0f, (A + 48), 32, (A + 819200), 128, 0.0f, (G + 128), 128);
+    if (ready) ready(ctx, 128, 4096); /* lstm.recurrent_kernel: its gradient is final */
     /* %28 [128] = sum_to(%25 [n, 50, 128]) */
     memset((G + 4224), 0, sizeof(float) * (size_t)(128));
     for (int r = 0; r < n * 50; r++) {
@@ -394,6 +401,7 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
         MN_VEC
         for (int j = 0; j < 128; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 4224, 128); /* lstm.bias: its gradient is final */
     /* %29 [1, 128] = x^T dy(series [n, 50, 1], %25 [n, 50, 128]) */
     memset((G + 0), 0, sizeof(float) * 128);
     for (int r = 0; r < n * 50; r++) {
@@ -404,12 +412,19 @@ float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const t
             for (int j = 0; j < 128; j++) dw[j] += x[k] * dy[j];
         }
     }
+    if (ready) ready(ctx, 0, 128); /* lstm.kernel: its gradient is final */
 
     (void)P;
     (void)G;
     (void)in;
     (void)tg;
+    (void)ctx;
     return (A + 32)[0];
+}
+
+float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const ts_const_targets *tg, int n, float *grads)
+{
+    return ts_const_compute_gradients_ready(m, in, tg, n, grads, NULL, NULL);
 }
 
 void ts_const_apply_gradients(ts_const *m, const float *grads)

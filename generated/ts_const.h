@@ -22,6 +22,7 @@ extern "C" {
 #define TS_CONST_NUM_PARAMS            4449       /* elements of the flat weight buffer */
 #define TS_CONST_NUM_TRAINABLE         4449       /* its trainable prefix: the gradient's length */
 #define TS_CONST_NUM_TENSORS           7
+#define TS_CONST_NUM_GRADS             7          /* trainable tensors: the entries of grad_order */
 #define TS_CONST_ARENA_SIZE            1024000    /* elements of activations, gradients, temporaries */
 #define TS_CONST_NUM_INPUTS            2
 #define TS_CONST_NUM_TARGETS           1
@@ -66,6 +67,11 @@ float ts_const_evaluate(ts_const *m, const ts_const_inputs *in, const ts_const_t
 /* Forward, loss and backward on n <= BATCH samples: writes the gradient of
  * every trainable weight into grads[NUM_TRAINABLE]; returns the loss. */
 float ts_const_compute_gradients(ts_const *m, const ts_const_inputs *in, const ts_const_targets *tg, int n, float *grads);
+/* compute_gradients that also calls ready(ctx, offset, count) as each trainable
+ * weight's gradient grads[offset .. offset + count) becomes final, in grad_order's
+ * order (the last layer's first): a reduction can start while backward goes on. */
+float ts_const_compute_gradients_ready(ts_const *m, const ts_const_inputs *in, const ts_const_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx);
 /* One optimizer step with the given gradients (e.g. averaged over workers). */
 void ts_const_apply_gradients(ts_const *m, const float *grads);
 /* compute_gradients then apply_gradients; returns the loss before the step. */
@@ -81,6 +87,9 @@ extern const mn_io_info ts_const_input_info[2];
 extern const mn_io_info ts_const_target_info[1];
 extern const mn_io_info ts_const_output_info[1];
 extern const char *const ts_const_metric_names[1];
+/* The trainable tensors (indices into ts_const_tensors) in the order
+ * compute_gradients_ready reports their gradients final. */
+extern const int ts_const_grad_order[7];
 
 #ifdef __cplusplus
 }

@@ -43,6 +43,7 @@ const mn_io_info two_concat_output_info[1] = {
     {"y", MN_F32, 1, {1}, 1, 0, MN_DATA_PLAIN, offsetof(two_concat_outputs, y), 0, 0, 0},
 };
 const char *const two_concat_metric_names[1] = {"accuracy"};
+const int two_concat_grad_order[6] = {5, 4, 3, 2, 1, 0};
 
 void two_concat_init(two_concat *m, uint64_t seed)
 {
@@ -176,7 +177,8 @@ float two_concat_evaluate(two_concat *m, const two_concat_inputs *in, const two_
     return (A + 64)[0];
 }
 
-float two_concat_compute_gradients(two_concat *m, const two_concat_inputs *in, const two_concat_targets *tg, int n, float *grads)
+float two_concat_compute_gradients_ready(two_concat *m, const two_concat_inputs *in, const two_concat_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx)
 {
     float *const A = m->arena;
     const float *const P = m->params;
@@ -252,6 +254,7 @@ float two_concat_compute_gradients(two_concat *m, const two_concat_inputs *in, c
     /* %18 [1] = sum_to(%17 [n, 1]) */
     memset((G + 992), 0, sizeof(float) * (size_t)(1));
     for (int i = 0; i < n; i++) (G + 992)[0] += (A + 6192)[i];
+    if (ready) ready(ctx, 992, 1); /* dense_2.bias: its gradient is final */
     /* %19 [n, 96] = dy W^T(%17 [n, 1], dense_2.kernel [96, 1]) */
     for (int r = 0; r < n; r++) {
         const float d = (A + 6192)[r], *w = (P + 896);
@@ -267,6 +270,7 @@ float two_concat_compute_gradients(two_concat *m, const two_concat_inputs *in, c
         MN_VEC
         for (int k = 0; k < 96; k++) dw[k] += x[k] * dy[0];
     }
+    if (ready) ready(ctx, 896, 96); /* dense_2.kernel: its gradient is final */
     /* %21 [n, 64] = slice 0:64 of axis 0(%19 [n, 96]) */
     for (int o = 0; o < n; o++)
         memcpy((A + 3072) + (size_t)o * 64, (A + 6224) + (size_t)o * 96 + 0, sizeof(float) * 64);
@@ -289,6 +293,7 @@ float two_concat_compute_gradients(two_concat *m, const two_concat_inputs *in, c
         MN_VEC
         for (int j = 0; j < 32; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 864, 32); /* dense_1.bias: its gradient is final */
     /* %25 [5, 32] = x^T dy(input_2 [n, 5], d_b [n, 32]) */
     memset((G + 704), 0, sizeof(float) * 160);
     for (int r = 0; r < n; r++) {
@@ -299,6 +304,7 @@ float two_concat_compute_gradients(two_concat *m, const two_concat_inputs *in, c
             for (int j = 0; j < 32; j++) dw[j] += x[k] * dy[j];
         }
     }
+    if (ready) ready(ctx, 704, 160); /* dense_1.kernel: its gradient is final */
 
     /* backward of two_concat.mn:9: a = input_1 -> dense(64, activation=relu) */
     /* d_a [n, 64] = relu_grad(a [n, 64], %21 [n, 64]) */
@@ -315,14 +321,22 @@ float two_concat_compute_gradients(two_concat *m, const two_concat_inputs *in, c
         MN_VEC
         for (int j = 0; j < 64; j++) s[j] += d[j];
     }
+    if (ready) ready(ctx, 640, 64); /* dense.bias: its gradient is final */
     /* %28 [10, 64] = x^T dy(input_1 [n, 10], d_a [n, 64]) */
     mn_gemm_f32(CblasTrans, CblasNoTrans, 10, 64, n, 1.0f, in->input_1, 10, (A + 6192), 64, 0.0f, (G + 0), 64);
+    if (ready) ready(ctx, 0, 640); /* dense.kernel: its gradient is final */
 
     (void)P;
     (void)G;
     (void)in;
     (void)tg;
+    (void)ctx;
     return (A + 6176)[0];
+}
+
+float two_concat_compute_gradients(two_concat *m, const two_concat_inputs *in, const two_concat_targets *tg, int n, float *grads)
+{
+    return two_concat_compute_gradients_ready(m, in, tg, n, grads, NULL, NULL);
 }
 
 void two_concat_apply_gradients(two_concat *m, const float *grads)

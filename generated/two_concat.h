@@ -22,6 +22,7 @@ extern "C" {
 #define TWO_CONCAT_NUM_PARAMS          993        /* elements of the flat weight buffer */
 #define TWO_CONCAT_NUM_TRAINABLE       993        /* its trainable prefix: the gradient's length */
 #define TWO_CONCAT_NUM_TENSORS         6
+#define TWO_CONCAT_NUM_GRADS           6          /* trainable tensors: the entries of grad_order */
 #define TWO_CONCAT_ARENA_SIZE          9296       /* elements of activations, gradients, temporaries */
 #define TWO_CONCAT_NUM_INPUTS          2
 #define TWO_CONCAT_NUM_TARGETS         1
@@ -66,6 +67,11 @@ float two_concat_evaluate(two_concat *m, const two_concat_inputs *in, const two_
 /* Forward, loss and backward on n <= BATCH samples: writes the gradient of
  * every trainable weight into grads[NUM_TRAINABLE]; returns the loss. */
 float two_concat_compute_gradients(two_concat *m, const two_concat_inputs *in, const two_concat_targets *tg, int n, float *grads);
+/* compute_gradients that also calls ready(ctx, offset, count) as each trainable
+ * weight's gradient grads[offset .. offset + count) becomes final, in grad_order's
+ * order (the last layer's first): a reduction can start while backward goes on. */
+float two_concat_compute_gradients_ready(two_concat *m, const two_concat_inputs *in, const two_concat_targets *tg, int n, float *grads,
+    mn_grad_ready ready, void *ctx);
 /* One optimizer step with the given gradients (e.g. averaged over workers). */
 void two_concat_apply_gradients(two_concat *m, const float *grads);
 /* compute_gradients then apply_gradients; returns the loss before the step. */
@@ -81,6 +87,9 @@ extern const mn_io_info two_concat_input_info[2];
 extern const mn_io_info two_concat_target_info[1];
 extern const mn_io_info two_concat_output_info[1];
 extern const char *const two_concat_metric_names[1];
+/* The trainable tensors (indices into two_concat_tensors) in the order
+ * compute_gradients_ready reports their gradients final. */
+extern const int two_concat_grad_order[6];
 
 #ifdef __cplusplus
 }

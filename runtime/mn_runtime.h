@@ -189,6 +189,10 @@ void mn_data_free(mn_dataset *d);
  * --emit trainer` writes the small C file that fills this table from the
  * model's header and calls mn_trainer_main from its main. The model is
  * reached only through the table, as `void *` (the generated struct). */
+/* Called by a model's compute_gradients_ready as each trainable weight's
+ * gradient grads[offset .. offset + count) becomes final. */
+typedef void (*mn_grad_ready)(void *ctx, long offset, long count);
+
 typedef struct mn_model_ops {
     const char *name;           /* the model's prefix: messages, default file names */
     mn_dtype real;              /* MN_F32 or MN_F64: the model's float type */

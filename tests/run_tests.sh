@@ -57,6 +57,8 @@ add_section optimizer 'examples/*.mn tests/ops/opt_*.mn' \
     "optimizer steps against their formula (float and double)"
 add_section repro 'examples/*.mn tests/ops/op_norm_dropout.mn' \
     "reproducible training, deterministic inference"
+add_section gradready 'examples/*.mn tests/ops/*.mn' \
+    "compute_gradients_ready: each weight's gradient reported once, final, in grad_order"
 add_section noalloc 'examples/*.mn' \
     "no heap allocation in train_step, evaluate and predict, on 1 and 2 threads"
 add_section conformance 'examples/*.mn tests/conformance/cases/*.mn' \
