@@ -49,7 +49,7 @@ all: deps
 
 # ---- dependencies (Debian packages) ----------------------------------------------------
 DEB_PACKAGES = flex bison libopenblas-dev libcunit1-dev clang cmake pkg-config graphviz man-db \
-               libclang-rt-dev valgrind time
+               libclang-rt-dev valgrind time libopenmpi-dev openmpi-bin
 # PyTorch, for the live conformance comparison only (make conformance).
 REFERENCE_PACKAGES = python3-torch python3-numpy
 # install_missing PACKAGES: apt-get install those that dpkg does not know.
@@ -101,6 +101,19 @@ $(BUILD)/clang/mnc: $(COMPILER_SRCS) compiler/main.c grammar/mn.y grammar/mn.l c
 # -fno-math-errno lets the optimizers' loops vectorise (sqrt without errno).
 $(RUNTIME_OBJS): ALL_CFLAGS += -fno-math-errno
 $(BUILD)/libmnrt.a: $(RUNTIME_OBJS)
+	ar rcs $@ $^
+
+# ---- the MPI layer (issue 15): data-parallel training --------------------------------------------
+# build/libmnrt_mpi.a: runtime/mn_mpi.c compiled with mpicc, apart from
+# libmnrt.a, so that a build without MPI needs neither mpicc nor libmpi.
+# Link it before libmnrt.a, with mpicc (or with `mpicc --showme:link`).
+MPICC ?= mpicc
+.PHONY: mpi
+mpi: $(BUILD)/libmnrt_mpi.a
+$(BUILD)/runtime/mn_mpi.o: runtime/mn_mpi.c runtime/mn_mpi.h runtime/mn_runtime.h
+	@mkdir -p $(dir $@)
+	$(MPICC) $(ALL_CFLAGS) -Iruntime -c $< -o $@
+$(BUILD)/libmnrt_mpi.a: $(BUILD)/runtime/mn_mpi.o
 	ar rcs $@ $^
 
 # ---- the shared runtime (issue 7) ---------------------------------------------------------------

@@ -25,6 +25,11 @@ static const char *safe(const char *p, const char *name) {
     return strcmp(name, p) ? name : xsprintf("%s_", name);
 }
 
+static void emit_wrappers(const char *p, const char *P, Buf *b);
+static void emit_ops(Graph *g, const char *p, const char *P, Buf *b);
+
+/* The trainer's source: its comment and includes, the check of the header,
+ * the wrappers and the ops table. */
 void emit_trainer(Graph *g, const EmitOptions *opt, Buf *b) {
     const char *p = opt->prefix ? opt->prefix : g->model_name;
     char *P = xstrdup(p);
@@ -42,8 +47,13 @@ void emit_trainer(Graph *g, const EmitOptions *opt, Buf *b) {
     buf_printf(b, " *   mnc %s%s%s -o %.*s.c\n", src, opt->prefix ? " --prefix " : "", opt->prefix ? opt->prefix : "",
                base, h);
     buf_printf(b, " *   cc -std=c99 -O2 -I runtime %.*s.c THIS_FILE.c build/libmnrt.a -lopenblas -lm\n", base, h);
+    buf_printf(b, " * or, data-parallel over Open MPI (make mpi; run with mpirun -np N):\n");
+    buf_printf(b, " *   mpicc -std=c99 -O2 -DMN_MPI -I runtime %.*s.c THIS_FILE.c build/libmnrt_mpi.a build/libmnrt.a \\\n",
+               base, h);
+    buf_printf(b, " *       -lopenblas -lm\n");
     buf_printf(b, " */\n");
-    buf_printf(b, "#include <stddef.h>\n#include <stdint.h>\n\n#include \"%s\"\n\n", opt->header_name);
+    buf_printf(b, "#include <stddef.h>\n#include <stdint.h>\n\n#include \"%s\"\n", opt->header_name);
+    buf_printf(b, "#ifdef MN_MPI\n#include \"mn_mpi.h\"\n#endif\n\n");
 
     /* the header must be the one this file was generated against */
     buf_printf(b, "#if %s_NUM_PARAMS != %ld || %s_NUM_TRAINABLE != %ld || %s_NUM_TENSORS != %d || \\\n", P,
@@ -54,12 +64,17 @@ void emit_trainer(Graph *g, const EmitOptions *opt, Buf *b) {
                opt->header_name);
     buf_printf(b, "#endif\n\n");
 
+    emit_wrappers(p, P, b);
+    emit_ops(g, p, P, b);
+}
+
+/* The functions of the ops table: the model's entry points over void pointers. */
+static void emit_wrappers(const char *p, const char *P, Buf *b) {
     const char *model = safe(p, "model"), *in = safe(p, "in"), *tg = safe(p, "tg"), *n = safe(p, "n"),
                *out = safe(p, "out"), *seed = safe(p, "seed"), *metrics = safe(p, "metrics"),
                *values = safe(p, "values"), *loss = safe(p, "loss"), *k = safe(p, "k");
     const char *f_init = safe(p, "init"), *f_step = safe(p, "step"), *f_eval = safe(p, "evaluate"),
-               *f_predict = safe(p, "predict"), *batched = safe(p, "batched"), *ops = safe(p, "ops"),
-               *argc = safe(p, "argc"), *argv = safe(p, "argv");
+               *f_predict = safe(p, "predict");
     buf_printf(b, "static void %s(void *%s, uint64_t %s) { %s_init((%s *)%s, %s); }\n\n", f_init, model, seed, p, p,
                model, seed);
     buf_printf(b, "static double %s(void *%s, const void *%s, const void *%s, int %s)\n{\n", f_step, model, in, tg, n);
@@ -76,6 +91,20 @@ void emit_trainer(Graph *g, const EmitOptions *opt, Buf *b) {
     buf_printf(b, "static void %s(void *%s, const void *%s, int %s, const void *%s)\n{\n", f_predict, model, in, n, out);
     buf_printf(b, "    %s_predict((%s *)%s, (const %s_inputs *)%s, %s, (const %s_outputs *)%s);\n}\n\n", p, p, model,
                p, in, n, p, out);
+    const char *grads = safe(p, "grads"), *ready = safe(p, "ready"), *ctx = safe(p, "ctx");
+    buf_printf(b, "static double %s(void *%s, const void *%s, const void *%s, int %s, void *%s, mn_grad_ready %s, "
+                  "void *%s)\n{\n", safe(p, "gradients"), model, in, tg, n, grads, ready, ctx);
+    buf_printf(b, "    return %s_compute_gradients_ready((%s *)%s, (const %s_inputs *)%s, (const %s_targets *)%s, %s, "
+                  "(%s_real *)%s, %s, %s);\n}\n\n", p, p, model, p, in, p, tg, n, p, grads, ready, ctx);
+    buf_printf(b, "static void %s(void *%s, const void *%s) { %s_apply_gradients((%s *)%s, (const %s_real *)%s); }\n\n",
+               safe(p, "apply"), model, grads, p, p, model, p, grads);
+}
+
+/* The ops table and main. */
+static void emit_ops(Graph *g, const char *p, const char *P, Buf *b) {
+    const char *f_init = safe(p, "init"), *f_step = safe(p, "step"), *f_eval = safe(p, "evaluate"),
+               *f_predict = safe(p, "predict"), *batched = safe(p, "batched"), *ops = safe(p, "ops"),
+               *argc = safe(p, "argc"), *argv = safe(p, "argv");
 
     buf_printf(b, "/* per output: 1 written per sample, 0 written once (computed from weights only) */\n");
     buf_printf(b, "static const int %s[%d] = {", batched, g->noutputs ? g->noutputs : 1);
@@ -106,8 +135,17 @@ void emit_trainer(Graph *g, const EmitOptions *opt, Buf *b) {
                p, p);
     buf_printf(b, "    .output_batched = %s,\n", batched);
     buf_printf(b, "    .metric_names = %s_metric_names,\n", p);
-    buf_printf(b, "    .init = %s,\n    .train_step = %s,\n    .evaluate = %s,\n    .predict = %s\n", f_init, f_step, f_eval,
-               f_predict);
+    buf_printf(b, "    .init = %s,\n    .train_step = %s,\n    .evaluate = %s,\n    .predict = %s,\n", f_init, f_step,
+               f_eval, f_predict);
+    buf_printf(b, "    .grads_offset = offsetof(%s, grads),\n    .num_grads = %s_NUM_GRADS,\n", p, P);
+    buf_printf(b, "    .grad_order = %s_grad_order,\n", p);
+    buf_printf(b, "    .compute_gradients_ready = %s,\n    .apply_gradients = %s\n", safe(p, "gradients"),
+               safe(p, "apply"));
     buf_printf(b, "};\n\n");
+    buf_printf(b, "#ifdef MN_MPI\n");
+    buf_printf(b, "int main(int %s, char **%s) { return mn_mpi_trainer_main(%s, %s, &%s); }\n", argc, argv, argc, argv,
+               ops);
+    buf_printf(b, "#else\n");
     buf_printf(b, "int main(int %s, char **%s) { return mn_trainer_main(%s, %s, &%s); }\n", argc, argv, argc, argv, ops);
+    buf_printf(b, "#endif\n");
 }

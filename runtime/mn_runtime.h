@@ -212,12 +212,42 @@ typedef struct mn_model_ops {
     double (*train_step)(void *model, const void *in, const void *tg, int n);
     double (*evaluate)(void *model, const void *in, const void *tg, int n, double *metrics);
     void (*predict)(void *model, const void *in, int n, const void *out);
+    /* data-parallel training (mn_trainer_run with a communicator of 2 or more) */
+    size_t grads_offset;        /* offsetof the struct's grads buffer */
+    int num_grads;              /* PFX_NUM_GRADS */
+    const int *grad_order;      /* PFX_grad_order */
+    double (*compute_gradients_ready)(void *model, const void *in, const void *tg, int n, void *grads,
+                                      mn_grad_ready ready, void *ctx);
+    void (*apply_gradients)(void *model, const void *grads);
 } mn_model_ops;
+
+/* The processes of a data-parallel run, for mn_trainer_run
+ * (runtime/mn_mpi.c makes one over MPI). Every function is collective:
+ * every rank calls it, in the same order; each returns MN_OK, or reports
+ * the failure (naming the rank) and returns an error. */
+typedef struct mn_comm {
+    int rank, size;
+    void *ctx;
+    int (*sum)(void *ctx, double *values, long count);        /* in place, over every rank */
+    int (*bcast)(void *ctx, void *buf, size_t bytes);         /* from rank 0 */
+    int (*any)(void *ctx, int failed, int *first_rank);       /* 1 on every rank if any failed */
+    /* the gradient buffer of a step: setup once, then per step begin,
+     * compute_gradients_ready(..., grads_ready, grads_ctx), end */
+    int (*grads_setup)(void *ctx, size_t bucket_bytes);
+    int (*grads_begin)(void *ctx, void *grads, double weight, int overlap);
+    mn_grad_ready grads_ready;
+    int (*grads_end)(void *ctx);
+    double (*grads_seconds)(void *ctx);                       /* in MPI since the last call */
+} mn_comm;
 /* Parses argv (--help lists the options), loads and checks every data
  * file, then trains, evaluates and predicts as asked. Returns the exit
  * status: 0, 1 (bad data, a file that cannot be read or written, a
  * diverged loss) or 2 (usage). */
 int mn_trainer_main(int argc, char **argv, const mn_model_ops *ops);
+/* The same program, data-parallel over comm's ranks when comm is not NULL
+ * (docs/trainer.md): rank 0's weights, each rank its share of every global
+ * batch (--batch), gradients averaged, only rank 0 prints and writes. */
+int mn_trainer_run(int argc, char **argv, const mn_model_ops *ops, const mn_comm *comm);
 
 #ifdef __cplusplus
 }

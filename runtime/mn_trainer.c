@@ -35,13 +35,13 @@
 
 typedef struct options {
     const char *train, *val, *eval, *predict, *out, *checkpoint, *save, *load;
-    long epochs, batch, patience, threads, kill_after_steps;
+    long epochs, batch, patience, threads, kill_after_steps, bucket_kib;
     double val_split;
     uint64_t seed;
-    int resume, no_time;
+    int resume, no_time, no_overlap;
 } options;
 
-static void usage(FILE *f, const char *prog, const mn_model_ops *ops)
+static void usage(FILE *f, const char *prog, const mn_model_ops *ops, int ranks)
 {
     fprintf(f,
             "usage: %s [options] [TRAIN_DATA]\n"
@@ -69,6 +69,13 @@ static void usage(FILE *f, const char *prog, const mn_model_ops *ops)
             "  --save FILE         where the trained weights go (default %s.safetensors)\n"
             "  --threads N         threads of the matrix products (default 1)\n"
             "\n"
+            "data-parallel (a trainer built with -DMN_MPI, run as mpirun -np N ...):\n"
+            "  --batch N is the global batch: N divisible by the ranks, each rank takes its\n"
+            "  1/ranks of every batch (at most %d samples); rank 0 prints and writes\n"
+            "  --bucket-kib K      gradients are averaged in buckets of about K KiB, each\n"
+            "                      started as soon as backward has finished it (default 1024)\n"
+            "  --no-overlap        average all gradients after backward instead\n"
+            "\n"
             "evaluation and prediction, with the trained weights (without TRAIN_DATA: those\n"
             "of --load, default %s.safetensors):\n"
             "  --eval DATA         print the loss and the metrics on DATA\n"
@@ -85,7 +92,7 @@ static void usage(FILE *f, const char *prog, const mn_model_ops *ops)
             "A line per epoch is always printed; a progress bar too when standard output\n"
             "is a terminal. Exit status: 0 success, 1 bad data, an unreadable or unwritable\n"
             "file or a diverged loss (nothing is trained on bad data), 2 usage error.\n",
-            prog, ops->name, ops->epochs, ops->batch, ops->batch, ops->seed, ops->name, ops->name);
+            prog, ops->name, ops->epochs, ops->batch * ranks, ops->batch, ops->seed, ops->name, ops->batch, ops->name);
 }
 
 static int usage_error(const char *prog, const char *what, const char *arg)
@@ -108,18 +115,23 @@ static int parse_long(const char *v, long lo, long hi, long *out)
 }
 
 /* Returns -1 to go on, or an exit status. */
-static int parse_options(int argc, char **argv, const mn_model_ops *ops, options *o)
+static int parse_options(int argc, char **argv, const mn_model_ops *ops, int ranks, options *o)
 {
     const char *prog = argv[0];
     o->epochs = ops->epochs;
     o->batch = ops->batch;
+    o->bucket_kib = 1024;
     o->seed = ops->seed;
     o->threads = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout, prog, ops);
+            usage(stdout, prog, ops, ranks);
             return 0;
+        }
+        if (!strcmp(a, "--no-overlap")) {
+            o->no_overlap = 1;
+            continue;
         }
         if (!strcmp(a, "--resume")) {
             o->resume = 1;
@@ -138,7 +150,7 @@ static int parse_options(int argc, char **argv, const mn_model_ops *ops, options
         /* options with a value: --name VALUE or --name=VALUE */
         static const char *const with_value[] = {"--epochs", "--batch", "--seed", "--val", "--val-split",
                                                  "--patience", "--checkpoint", "--load", "--save", "--threads",
-                                                 "--eval", "--predict", "-o", "--kill-after-steps", NULL};
+                                                 "--eval", "--predict", "-o", "--kill-after-steps", "--bucket-kib", NULL};
         const char *v = NULL;
         int k;
         for (k = 0; with_value[k]; k++) {
@@ -161,11 +173,23 @@ static int parse_options(int argc, char **argv, const mn_model_ops *ops, options
             if (!parse_long(v, 1, 100000000, &o->epochs))
                 return usage_error(prog, "--epochs needs a positive integer, not", v);
         } else if (!strcmp(name, "--batch")) {
-            if (!parse_long(v, 1, ops->batch, &o->batch)) {
-                fprintf(stderr, "%s: error: --batch must be 1 .. %d (the model's batch), not '%s'\n", prog,
-                        ops->batch, v);
+            if (!parse_long(v, 1, (long)ops->batch * ranks, &o->batch)) {
+                if (ranks > 1)
+                    fprintf(stderr, "%s: error: --batch (the global batch) must be 1 .. %ld (the model's batch %d "
+                                    "times %d ranks), not '%s'\n", prog, (long)ops->batch * ranks, ops->batch, ranks, v);
+                else
+                    fprintf(stderr, "%s: error: --batch must be 1 .. %d (the model's batch), not '%s'\n", prog,
+                            ops->batch, v);
                 return 2;
             }
+            if (o->batch % ranks) {
+                fprintf(stderr, "%s: error: the global batch %ld (--batch) is not divisible by the %d ranks: each "
+                                "rank takes an equal share of every batch\n", prog, o->batch, ranks);
+                return 2;
+            }
+        } else if (!strcmp(name, "--bucket-kib")) {
+            if (!parse_long(v, 1, 1L << 22, &o->bucket_kib))
+                return usage_error(prog, "--bucket-kib needs a positive integer (KiB), not", v);
         } else if (!strcmp(name, "--seed")) {
             char *end;
             errno = 0;
@@ -215,6 +239,11 @@ static int parse_options(int argc, char **argv, const mn_model_ops *ops, options
         return usage_error(prog, "--resume needs --checkpoint FILE", NULL);
     if (o->out && !o->predict)
         return usage_error(prog, "-o names the predictions' file: it needs --predict DATA", NULL);
+    if (o->batch % ranks) { /* the default batch */
+        fprintf(stderr, "%s: error: the global batch %ld (the model's; --batch sets it) is not divisible by the %d "
+                        "ranks\n", prog, o->batch, ranks);
+        return 2;
+    }
     return -1;
 }
 
@@ -222,12 +251,14 @@ static int parse_options(int argc, char **argv, const mn_model_ops *ops, options
 
 enum {
     ST_MAGIC, ST_EPOCHS, ST_STEP, ST_RNG, ST_SEED = ST_RNG + 4, ST_BATCH, ST_SAMPLES, ST_HASH, ST_BEST_LOSS,
-    ST_BEST_EPOCH, ST_BAD_EPOCHS, CKPT_WORDS
+    ST_BEST_EPOCH, ST_BAD_EPOCHS, ST_RANKS, CKPT_WORDS
 };
 #define CKPT_MAGIC UINT64_C(0x01544b50434e4d00) /* "\0MNCPKT\1" */
 
 typedef struct trainer {
     const mn_model_ops *ops;
+    const mn_comm *comm;        /* NULL: one process */
+    int rank, ranks;
     const char *prog;
     options o;
     FILE *log;
@@ -251,7 +282,102 @@ typedef struct trainer {
     long steps_run;
     int bar;
     double last_draw;
+    double reduce_seconds;      /* data-parallel: in the gradients' allreduces, this epoch */
+    char who[48];               /* "" or "rank R of N: ", before a rank's own errors */
 } trainer;
+
+/* ---- data parallelism --------------------------------------------------------------
+ * With a communicator of several ranks, every rank runs this program on the
+ * same data and options. Each step's global batch of nb samples is split in
+ * contiguous shares (rank r the r-th); the gradients are summed over the
+ * ranks, each weighted by its share of nb, so the step equals one process's
+ * on the whole batch (up to float summation order). Rank 0 prints and
+ * writes every file. Wherever one rank may fail alone (a file, the data),
+ * all agree (any) before going on, so no rank waits in a collective that
+ * another one has left. */
+
+static void *xcalloc(size_t n, size_t size);
+
+/* 1 on every rank if `failed` on any (then rank 0 says which). */
+static int agree_failed(trainer *T, int failed, const char *what)
+{
+    if (!T->comm || T->ranks == 1)
+        return failed;
+    int first = 0;
+    if (!T->comm->any(T->comm->ctx, failed, &first))
+        return 0;
+    if (T->rank == 0 && first != 0)
+        fprintf(stderr, "%s: error: rank %d of %d failed %s (its message above); stopping every rank\n", T->prog, first,
+                T->ranks, what);
+    return 1;
+}
+
+/* The share of rank r in a batch of nb samples: [*first, *first + return). */
+static int share_of(const trainer *T, int nb, int r, int *first)
+{
+    int base = nb / T->ranks, extra = nb % T->ranks;
+    *first = r * base + (r < extra ? r : extra);
+    return base + (r < extra);
+}
+
+/* Rank 0's weights, optimizer state, step and progress to every rank. */
+static int share_state(trainer *T)
+{
+    if (!T->comm || T->ranks == 1)
+        return 0;
+    const mn_model_ops *ops = T->ops;
+    const mn_comm *c = T->comm;
+    char *m = T->model;
+    double progress[4] = {T->epochs_done, T->best_loss, T->best_epoch, T->bad_epochs};
+    int bad = c->bcast(c->ctx, m + ops->params_offset, ops->num_params * T->rs) != MN_OK ||
+              c->bcast(c->ctx, m + ops->opt_m_offset, ops->num_trainable * T->rs) != MN_OK ||
+              (ops->has_opt_v && c->bcast(c->ctx, m + ops->opt_v_offset, ops->num_trainable * T->rs) != MN_OK) ||
+              c->bcast(c->ctx, m + ops->step_offset, sizeof(int64_t)) != MN_OK ||
+              c->bcast(c->ctx, progress, sizeof progress) != MN_OK;
+    T->epochs_done = (int)progress[0];
+    T->best_loss = progress[1];
+    T->best_epoch = (int)progress[2];
+    T->bad_epochs = (int)progress[3];
+    return bad;
+}
+
+/* Batchnorm's moving statistics (non-trainable weights named *.moving_mean
+ * and *.moving_variance) are per rank during an epoch, from each rank's
+ * batches as DDP does without SyncBatchNorm; at the end of each epoch they
+ * become their mean over the ranks, so that every rank holds one model. */
+static int average_moving_statistics(trainer *T)
+{
+    if (!T->comm || T->ranks == 1)
+        return 0;
+    const mn_model_ops *ops = T->ops;
+    int bad = 0;
+    for (int i = 0; i < ops->num_tensors && !bad; i++) {
+        const mn_tensor_info *t = &ops->tensors[i];
+        if (t->trainable || !strstr(t->name, ".moving_"))
+            continue;
+        double *v = xcalloc(t->count, sizeof(double));
+        char *p = (char *)T->model + ops->params_offset + t->offset * T->rs;
+        for (size_t k = 0; k < t->count; k++)
+            v[k] = ops->real == MN_F64 ? ((double *)p)[k] : ((float *)p)[k];
+        bad = T->comm->sum(T->comm->ctx, v, (long)t->count) != MN_OK;
+        for (size_t k = 0; k < t->count; k++) {
+            if (ops->real == MN_F64)
+                ((double *)p)[k] = v[k] / T->ranks;
+            else
+                ((float *)p)[k] = (float)(v[k] / T->ranks);
+        }
+        free(v);
+    }
+    return bad;
+}
+
+/* In place, the sums over every rank (nothing with one process). */
+static int sum_over_ranks(trainer *T, double *v, long n)
+{
+    if (!T->comm || T->ranks == 1)
+        return 0;
+    return T->comm->sum(T->comm->ctx, v, n) != MN_OK;
+}
 
 static double now(void)
 {
@@ -307,11 +433,11 @@ static int load_data(trainer *T, const char *source, int want_targets, mn_datase
     int rc = mn_data_load(source, ops->inputs, ops->num_inputs, ops->targets, ops->num_targets, want_targets, d,
                           err, sizeof err);
     if (rc != MN_OK) {
-        fprintf(stderr, "%s\n", err);
+        fprintf(stderr, "%s%s\n", T->who, err);
         return 1;
     }
     if (d->n > INT32_MAX) {
-        fprintf(stderr, "%s: error: %ld samples; at most %d\n", source, d->n, INT32_MAX);
+        fprintf(stderr, "%s%s: error: %ld samples; at most %d\n", T->who, source, d->n, INT32_MAX);
         return 1;
     }
     return 0;
@@ -351,23 +477,27 @@ static uint64_t data_hash(const trainer *T)
     return h;
 }
 
-/* The loss (and metrics) on a whole data set, BATCH samples at a time. */
+/* The loss (and metrics) on a whole data set, BATCH samples at a time;
+ * data-parallel, each rank its contiguous share, summed. */
 static double evaluate_set(trainer *T, const mn_dataset *d, double *metrics)
 {
     const mn_model_ops *ops = T->ops;
-    double sum = 0;
-    for (int k = 0; k < ops->num_metrics; k++)
-        metrics[k] = 0;
-    for (long first = 0; first < d->n; first += ops->batch) {
-        int n = d->n - first < ops->batch ? (int)(d->n - first) : ops->batch;
+    long lo = d->n * T->rank / T->ranks, hi = d->n * (T->rank + 1) / T->ranks;
+    double *sums = xcalloc((size_t)ops->num_metrics + 1, sizeof(double)); /* loss, then the metrics */
+    for (long first = lo; first < hi; first += ops->batch) {
+        int n = hi - first < ops->batch ? (int)(hi - first) : ops->batch;
         point_at(T, d, first, 1);
-        sum += ops->evaluate(T->model, T->in, T->tg, n, T->metrics) * n;
+        sums[0] += ops->evaluate(T->model, T->in, T->tg, n, T->metrics) * n;
         for (int k = 0; k < ops->num_metrics; k++)
-            metrics[k] += T->metrics[k] * n;
+            sums[1 + k] += T->metrics[k] * n;
     }
+    if (sum_over_ranks(T, sums, 1 + ops->num_metrics))
+        sums[0] = NAN;
     for (int k = 0; k < ops->num_metrics; k++)
-        metrics[k] /= (double)d->n;
-    return sum / (double)d->n;
+        metrics[k] = sums[1 + k] / (double)d->n;
+    double loss = sums[0] / (double)d->n;
+    free(sums);
+    return loss;
 }
 
 /* ---- weights and checkpoints ------------------------------------------------------- */
@@ -479,6 +609,7 @@ static int save_checkpoint(trainer *T)
     memcpy(&w[ST_BEST_LOSS], &T->best_loss, sizeof(double));
     w[ST_BEST_EPOCH] = (uint64_t)T->best_epoch;
     w[ST_BAD_EPOCHS] = (uint64_t)T->bad_epochs;
+    w[ST_RANKS] = (uint64_t)T->ranks;
     copy_state(T, 1, 0);
     for (int k = 0; k < CKPT_WORDS; k++)
         for (int piece = 0; piece < 4; piece++)
@@ -535,6 +666,10 @@ static int resume_checkpoint(trainer *T)
                         "without --resume\n", path, differs);
         return 1;
     }
+    if (w[ST_RANKS] != (uint64_t)T->ranks)
+        fprintf(T->log, "note: the checkpoint was made with %" PRIu64 " rank%s, resumed with %d: the same global "
+                        "batches, but dropout masks and batchnorm's batch statistics differ from that run's\n",
+                w[ST_RANKS], w[ST_RANKS] == 1 ? "" : "s", T->ranks);
     copy_state(T, 0, 0);
     int64_t step = (int64_t)w[ST_STEP];
     mn_rng rng;
@@ -644,6 +779,35 @@ static void print_metrics(trainer *T, const char *prefix, const double *m)
         fprintf(T->log, "  %s%s %.4f", prefix, T->ops->metric_names[k], m[k]);
 }
 
+/* One data-parallel step: this rank's `mine` samples of the global batch of
+ * n (already in T->in, T->tg): its gradients, weighted by mine / n and summed
+ * over the ranks as backward finishes them, then the optimizer step (the
+ * same on every rank). Returns the global batch's loss (NaN on a failure). */
+static double parallel_step(trainer *T, int mine, int n)
+{
+    const mn_model_ops *ops = T->ops;
+    const mn_comm *c = T->comm;
+    void *grads = model_part(T, ops->grads_offset);
+    double loss = 0;
+    if (c->grads_begin(c->ctx, grads, (double)mine / n, !T->o.no_overlap) != MN_OK)
+        return NAN;
+    if (mine > 0) {
+        loss = ops->compute_gradients_ready(T->model, T->in, T->tg, mine, grads, c->grads_ready, c->ctx);
+    } else { /* a batch smaller than the ranks: nothing to add, but the same collectives */
+        memset(grads, 0, ops->num_trainable * T->rs);
+        for (int k = 0; k < ops->num_grads; k++) {
+            const mn_tensor_info *t = &ops->tensors[ops->grad_order[k]];
+            c->grads_ready(c->ctx, (long)t->offset, (long)t->count);
+        }
+    }
+    double weighted = loss * mine;
+    if (c->grads_end(c->ctx) != MN_OK || c->sum(c->ctx, &weighted, 1) != MN_OK)
+        return NAN;
+    T->reduce_seconds += c->grads_seconds(c->ctx);
+    ops->apply_gradients(T->model, grads);
+    return weighted / n;
+}
+
 static int train(trainer *T)
 {
     const mn_model_ops *ops = T->ops;
@@ -661,20 +825,28 @@ static int train(trainer *T)
             T->metric_sums[k] = 0;
         shuffle(T, epoch);
         T->last_draw = 0;
+        if (T->ranks > 1 && T->rank > 0) /* dropout: each rank its own masks, from (seed, rank, epoch) */
+            mn_rng_seed((mn_rng *)model_part(T, ops->rng_offset),
+                        T->o.seed ^ (UINT64_C(0xd1b54a32d192ed03) * (uint64_t)T->rank) ^
+                            (UINT64_C(0x9e3779b97f4a7c15) * (uint64_t)(epoch + 1)));
         for (long s = 0; s < steps; s++) {
             long first = s * o->batch;
             int n = T->n_train - first < o->batch ? (int)(T->n_train - first) : (int)o->batch;
-            gather(T, first, n);
+            int mine_at, mine = share_of(T, n, T->rank, &mine_at); /* n, 0 with one process */
+            gather(T, first + mine_at, mine);
             for (int i = 0; i < ops->num_inputs; i++)
                 set_field(T->in, &ops->inputs[i], T->batch_in[i]);
             for (int i = 0; i < ops->num_targets; i++)
                 set_field(T->tg, &ops->targets[i], T->batch_tg[i]);
             if (ops->num_metrics > 0) { /* the metrics of the batch, before its step */
-                ops->evaluate(T->model, T->in, T->tg, n, T->metrics);
                 for (int k = 0; k < ops->num_metrics; k++)
-                    T->metric_sums[k] += T->metrics[k] * n;
+                    T->metrics[k] = 0;
+                if (mine > 0)
+                    ops->evaluate(T->model, T->in, T->tg, mine, T->metrics);
+                for (int k = 0; k < ops->num_metrics; k++)
+                    T->metric_sums[k] += T->metrics[k] * mine; /* summed over the ranks at the epoch's end */
             }
-            double loss = ops->train_step(T->model, T->in, T->tg, n);
+            double loss = T->ranks > 1 ? parallel_step(T, mine, n) : ops->train_step(T->model, T->in, T->tg, n);
             if (!isfinite(loss)) {
                 if (T->bar)
                     fprintf(T->log, "\r\033[K");
@@ -695,6 +867,10 @@ static int train(trainer *T)
         }
         if (T->bar)
             fprintf(T->log, "\r\033[K");
+        if (sum_over_ranks(T, T->metric_sums, ops->num_metrics) || average_moving_statistics(T)) {
+            status = 1;
+            goto done;
+        }
         fprintf(T->log, "epoch %d/%ld  loss %.4f", epoch + 1, o->epochs, loss_sum / (double)T->n_train);
         for (int k = 0; k < ops->num_metrics; k++)
             T->metric_sums[k] /= (double)T->n_train;
@@ -718,7 +894,7 @@ static int train(trainer *T)
         fprintf(T->log, "\n");
         fflush(T->log);
         T->epochs_done = epoch + 1;
-        if (o->checkpoint && save_checkpoint(T)) {
+        if (o->checkpoint && agree_failed(T, T->rank == 0 && save_checkpoint(T), "to write the checkpoint")) {
             status = 1;
             goto done;
         }
@@ -834,14 +1010,11 @@ static int run(trainer *T)
     snprintf(default_save, sizeof default_save, "%s.safetensors", ops->name);
     const char *save = o->save ? o->save : default_save;
 
-    /* every data file, checked, before anything else */
-    if (o->train && load_data(T, o->train, 1, &T->train))
-        return 1;
-    if (o->val && load_data(T, o->val, 1, &T->val))
-        return 1;
-    if (o->eval && load_data(T, o->eval, 1, &T->eval))
-        return 1;
-    if (o->predict && load_data(T, o->predict, 0, &T->pred))
+    /* every data file, checked, before anything else (on every rank) */
+    int failed = (o->train && load_data(T, o->train, 1, &T->train)) || (o->val && load_data(T, o->val, 1, &T->val)) ||
+                 (o->eval && load_data(T, o->eval, 1, &T->eval)) ||
+                 (o->predict && load_data(T, o->predict, 0, &T->pred));
+    if (agree_failed(T, failed, "to load its data"))
         return 1;
     T->n_train = T->train.n;
     if (o->train && o->val_split > 0) {
@@ -864,7 +1037,8 @@ static int run(trainer *T)
     ops->init(T->model, o->seed);
     T->best_loss = INFINITY;
 
-    if (o->load && load_weights(T, o->load))
+    if (agree_failed(T, T->rank == 0 && o->load && load_weights(T, o->load), "to load the weights") ||
+        share_state(T))
         return 1;
     if (o->train) {
         T->hash = data_hash(T);
@@ -882,23 +1056,31 @@ static int run(trainer *T)
             build_checkpoint_table(T);
             remove_stale_temporaries(o->checkpoint);
         }
-        if (o->resume) {
-            if (access(o->checkpoint, F_OK) == 0) {
-                if (resume_checkpoint(T))
-                    return 1;
-            } else {
+        if (o->resume) { /* rank 0 reads the checkpoint, every rank gets its state */
+            failed = 0;
+            if (T->rank == 0 && access(o->checkpoint, F_OK) == 0)
+                failed = resume_checkpoint(T);
+            else if (T->rank == 0)
                 fprintf(T->log, "no checkpoint %s yet: training from the start\n", o->checkpoint);
-            }
+            if (agree_failed(T, failed, "to resume") || share_state(T))
+                return 1;
+        }
+        if (T->ranks > 1 && T->comm->grads_setup(T->comm->ctx, (size_t)o->bucket_kib << 10) != MN_OK) {
+            fprintf(stderr, "%s%s: error: out of memory for the gradient buckets\n", T->who, T->prog);
+            return 1;
         }
         if (train(T))
             return 1;
-        if (save_weights(T, save))
+        if (agree_failed(T, T->rank == 0 && save_weights(T, save), "to save the weights"))
             return 1;
-    } else if (!o->load && load_weights(T, save)) {
-        fprintf(stderr, "%s: note: evaluation and prediction without training data use the weights of --load "
-                        "FILE (default %s)\n",
-                T->prog, save);
-        return 1;
+    } else {
+        failed = T->rank == 0 && !o->load && load_weights(T, save);
+        if (failed)
+            fprintf(stderr, "%s: note: evaluation and prediction without training data use the weights of --load "
+                            "FILE (default %s)\n",
+                    T->prog, save);
+        if (agree_failed(T, failed, "to load the weights") || share_state(T))
+            return 1;
     }
     if (o->eval) {
         double *m = xcalloc((size_t)ops->num_metrics + 1, sizeof(double));
@@ -908,24 +1090,61 @@ static int run(trainer *T)
         fprintf(T->log, "\n");
         free(m);
     }
-    if (o->predict && predict(T))
+    if (o->predict && agree_failed(T, T->rank == 0 && predict(T), "to predict"))
         return 1;
     return 0;
 }
 
 int mn_trainer_main(int argc, char **argv, const mn_model_ops *ops)
 {
+    return mn_trainer_run(argc, argv, ops, NULL);
+}
+
+int mn_trainer_run(int argc, char **argv, const mn_model_ops *ops, const mn_comm *comm)
+{
     trainer T;
     memset(&T, 0, sizeof T);
     T.ops = ops;
+    T.comm = comm;
+    T.rank = comm ? comm->rank : 0;
+    T.ranks = comm ? comm->size : 1;
+    if (T.ranks > 1)
+        snprintf(T.who, sizeof T.who, "rank %d of %d: ", T.rank, T.ranks);
     T.prog = argc > 0 && argv[0] ? argv[0] : ops->name;
-    int status = parse_options(argc, argv, ops, &T.o);
-    if (status >= 0)
+    /* options are the same on every rank: so are the usage errors (rank 0 prints them) */
+    FILE *quiet = NULL;
+    if (T.rank > 0 && (quiet = fopen("/dev/null", "w")) == NULL) {
+        fprintf(stderr, "%s%s: error: cannot open /dev/null\n", T.who, T.prog);
+        return 1;
+    }
+    int saved_stderr = -1;
+    if (quiet) { /* every rank parses the same options: only rank 0 reports them */
+        fflush(stderr);
+        saved_stderr = dup(fileno(stderr));
+        dup2(fileno(quiet), fileno(stderr));
+    }
+    int status = parse_options(argc, argv, ops, T.ranks, &T.o);
+    if (saved_stderr >= 0) {
+        fflush(stderr);
+        dup2(saved_stderr, fileno(stderr));
+        close(saved_stderr);
+    }
+    if (status >= 0) {
+        if (quiet)
+            fclose(quiet);
         return status;
+    }
+    if (T.ranks > 1 && (!ops->compute_gradients_ready || !ops->apply_gradients || !ops->grad_order)) {
+        fprintf(stderr, "%s%s: error: this trainer was generated by an mnc without data-parallel training: rerun "
+                        "mnc --emit trainer\n", T.who, T.prog);
+        if (quiet)
+            fclose(quiet);
+        return 2;
+    }
     T.rs = ops->real == MN_F64 ? sizeof(double) : sizeof(float);
-    /* predictions on standard output: everything else goes to stderr */
-    T.log = T.o.predict && (!T.o.out || !strcmp(T.o.out, "-")) ? stderr : stdout;
-    T.bar = !T.o.no_time && isatty(fileno(T.log));
+    /* predictions on standard output: everything else goes to stderr; only rank 0 prints */
+    T.log = quiet ? quiet : T.o.predict && (!T.o.out || !strcmp(T.o.out, "-")) ? stderr : stdout;
+    T.bar = !quiet && !T.o.no_time && isatty(fileno(T.log));
     status = run(&T);
     if (fflush(stdout) != 0 && status == 0) {
         fprintf(stderr, "%s: error: cannot write the standard output\n", T.prog);
@@ -949,5 +1168,7 @@ int mn_trainer_main(int argc, char **argv, const mn_model_ops *ops)
     free(T.in);
     free(T.tg);
     free(T.model);
+    if (quiet)
+        fclose(quiet);
     return status;
 }

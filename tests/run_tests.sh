@@ -67,6 +67,8 @@ add_section saveload 'examples/*.mn' \
     "save and load (bit-exact round trip; bad files refused, model untouched)"
 add_section trainer '' \
     "the generated trainer (mnc --emit trainer): CSV data, checks, checkpoint and resume, determinism"
+add_section mpi '' \
+    "data-parallel training over Open MPI: the weights of one process, the trainer on 1 and 2 ranks, no MPI without it"
 add_section bench-smoke '' \
     "benchmark smoke (make bench's programs: two_concat, batch 32, 1 thread, 3 steps)"
 add_section install '' \
