@@ -83,6 +83,36 @@ check "a global batch the ranks do not divide is refused" \
 check "a data file one rank cannot read stops every rank, naming it" \
     refused_mpi "rank 1 of 2 failed to load its data" $MPIRUN -np 1 ./train train.csv : -np 1 ./train missing.csv
 
+# a rank killed mid-epoch (SIGKILL, rank 1 only: mpirun's MPMD form) ends the job at once; the
+# checkpoint is whole, and --resume on 2 ranks ends with the weights of a run never interrupted
+kill_one_rank_and_resume() (
+    cd "$TD" && rm -f ck*.safetensors* full.safetensors res.safetensors &&
+        $MPIRUN -np 2 ./train train.csv --epochs 6 --no-time --checkpoint ckfull.safetensors --save full.safetensors \
+            >full.out 2>&1 || return 1
+    local t0=$(date +%s%N) rc
+    $MPIRUN -np 1 ./train train.csv --epochs 6 --no-time --checkpoint ck.safetensors --save res.safetensors : \
+        -np 1 ./train train.csv --epochs 6 --no-time --checkpoint ck.safetensors --save res.safetensors \
+        --kill-after-steps 40 >kill.out 2>&1
+    rc=$?
+    local ms=$((($(date +%s%N) - t0) / 1000000))
+    echo "killed: exit status $rc after $ms ms"
+    [ $rc != 0 ] && [ $ms -lt 20000 ] && [ ! -e res.safetensors ] && [ -s ck.safetensors ] &&
+        $MPIRUN -np 2 ./train train.csv --epochs 6 --no-time --checkpoint ck.safetensors --resume --save res.safetensors \
+            >res.out 2>&1 && grep resuming res.out && cmp full.safetensors res.safetensors &&
+        diff <(grep '^epoch [3-6]' full.out) <(grep '^epoch' res.out) &&
+        echo "rank 1 killed after 40 steps: exit $rc in $ms ms; resumed: the same final weights, byte for byte"
+)
+check_shown "one rank killed mid-epoch: the job ends, the checkpoint is whole, resume ends as never interrupted" \
+    kill_one_rank_and_resume
+other_batch_refused() (
+    cd "$TD" && cp ck.safetensors ck.before && rm -f refused.safetensors &&
+        ! $MPIRUN -np 2 ./train train.csv --epochs 8 --checkpoint ck.safetensors --resume --batch 16 \
+            --save refused.safetensors >/dev/null 2>refused.err &&
+        cat refused.err && grep -q 'the checkpoint was made with batch' refused.err && [ ! -e refused.safetensors ] &&
+        cmp ck.safetensors ck.before
+)
+check "a resume with another global batch is refused (checkpoint untouched)" other_batch_refused
+
 # ---- examples/mpi/two_concat_dp.c: a hand-written loop over the MPI layer (docs/api.md) --------
 EX=$MP/example
 hand_written_loop() {
