@@ -116,6 +116,13 @@ $(BUILD)/runtime/mn_mpi.o: runtime/mn_mpi.c runtime/mn_mpi.h runtime/mn_runtime.
 $(BUILD)/libmnrt_mpi.a: $(BUILD)/runtime/mn_mpi.o
 	ar rcs $@ $^
 
+# make bench-mpi (not part of make test): data-parallel samples/s of big_mlp and
+# text_category at global batch 256 on 1 and 2 ranks, overlapped or not.
+.PHONY: bench-mpi
+bench-mpi: deps
+	@$(MAKE) --no-print-directory $(MNC) $(BUILD)/libmnrt.a $(BUILD)/libmnrt_mpi.a
+	@BUILD=$(BUILD) sh bench/mpi.sh
+
 # ---- the shared runtime (issue 7) ---------------------------------------------------------------
 # build/libmnrt.so.X.Y.Z from the same sources compiled again with -fPIC into
 # $(BUILD)/pic/, soname libmnrt.so.X (X: MNC_VERSION's major number), with

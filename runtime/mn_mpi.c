@@ -291,10 +291,16 @@ int mn_mpi_grads_end(mn_mpi_grads *r)
         }
     if (r->status != MN_OK) /* the other ranks would wait for us: end the job */
         mn_mpi_abort(1, "the gradients of this step could not be reduced");
-    while (r->started < r->nbuckets)
-        start_bucket(r, r->started++);
     double t0 = now();
-    int rc = check(MPI_Waitall(r->nbuckets, r->req, MPI_STATUSES_IGNORE), "MPI_Waitall");
+    int rc = check(MPI_Waitall(r->started, r->req, MPI_STATUSES_IGNORE), "MPI_Waitall");
+    /* the rest blocking: MPI_Allreduce is faster than its non-blocking form
+     * when nothing is left to overlap (in order, as on every rank) */
+    for (; rc == MN_OK && r->started < r->nbuckets; r->started++) {
+        bucket *k = &r->b[r->started];
+        rc = check(MPI_Allreduce(MPI_IN_PLACE, r->grads + (size_t)k->lo * r->elem, (int)(k->hi - k->lo),
+                                 r->real == MN_F64 ? MPI_DOUBLE : MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+                   "MPI_Allreduce");
+    }
     r->seconds += now() - t0;
     return rc != MN_OK ? rc : r->status;
 }
