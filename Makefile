@@ -116,6 +116,14 @@ $(BUILD)/runtime/mn_mpi.o: runtime/mn_mpi.c runtime/mn_mpi.h runtime/mn_runtime.
 $(BUILD)/libmnrt_mpi.a: $(BUILD)/runtime/mn_mpi.o
 	ar rcs $@ $^
 
+# make test-large (not part of make test: about 3 minutes): a 4 GiB .npy data set
+# (sparse files) trains one epoch with the trainer's max RSS far below its size,
+# on 1 process and on 2 ranks (tests/large/npy4g.sh; figures in README).
+.PHONY: test-large
+test-large: deps
+	@$(MAKE) --no-print-directory $(MNC) $(BUILD)/libmnrt.a $(BUILD)/libmnrt_mpi.a
+	@BUILD=$(BUILD) tests/large/npy4g.sh
+
 # make bench-mpi (not part of make test): data-parallel samples/s of big_mlp and
 # text_category at global batch 256 on 1 and 2 ranks, overlapped or not.
 .PHONY: bench-mpi

@@ -30,6 +30,7 @@
  * trainer.md, "Limits"). On any refusal *out is zeroed and nothing is kept.
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* madvise: POSIX_MADV_DONTNEED does nothing on Linux */
 
 #include "mn_runtime.h"
 #include "mn_internal.h"
@@ -42,7 +43,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_CELL (MN_CSV_MAX_FIELD + 1) /* a field's buffer, with its NUL */
 
@@ -148,7 +152,36 @@ typedef struct slot {
     int read;           /* 1: its data is loaded and checked */
     void *data;         /* n * size elements */
     unsigned char *seen; /* CSV: per element, whether a column holds it */
+    void *map;          /* .npy read in place: the file's mapping (data points into it) */
+    size_t map_len;
+    int fd;             /* in place: the file, open for mn_data_gather (-1: none) */
+    size_t file_offset; /* where data starts in it */
 } slot;
+
+/* What mn_data_free releases: an allocation, or a file's mapping. */
+typedef struct owned_block {
+    void *p;
+    void *map;
+    size_t map_len;
+    int fd;
+    size_t file_offset;
+} owned_block;
+
+/* A .npy file is read through a read-only mapping, so that a file larger
+ * than memory loads: its pages are read as they are touched, and dropped
+ * (release_pages) once checked; the data set then points into the mapping
+ * when the file holds exactly the model's type, each page read again only
+ * if a step reads its samples. */
+static void release_pages(const void *p, size_t len)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || len == 0)
+        return;
+    uintptr_t lo = ((uintptr_t)p + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
+    uintptr_t hi = ((uintptr_t)p + len) / (uintptr_t)page * (uintptr_t)page;
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
 
 typedef struct loader {
     const char *path;
@@ -168,9 +201,10 @@ static int make_slots(loader *L, const mn_io_info *inputs, int ninputs, const mn
     if (out->input == NULL || out->target == NULL || L->slots == NULL)
         return mn_fail_(MN_ERR_NOMEM, L->err, L->errlen, "%s: error: out of memory", L->path);
     for (int i = 0; i < ninputs; i++)
-        L->slots[L->nslots++] = (slot){&inputs[i], "input", &out->input[i], 1, NULL, NULL};
+        L->slots[L->nslots++] = (slot){&inputs[i], "input", &out->input[i], 1, NULL, NULL, NULL, 0, -1, 0};
     for (int i = 0; i < ntargets; i++)
-        L->slots[L->nslots++] = (slot){&targets[i], "target", &out->target[i], want_targets != 0, NULL, NULL};
+        L->slots[L->nslots++] =
+            (slot){&targets[i], "target", &out->target[i], want_targets != 0, NULL, NULL, NULL, 0, -1, 0};
     return MN_OK;
 }
 
@@ -209,7 +243,12 @@ static int alloc_slots(loader *L, long n)
 static void free_slots(loader *L)
 {
     for (int s = 0; s < L->nslots; s++) {
-        free(L->slots[s].data);
+        if (L->slots[s].map)
+            munmap(L->slots[s].map, L->slots[s].map_len);
+        else
+            free(L->slots[s].data);
+        if (L->slots[s].fd >= 0)
+            close(L->slots[s].fd);
         free(L->slots[s].seen);
     }
     free(L->slots);
@@ -730,13 +769,63 @@ static const char *shape_text(const npy_header *h, char *buf, size_t len)
     return buf;
 }
 
+enum { MAP_NOT_REGULAR = 1 };
+
+/* Maps a regular file of at most MN_NPY_MAX_BYTES read-only (*map, *size);
+ * MAP_NOT_REGULAR for anything else (a pipe, an empty file: read whole). */
+static int map_file(const char *path, void **map, size_t *size, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return mn_fail_(MN_ERR_IO, err, errlen, "%s: error: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
+        close(fd);
+        return MAP_NOT_REGULAR;
+    }
+    if ((uint64_t)st.st_size > MN_NPY_MAX_BYTES || (uint64_t)st.st_size > SIZE_MAX) {
+        close(fd);
+        return mn_fail_(MN_ERR_FORMAT, err, errlen, "%s: error: %lld bytes, more than the %llu a .npy file may have",
+                        path, (long long)st.st_size, (unsigned long long)MN_NPY_MAX_BYTES);
+    }
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int saved = errno;
+    close(fd);
+    if (p == MAP_FAILED)
+        return mn_fail_(MN_ERR_IO, err, errlen, "%s: error: cannot map: %s", path, strerror(saved));
+    *map = p;
+    *size = (size_t)st.st_size;
+    return MN_OK;
+}
+
+static void unload(char *text, void *map, size_t size)
+{
+    if (map)
+        munmap(map, size);
+    else
+        free(text);
+}
+
+static int host_little_endian(void)
+{
+    const uint16_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
 /* Loads one .npy file into slot s; *n is the samples of the files read so
  * far (-1 before the first), first_path the file that set it. */
 static int load_npy_file(loader *L, slot *s, const char *path, long *n, const char **first_path)
 {
     char *text;
     size_t size;
-    int rc = read_all(path, MN_NPY_MAX_BYTES, ".npy", &text, &size, L->err, L->errlen);
+    void *map = NULL; /* the file's mapping, or NULL: read whole into text (a pipe) */
+    int rc = map_file(path, &map, &size, L->err, L->errlen);
+    if (rc == MAP_NOT_REGULAR)
+        rc = read_all(path, MN_NPY_MAX_BYTES, ".npy", &text, &size, L->err, L->errlen);
+    else
+        text = map;
     if (rc != MN_OK)
         return rc;
     const unsigned char *u = (const unsigned char *)text;
@@ -754,7 +843,7 @@ static int load_npy_file(loader *L, slot *s, const char *path, long *n, const ch
     } else
         bad = "unsupported .npy format version";
     if (!bad && hlen > MN_NPY_MAX_HEADER) {
-        free(text);
+        unload(text, map, size);
         return mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: a header of %zu bytes (at most %u)", path, hlen,
                         MN_NPY_MAX_HEADER);
     }
@@ -766,7 +855,7 @@ static int load_npy_file(loader *L, slot *s, const char *path, long *n, const ch
         free(hdr);
     }
     if (bad) {
-        free(text);
+        unload(text, map, size);
         return mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: %s", path, bad);
     }
     h.data_start = hstart + hlen;
@@ -786,20 +875,20 @@ static int load_npy_file(loader *L, slot *s, const char *path, long *n, const ch
         size_t at = 0;
         for (int d = 0; d < io->rank && at < sizeof want; d++)
             at += (size_t)snprintf(want + at, sizeof want - at, ", %lld", (long long)io->dims[d]);
-        free(text);
+        unload(text, map, size);
         return mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen,
                     "%s: error: shape (%s%s) does not match %s '%s': expected (N%s)%s", path,
                     shape_text(&h, got, sizeof got), h.rank == 1 ? "," : "", s->what, io->name, want,
                     io->size == 1 ? " or (N,)" : "");
     }
     if (h.shape[0] == 0 || h.shape[0] > (uint64_t)MN_DATA_MAX_SAMPLES) {
-        free(text);
+        unload(text, map, size);
         return mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen, "%s: error: %llu samples (at least 1, at most %ld)", path,
                     (unsigned long long)h.shape[0], MN_DATA_MAX_SAMPLES);
     }
     long samples = (long)h.shape[0];
     if (*n >= 0 && samples != *n) {
-        free(text);
+        unload(text, map, size);
         return mn_fail_(MN_ERR_MISMATCH, L->err, L->errlen, "%s: error: %ld samples, but %s has %ld", path, samples,
                     *first_path, *n);
     }
@@ -808,24 +897,35 @@ static int load_npy_file(loader *L, slot *s, const char *path, long *n, const ch
     size_t count, file_bytes, count2, mem_bytes;
     if (!array_size((uint64_t)samples, io->size, (size_t)h.size, &count, &file_bytes) ||
         !array_size((uint64_t)samples, io->size, elem_size(io), &count2, &mem_bytes)) {
-        free(text);
+        unload(text, map, size);
         return mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: shape (%s) has more elements than fit in memory",
                         path, shape_text(&h, got, sizeof got));
     }
     size_t data_bytes = size - h.data_start;
     if (data_bytes != file_bytes) {
-        free(text);
+        unload(text, map, size);
         return mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: %zu bytes of data, the shape needs %zu (%s)", path,
                     data_bytes, file_bytes, data_bytes < file_bytes ? "truncated" : "trailing bytes");
     }
-    s->data = malloc(mem_bytes ? mem_bytes : 1);
-    if (s->data == NULL) {
-        free(text);
+    /* the model's own type, aligned, little-endian: used in place */
+    int in_place = map != NULL && host_little_endian() && h.data_start % (size_t)h.size == 0 &&
+                   ((io->dtype == MN_I32 && h.kind == 'i' && h.size == 4) ||
+                    (io->dtype == MN_F32 && h.kind == 'f' && h.size == 4) ||
+                    (io->dtype == MN_F64 && h.kind == 'f' && h.size == 8));
+    void *dest = in_place ? NULL : malloc(mem_bytes ? mem_bytes : 1);
+    if (!in_place && dest == NULL) {
+        unload(text, map, size);
         return mn_fail_(MN_ERR_NOMEM, L->err, L->errlen, "%s: error: out of memory", path);
     }
+    const unsigned char *data = u + h.data_start;
+    size_t per_chunk = ((size_t)16 << 20) / (size_t)h.size, checked = 0; /* elements: pages dropped after */
     char why[256];
     for (size_t i = 0; i < count; i++) {
-        double v = npy_element(u + h.data_start, &h, i);
+        if (map && i - checked == per_chunk) { /* checked: dropped from memory (read again if a step needs it) */
+            release_pages(data + checked * (size_t)h.size, per_chunk * (size_t)h.size);
+            checked = i;
+        }
+        double v = npy_element(data, &h, i);
         const char *reason = NULL;
         if (isnan(v) || isinf(v))
             reason = "is not a finite number";
@@ -841,13 +941,31 @@ static int load_npy_file(loader *L, slot *s, const char *path, long *n, const ch
                     at += (size_t)snprintf(index + at, sizeof index - at, ", %zu", rest / stride);
                 rest %= stride;
             }
-            free(text);
+            free(dest);
+            unload(text, map, size);
             return mn_fail_(MN_ERR_FORMAT, L->err, L->errlen, "%s: error: element [%s]: %.17g %s", path, index, v,
                         reason);
         }
-        store(io, s->data, i, v);
+        if (!in_place)
+            store(io, dest, i, v);
     }
-    free(text);
+    if (map)
+        release_pages(data + checked * (size_t)h.size, (count - checked) * (size_t)h.size);
+    if (in_place) {
+        /* From a large file, training reads its shuffled samples with pread
+         * (mn_data_gather), not through the mapping, where each fault maps
+         * a whole cached folio (up to 2 MiB) and keeps it: a file past 1 GiB
+         * then stays out of this process's memory. A smaller one is read
+         * through the mapping, which is faster (no call per sample). */
+        s->fd = size >= ((size_t)1 << 30) ? open(path, O_RDONLY) : -1;
+        s->file_offset = h.data_start;
+        s->data = (void *)data;
+        s->map = map;
+        s->map_len = size;
+    } else {
+        s->data = dest;
+        unload(text, map, size);
+    }
     *n = samples;
     *first_path = path;
     return MN_OK;
@@ -919,7 +1037,7 @@ int mn_data_load(const char *source, const mn_io_info *inputs, int ninputs, cons
     int rc = make_slots(&L, inputs, ninputs, targets, ntargets, want_targets, out);
     if (rc == MN_OK)
         rc = strchr(source, '=') ? load_npy(&L, out) : load_csv(&L, out);
-    void **owned = rc == MN_OK ? calloc((size_t)L.nslots + 1, sizeof *owned) : NULL;
+    owned_block *owned = rc == MN_OK ? calloc((size_t)L.nslots + 1, sizeof *owned) : NULL;
     if (rc == MN_OK && owned == NULL)
         rc = mn_fail_(MN_ERR_NOMEM, err, errlen, "%s: error: out of memory", source);
     if (rc != MN_OK) {
@@ -933,8 +1051,11 @@ int mn_data_load(const char *source, const mn_io_info *inputs, int ninputs, cons
         if (!L.slots[s].read)
             continue;
         *L.slots[s].dest = L.slots[s].data;
-        owned[k++] = L.slots[s].data;
+        owned[k++] = (owned_block){L.slots[s].data, L.slots[s].map, L.slots[s].map_len, L.slots[s].fd,
+                                   L.slots[s].file_offset};
         L.slots[s].data = NULL;
+        L.slots[s].map = NULL;
+        L.slots[s].fd = -1;
     }
     free_slots(&L);
     out->owned = owned;
@@ -946,10 +1067,47 @@ void mn_data_free(mn_dataset *d)
     if (d == NULL)
         return;
     if (d->owned != NULL)
-        for (void **p = d->owned; *p != NULL; p++)
-            free(*p);
+        for (owned_block *b = d->owned; b->p != NULL; b++) {
+            if (b->map)
+                munmap(b->map, b->map_len);
+            else
+                free(b->p);
+            if (b->fd >= 0)
+                close(b->fd);
+        }
     free(d->owned);
     free(d->input);
     free(d->target);
     memset(d, 0, sizeof *d);
+}
+
+void mn_data_release(const mn_dataset *d, const void *p, size_t bytes)
+{
+    if (d == NULL || d->owned == NULL)
+        return;
+    const char *lo = p, *hi = lo + bytes;
+    for (const owned_block *b = d->owned; b->p != NULL; b++) {
+        const char *mlo = b->map, *mhi = mlo + b->map_len;
+        if (b->map && lo >= mlo && hi <= mhi)
+            release_pages(p, bytes);
+    }
+}
+
+void mn_data_gather(const mn_dataset *d, const void *array, size_t bytes, const int32_t *rows, int n, void *dst)
+{
+    const char *base = array;
+    char *out = dst;
+    const owned_block *in_file = NULL;
+    for (const owned_block *b = d && d->owned ? d->owned : NULL; b && b->p != NULL && !in_file; b++)
+        if (b->map && b->fd >= 0 && base >= (const char *)b->map && base < (const char *)b->map + b->map_len)
+            in_file = b;
+    for (int j = 0; j < n; j++) {
+        size_t at = (size_t)rows[j] * bytes;
+        if (in_file) {
+            off_t off = (off_t)(in_file->file_offset + (size_t)(base - (const char *)in_file->p) + at);
+            if (pread(in_file->fd, out + (size_t)j * bytes, bytes, off) == (ssize_t)bytes)
+                continue; /* else (the file changed under us) through the mapping */
+        }
+        memcpy(out + (size_t)j * bytes, base + at, bytes);
+    }
 }

@@ -172,7 +172,11 @@ int mn_load_safetensors(const char *path, const mn_tensor_info *tensors, int nte
  * limit (CSV 4 GiB, .npy 16 GiB, .npy header 65535 bytes, 2^31 - 1
  * samples: docs/trainer.md, "Limits") is refused, and so is a shape whose
  * size would overflow; memory is bounded by the file's size plus the
- * loaded arrays, whatever the file holds. */
+ * loaded arrays, whatever the file holds. A .npy file (a regular one) is
+ * memory-mapped and its pages dropped once checked; when it holds exactly
+ * the model's type (float32 or float64 as the model, int32 for ids), the
+ * data set points into the mapping, so a file larger than memory loads and
+ * a step reads only its samples' pages. CSV is read whole. */
 typedef struct mn_dataset {
     long n;                     /* samples */
     int ninputs, ntargets;
@@ -183,6 +187,16 @@ typedef struct mn_dataset {
 int mn_data_load(const char *source, const mn_io_info *inputs, int ninputs, const mn_io_info *targets,
                  int ntargets, int want_targets, mn_dataset *out, char *err, size_t errlen);
 void mn_data_free(mn_dataset *d);
+/* The bytes [p, p + bytes) of d will not be read again soon: where they lie
+ * in a memory-mapped .npy file (read in place: the model's type, a regular
+ * file), their pages are dropped from memory, to be read again from the
+ * file if touched. Anything else is left as it is. */
+void mn_data_release(const mn_dataset *d, const void *p, size_t bytes);
+/* Copies the samples rows[0 .. n) of one of d's arrays (`array`: d->input[i]
+ * or d->target[i], `bytes` per sample) to dst, one after another. From a
+ * .npy file read in place they are read with pread, which leaves nothing
+ * of the file in this process's memory; otherwise copied. */
+void mn_data_gather(const mn_dataset *d, const void *array, size_t bytes, const int32_t *rows, int n, void *dst);
 
 /* ---- the trainer (mn_trainer.c; docs/trainer.md) -----------------------------
  * A complete command-line program for any generated model: `mnc model.mn

@@ -268,7 +268,7 @@ typedef struct trainer {
     long n_train;
     void *in, *tg;              /* the _inputs and _targets structs */
     void **batch_in, **batch_tg;
-    long *perm;
+    int32_t *perm;              /* the epoch's order (at most 2^31 - 1 samples) */
     double *metrics, *metric_sums;
     /* the checkpoint: a tensor table over a staging buffer */
     mn_tensor_info *ck_table;
@@ -470,9 +470,13 @@ static uint64_t data_hash(const trainer *T)
         for (int i = 0; i < (t ? ops->num_targets : ops->num_inputs); i++) {
             const mn_io_info *io = t ? &ops->targets[i] : &ops->inputs[i];
             const unsigned char *p = t ? T->train.target[i] : T->train.input[i];
-            size_t len = (size_t)T->n_train * io->size * io_elem(T, io);
-            for (size_t k = 0; k < len; k++)
-                h = (h ^ p[k]) * UINT64_C(0x100000001b3);
+            size_t len = (size_t)T->n_train * io->size * io_elem(T, io), chunk = (size_t)16 << 20;
+            for (size_t at = 0; at < len; at += chunk) { /* a mapped .npy: read, then dropped from memory */
+                size_t end = len - at < chunk ? len : at + chunk;
+                for (size_t k = at; k < end; k++)
+                    h = (h ^ p[k]) * UINT64_C(0x100000001b3);
+                mn_data_release(&T->train, p + at, end - at);
+            }
         }
     return h;
 }
@@ -730,10 +734,10 @@ static void shuffle(trainer *T, int epoch)
     mn_rng r;
     mn_rng_seed(&r, T->o.seed ^ (UINT64_C(0x9e3779b97f4a7c15) * (uint64_t)(epoch + 1)));
     for (long i = 0; i < T->n_train; i++)
-        T->perm[i] = i;
+        T->perm[i] = (int32_t)i;
     for (long i = T->n_train - 1; i > 0; i--) {
         long j = (long)mn_rng_below(&r, (uint64_t)i + 1);
-        long t = T->perm[i];
+        int32_t t = T->perm[i];
         T->perm[i] = T->perm[j];
         T->perm[j] = t;
     }
@@ -749,8 +753,7 @@ static void gather(trainer *T, long first, int n)
             size_t bytes = io->size * io_elem(T, io);
             const char *src = t ? T->train.target[i] : T->train.input[i];
             char *dst = t ? T->batch_tg[i] : T->batch_in[i];
-            for (int j = 0; j < n; j++)
-                memcpy(dst + (size_t)j * bytes, src + (size_t)T->perm[first + j] * bytes, bytes);
+            mn_data_gather(&T->train, src, bytes, T->perm + first, n, dst); /* a mapped .npy: pread */
         }
 }
 
