@@ -134,6 +134,7 @@ struct mn_mpi_grads {
     char *grads;
     double weight;
     int overlap, started, status;
+    int next;        /* where the next callback's tensor is looked for first */
     double seconds;
 };
 
@@ -217,6 +218,7 @@ int mn_mpi_grads_begin(mn_mpi_grads *r, void *grads, double weight, int overlap)
     r->weight = weight;
     r->overlap = overlap;
     r->started = 0;
+    r->next = 0;
     r->status = MN_OK;
     for (int b = 0; b < r->nbuckets; b++) {
         r->b[b].pending = r->b[b].tensors;
@@ -255,15 +257,18 @@ static void scale(mn_mpi_grads *r, long offset, long count)
 void mn_mpi_grads_ready(void *ctx, long offset, long count)
 {
     mn_mpi_grads *r = ctx;
-    int k = 0; /* the tensor: usually the next in order */
-    while (k < r->ntensors && !(r->t_offset[k] == offset && r->t_count[k] == count))
-        k++;
-    if (k == r->ntensors) {
+    /* the tensor: callbacks come in grad_order, so the search starts after the last one */
+    int k = -1;
+    for (int tried = 0, at = r->next; tried < r->ntensors && k < 0; tried++, at = (at + 1) % r->ntensors)
+        if (r->t_offset[at] == offset && r->t_count[at] == count)
+            k = at;
+    if (k < 0) {
         fprintf(stderr, "mnc mpi: rank %d: no trainable tensor at [%ld, %ld) of the gradients\n", world_rank(), offset,
                 offset + count);
         r->status = MN_ERR_ARG;
         return;
     }
+    r->next = (k + 1) % r->ntensors;
     scale(r, offset, count);
     r->b[r->t_bucket[k]].pending--;
     if (!r->overlap)

@@ -63,7 +63,6 @@ static double worst(const real *a, const real *b, const char **where) {
             if (d > w) {
                 w = d;
                 *where = m_tensors[t].name;
-                if (getenv("DP_VERBOSE")) fprintf(stderr, "  %s[%zu]: %.9g vs %.9g\n", m_tensors[t].name, i, (double)a[k], (double)b[k]);
             }
         }
     return w;

@@ -16,6 +16,17 @@
 
 typedef m_real real;
 
+/* A check that counts into the harness's own `static int failures`. */
+#define EXPECT(cond, ...)                                                                                              \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
+            printf(__VA_ARGS__);                                                                                       \
+            printf("\n");                                                                                              \
+            failures++;                                                                                                \
+        }                                                                                                              \
+    } while (0)
+
 typedef struct Data {
     int n;                                  /* samples */
     void *input[M_NUM_INPUTS + 1];

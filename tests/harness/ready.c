@@ -14,14 +14,6 @@
 #include "harness.h"
 
 static int failures = 0;
-#define EXPECT(cond, ...)                                                                                              \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            printf("FAIL: " __VA_ARGS__);                                                                              \
-            printf("\n");                                                                                              \
-            failures++;                                                                                                \
-        }                                                                                                              \
-    } while (0)
 
 typedef struct Seen {
     real *grads;     /* the buffer compute_gradients_ready writes */

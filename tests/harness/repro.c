@@ -12,14 +12,6 @@
 #include "harness.h"
 
 static int failures = 0;
-#define EXPECT(cond, ...)                                                                                              \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            printf("FAIL: " __VA_ARGS__);                                                                              \
-            printf("\n");                                                                                              \
-            failures++;                                                                                                \
-        }                                                                                                              \
-    } while (0)
 
 static void train(m *model, const Data *d, int steps) {
     for (int s = 0; s < steps; s++) {

@@ -7,16 +7,6 @@
 
 static int failures = 0;
 
-#define EXPECT(cond, ...)                                                                                              \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                                                \
-            printf(__VA_ARGS__);                                                                                       \
-            printf("\n");                                                                                              \
-            failures++;                                                                                                \
-        }                                                                                                              \
-    } while (0)
-
 static long file_size(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return -1;
